@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs whatever keygate needs that is missing; a no-op when everything is present.
+#   - the wasm32-unknown-unknown Rust target
+#   - worker-build (cargo), wasm-bindgen-cli at the exact version in Cargo.lock (cargo)
+#   - npm packages (Node 22, wrangler, miniflare@4, binaryen's wasm-opt, the @unkey/api SDK)
+# Nothing here needs GitHub: see the *_BIN variables in scripts/build.sh.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$KEYGATE_ROOT"
+
+WORKER_BUILD_VERSION=0.8.7
+
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  echo "setup: adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [ "$(worker-build --version 2>/dev/null || true)" != "$WORKER_BUILD_VERSION" ]; then
+  echo "setup: installing worker-build $WORKER_BUILD_VERSION (takes a few minutes once)"
+  cargo install worker-build --version "$WORKER_BUILD_VERSION" --force
+fi
+
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' Cargo.lock)
+if [ -z "$WASM_BINDGEN_VERSION" ]; then
+  echo "setup: no wasm-bindgen version in Cargo.lock" >&2
+  exit 1
+fi
+if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
+  echo "setup: installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (takes a few minutes once)"
+  # no --locked: the CLI's lock file names crate versions a registry mirror may lack
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+# npm ci when node_modules is missing or older than package-lock.json
+stamp=node_modules/.keygate-installed
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+  echo "setup: installing npm packages"
+  npm ci --no-audit --no-fund
+  touch "$stamp"
+fi

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Serves keygate locally (wrangler dev, embedded local D1) on 127.0.0.1:${PORT:-8787}.
+# First run: generates ADMIN_TOKEN in .dev.vars (unless ADMIN_TOKEN is set in the environment),
+# creates workspace "default" with a root key holding "*", and prints both.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$KEYGATE_ROOT"
+bash scripts/setup.sh
+
+PORT="${PORT:-8787}"
+var_args=()
+if [ -n "${ADMIN_TOKEN:-}" ]; then
+  var_args=(--var "ADMIN_TOKEN:$ADMIN_TOKEN")
+else
+  if ! grep -qs '^ADMIN_TOKEN=' .dev.vars; then
+    echo "ADMIN_TOKEN=$(node -e 'process.stdout.write(require("node:crypto").randomBytes(24).toString("base64url"))')" >> .dev.vars
+    echo "start: generated ADMIN_TOKEN in .dev.vars"
+  fi
+  ADMIN_TOKEN="$(grep '^ADMIN_TOKEN=' .dev.vars | head -n 1 | cut -d= -f2-)"
+fi
+export ADMIN_TOKEN PORT
+
+bash scripts/build.sh
+wrangler d1 migrations apply keygate --local
+
+wrangler dev --ip 127.0.0.1 --port "$PORT" "${var_args[@]}" &
+wrangler_pid=$!
+trap 'kill "$wrangler_pid" 2>/dev/null || true; wait "$wrangler_pid" 2>/dev/null || true' EXIT INT TERM
+
+url="http://127.0.0.1:$PORT"
+for _ in $(seq 1 240); do
+  if curl -sf "$url/v1/liveness" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$wrangler_pid" 2>/dev/null; then
+    echo "start: wrangler dev exited" >&2
+    exit 1
+  fi
+  sleep 0.5
+done
+curl -sf "$url/v1/liveness" >/dev/null || { echo "start: keygate did not come up on $url" >&2; exit 1; }
+
+marker=.wrangler/state/keygate-bootstrap.json
+if [ ! -f "$marker" ]; then
+  KEYGATE_URL="$url" node scripts/bootstrap.mjs --save "$marker"
+else
+  KEYGATE_URL="$url" node scripts/bootstrap.mjs --show "$marker"
+fi
+wait "$wrangler_pid"

@@ -1,0 +1,71 @@
+//! Operator API (decisions.md §4), behind `ADMIN_TOKEN`.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::Patch;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateWorkspaceRequest {
+    /// A display name for the workspace.
+    #[schemars(length(min = 1, max = 256))]
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateWorkspaceResponse {
+    pub workspace_id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateWorkspaceRequest {
+    #[schemars(length(min = 1))]
+    pub workspace_id: String,
+    /// A disabled workspace answers 403 FORBIDDEN "workspace is disabled" everywhere.
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateRootKeyRequest {
+    #[schemars(length(min = 1))]
+    pub workspace_id: String,
+    /// Permission names the root key holds, e.g. `*`, `api.*.create_key`.
+    #[schemars(length(max = 1000), inner(length(min = 1, max = 512)))]
+    pub permissions: Vec<String>,
+    #[schemars(length(min = 1, max = 256))]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateRootKeyResponse {
+    pub key_id: String,
+    /// The root key. It is shown only once; keygate stores only its hash.
+    pub key: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateApiRequest {
+    #[schemars(length(min = 1))]
+    pub api_id: String,
+    /// Comma-separated IPs allowed to verify keys of this api; `null` removes the whitelist.
+    #[serde(default)]
+    #[schemars(length(max = 512))]
+    pub ip_whitelist: Patch<String>,
+    pub delete_protection: Option<bool>,
+    /// Prefix of new keys when createKey names none; `null` removes it.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 8))]
+    pub default_prefix: Patch<String>,
+    /// Random bytes of new keys when createKey names none; `null` resets to 16.
+    #[serde(default)]
+    #[schemars(range(min = 16, max = 255))]
+    pub default_bytes: Patch<i64>,
+    /// Allows `recoverable` keys on this api.
+    pub store_encrypted_keys: Option<bool>,
+}

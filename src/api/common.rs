@@ -1,0 +1,206 @@
+//! Shapes shared by every route: the error envelope, the empty object, nullable patches.
+
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Every error code of the v1 API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    InsufficientPermissions,
+    Disabled,
+    UsageExceeded,
+    Expired,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    PreconditionFailed,
+    DeleteProtected,
+    RateLimited,
+    InternalServerError,
+}
+
+impl ErrorCode {
+    /// The HTTP status upstream sends with each code (UNAUTHORIZED is 403).
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::BadRequest => 400,
+            ErrorCode::Unauthorized
+            | ErrorCode::Forbidden
+            | ErrorCode::InsufficientPermissions
+            | ErrorCode::Disabled
+            | ErrorCode::UsageExceeded
+            | ErrorCode::Expired => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::Conflict => 409,
+            ErrorCode::PreconditionFailed | ErrorCode::DeleteProtected => 412,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::InternalServerError => 500,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "BAD_REQUEST",
+            ErrorCode::Unauthorized => "UNAUTHORIZED",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::InsufficientPermissions => "INSUFFICIENT_PERMISSIONS",
+            ErrorCode::Disabled => "DISABLED",
+            ErrorCode::UsageExceeded => "USAGE_EXCEEDED",
+            ErrorCode::Expired => "EXPIRED",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::PreconditionFailed => "PRECONDITION_FAILED",
+            ErrorCode::DeleteProtected => "DELETE_PROTECTED",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
+        }
+    }
+}
+
+/// Where the `docs` field of an error points.
+pub const ERROR_DOCS_BASE: &str = "https://unkey.dev/docs/api-reference/errors/code/";
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub docs: String,
+    pub message: String,
+    pub request_id: String,
+}
+
+/// `{"error": {"code", "docs", "message", "requestId"}}`
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+impl ErrorEnvelope {
+    pub fn new(code: ErrorCode, message: impl Into<String>, request_id: impl Into<String>) -> Self {
+        ErrorEnvelope {
+            error: ErrorBody {
+                code,
+                docs: format!("{ERROR_DOCS_BASE}{}", code.as_str()),
+                message: message.into(),
+                request_id: request_id.into(),
+            },
+        }
+    }
+}
+
+/// The `{}` body of routes that answer nothing else.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Empty {}
+
+/// A field of an update that may be absent (leave as is), `null` (clear) or a value (set).
+/// Use with `#[serde(default)]`; without it the field is required but may be `null`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Patch<T> {
+    #[default]
+    Absent,
+    Null,
+    Value(T),
+}
+
+impl<T> Patch<T> {
+    pub fn is_absent(&self) -> bool {
+        matches!(self, Patch::Absent)
+    }
+
+    /// `None` when absent, `Some(None)` when null, `Some(Some(v))` when set.
+    pub fn as_update(&self) -> Option<Option<&T>> {
+        match self {
+            Patch::Absent => None,
+            Patch::Null => Some(None),
+            Patch::Value(v) => Some(Some(v)),
+        }
+    }
+
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Patch::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Option::<T>::deserialize(d)? {
+            Some(v) => Patch::Value(v),
+            None => Patch::Null,
+        })
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Patch<T> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("Nullable_{}", T::schema_name()).into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        // the schema of Option<T> ("T or null") without Option's "not required" marker
+        Option::<T>::json_schema(generator)
+    }
+}
+
+/// Upstream's `meta`: any JSON object.
+pub type Meta = serde_json::Map<String, serde_json::Value>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::validate::{parse, Source};
+    use serde_json::json;
+
+    #[derive(Debug, Deserialize, JsonSchema)]
+    struct Update {
+        #[serde(default)]
+        name: Patch<String>,
+        value: Patch<i64>,
+    }
+
+    #[test]
+    fn patch_distinguishes_absent_null_and_value() {
+        let u: Update = parse(json!({"value": null}), Source::Json).expect("valid");
+        assert_eq!(u.name, Patch::Absent);
+        assert_eq!(u.value, Patch::Null);
+        let u: Update = parse(json!({"name": null, "value": 3}), Source::Json).expect("valid");
+        assert_eq!(u.name, Patch::Null);
+        assert_eq!(u.value, Patch::Value(3));
+        let u: Update = parse(json!({"name": "x", "value": 3}), Source::Json).expect("valid");
+        assert_eq!(u.name, Patch::Value("x".into()));
+    }
+
+    #[test]
+    fn patch_without_default_is_required_but_nullable() {
+        let e = parse::<Update>(json!({}), Source::Json).map_err(|e| e.to_string());
+        assert_eq!(e.err(), Some("value: Required".to_string()));
+        let e = parse::<Update>(json!({"value": "x"}), Source::Json).map_err(|e| e.to_string());
+        assert_eq!(e.err(), Some("value: Expected number, received string".to_string()));
+    }
+
+    #[test]
+    fn status_table() {
+        assert_eq!(ErrorCode::Unauthorized.status(), 403);
+        assert_eq!(ErrorCode::DeleteProtected.status(), 412);
+        assert_eq!(ErrorCode::RateLimited.status(), 429);
+        let env = ErrorEnvelope::new(ErrorCode::NotFound, "x", "req_1");
+        let v = serde_json::to_value(env).expect("json");
+        assert_eq!(v["error"]["code"], "NOT_FOUND");
+        assert_eq!(v["error"]["requestId"], "req_1");
+        assert!(v["error"]["docs"].as_str().is_some_and(|d| d.ends_with("/NOT_FOUND")));
+    }
+}

@@ -1,0 +1,189 @@
+//! The OpenAPI 3.1 document, generated from the request/response types of the route table.
+
+use schemars::JsonSchema;
+use serde_json::{json, Map, Value};
+
+use super::common::ErrorEnvelope;
+use crate::domain::validate::schema_settings;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// No credentials (keys.verifyKey, liveness).
+    Public,
+    /// `Authorization: Bearer <root key>`.
+    RootKey,
+    /// `Authorization: Bearer <ADMIN_TOKEN>` (operator API).
+    Admin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpMethod {
+    Get,
+    Post,
+}
+
+/// One route as documented.
+pub struct RouteDoc {
+    pub method: HttpMethod,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub auth: Auth,
+    pub request: fn() -> Value,
+    pub response: fn() -> Value,
+}
+
+fn strip(mut v: Value) -> Value {
+    if let Value::Object(m) = &mut v {
+        m.remove("$schema");
+    }
+    v
+}
+
+pub fn request_schema<T: JsonSchema>() -> Value {
+    strip(schema_settings().for_deserialize().into_generator().into_root_schema_for::<T>().to_value())
+}
+
+pub fn response_schema<T: JsonSchema>() -> Value {
+    strip(schema_settings().for_serialize().into_generator().into_root_schema_for::<T>().to_value())
+}
+
+fn operation_id(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+fn operation(route: &RouteDoc) -> Value {
+    let mut op = Map::new();
+    op.insert("operationId".into(), json!(operation_id(route.path)));
+    op.insert("summary".into(), json!(route.summary));
+    if let Some(tag) = operation_id(route.path).split('.').next() {
+        op.insert("tags".into(), json!([tag]));
+    }
+    match route.auth {
+        Auth::Public => op.insert("security".into(), json!([])),
+        Auth::RootKey => op.insert("security".into(), json!([{ "rootKey": [] }])),
+        Auth::Admin => op.insert("security".into(), json!([{ "adminToken": [] }])),
+    };
+    let request = (route.request)();
+    match route.method {
+        HttpMethod::Get => {
+            let required: Vec<&str> = request
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let params: Vec<Value> = request
+                .get("properties")
+                .and_then(Value::as_object)
+                .map(|props| {
+                    props
+                        .iter()
+                        .map(|(name, schema)| {
+                            json!({
+                                "name": name,
+                                "in": "query",
+                                "required": required.contains(&name.as_str()),
+                                "schema": schema,
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !params.is_empty() {
+                op.insert("parameters".into(), Value::Array(params));
+            }
+        }
+        HttpMethod::Post => {
+            op.insert(
+                "requestBody".into(),
+                json!({ "required": true, "content": { "application/json": { "schema": request } } }),
+            );
+        }
+    }
+    let error = |d: &str| json!({ "description": d, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorEnvelope" } } } });
+    op.insert(
+        "responses".into(),
+        json!({
+            "200": { "description": "OK", "content": { "application/json": { "schema": (route.response)() } } },
+            "400": error("BAD_REQUEST: the request failed validation"),
+            "403": error("UNAUTHORIZED, FORBIDDEN, INSUFFICIENT_PERMISSIONS, DISABLED ..."),
+            "404": error("NOT_FOUND"),
+            "409": error("CONFLICT"),
+            "412": error("PRECONDITION_FAILED, DELETE_PROTECTED"),
+            "429": error("RATE_LIMITED"),
+            "500": error("INTERNAL_SERVER_ERROR"),
+        }),
+    );
+    Value::Object(op)
+}
+
+/// The whole document for the given routes.
+pub fn document(routes: &[RouteDoc]) -> Value {
+    let mut paths = Map::new();
+    for route in routes {
+        let method = match route.method {
+            HttpMethod::Get => "get",
+            HttpMethod::Post => "post",
+        };
+        let entry = paths.entry(route.path.to_string()).or_insert_with(|| json!({}));
+        if let Value::Object(m) = entry {
+            m.insert(method.into(), operation(route));
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "keygate",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Unkey-v1-compatible API keys, credits, rate limits, identities and permissions."
+        },
+        "paths": paths,
+        "components": {
+            "schemas": { "ErrorEnvelope": response_schema::<ErrorEnvelope>() },
+            "securitySchemes": {
+                "rootKey": { "type": "http", "scheme": "bearer", "description": "A root key" },
+                "adminToken": { "type": "http", "scheme": "bearer", "description": "The ADMIN_TOKEN secret" }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::apis::{CreateApiRequest, CreateApiResponse, GetApiQuery, GetApiResponse};
+
+    #[test]
+    fn documents_bodies_and_query_parameters() {
+        let routes = [
+            RouteDoc {
+                method: HttpMethod::Post,
+                path: "/v1/apis.createApi",
+                summary: "Create an api",
+                auth: Auth::RootKey,
+                request: request_schema::<CreateApiRequest>,
+                response: response_schema::<CreateApiResponse>,
+            },
+            RouteDoc {
+                method: HttpMethod::Get,
+                path: "/v1/apis.getApi",
+                summary: "Get an api",
+                auth: Auth::RootKey,
+                request: request_schema::<GetApiQuery>,
+                response: response_schema::<GetApiResponse>,
+            },
+        ];
+        let doc = document(&routes);
+        assert_eq!(doc["openapi"], "3.1.0");
+        let create = &doc["paths"]["/v1/apis.createApi"]["post"];
+        let body = &create["requestBody"]["content"]["application/json"]["schema"];
+        assert_eq!(body["properties"]["name"]["minLength"], 3);
+        assert_eq!(body["required"], json!(["name"]));
+        let ok = &create["responses"]["200"]["content"]["application/json"]["schema"];
+        assert!(ok["properties"]["apiId"].is_object());
+        let get = &doc["paths"]["/v1/apis.getApi"]["get"];
+        assert_eq!(get["parameters"][0]["name"], "apiId");
+        assert_eq!(get["parameters"][0]["in"], "query");
+        assert_eq!(get["parameters"][0]["required"], true);
+        assert!(doc["components"]["schemas"]["ErrorEnvelope"]["properties"]["error"].is_object());
+    }
+}

@@ -1,0 +1,12 @@
+//! Pure logic: no `worker` types, unit-tested natively with `cargo test`.
+
+pub mod credits;
+pub mod ids;
+pub mod keys;
+pub mod permissions;
+pub mod random;
+pub mod ratelimit;
+pub mod refill;
+pub mod rules;
+pub mod validate;
+pub mod verify;

@@ -1,0 +1,111 @@
+//! Fixed-window rate limiting: `window = floor(now / duration)`, `reset = (window + 1) * duration`,
+//! a request passes iff `current + cost <= limit`. Several limits checked together are
+//! all-or-nothing: when one rejects, no counter moves.
+
+/// One limit to check in a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitCheck {
+    pub name: String,
+    pub limit: i64,
+    pub duration: i64,
+    pub cost: i64,
+}
+
+/// The window a limit falls in at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub index: i64,
+    pub reset: i64,
+}
+
+pub fn window(now_ms: i64, duration_ms: i64) -> Window {
+    let d = duration_ms.max(1);
+    let index = now_ms.div_euclid(d);
+    Window { index, reset: (index + 1) * d }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitResult {
+    pub name: String,
+    pub passed: bool,
+    pub limit: i64,
+    /// `max(0, limit - count)` after this request (the count only grows when all passed).
+    pub remaining: i64,
+    pub reset: i64,
+    /// The counter value to store when the whole request passes.
+    pub next_count: i64,
+}
+
+/// Checks all limits against their current counts (`current[i]` for `checks[i]`).
+/// Returns each limit's result and whether the request passes as a whole.
+pub fn decide(checks: &[LimitCheck], current: &[i64], now_ms: i64) -> (bool, Vec<LimitResult>) {
+    let passes: Vec<bool> =
+        checks.iter().zip(current).map(|(c, &cur)| cur.saturating_add(c.cost) <= c.limit).collect();
+    let all = passes.iter().all(|p| *p);
+    let results = checks
+        .iter()
+        .zip(current)
+        .zip(&passes)
+        .map(|((c, &cur), &passed)| {
+            let next = if all { cur.saturating_add(c.cost) } else { cur };
+            LimitResult {
+                name: c.name.clone(),
+                passed,
+                limit: c.limit,
+                remaining: (c.limit - next).max(0),
+                reset: window(now_ms, c.duration).reset,
+                next_count: next,
+            }
+        })
+        .collect();
+    (all, results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(name: &str, limit: i64, duration: i64, cost: i64) -> LimitCheck {
+        LimitCheck { name: name.into(), limit, duration, cost }
+    }
+
+    #[test]
+    fn window_math() {
+        assert_eq!(window(12_345, 1000), Window { index: 12, reset: 13_000 });
+        assert_eq!(window(13_000, 1000), Window { index: 13, reset: 14_000 });
+        assert_eq!(window(59_999, 60_000), Window { index: 0, reset: 60_000 });
+    }
+
+    #[test]
+    fn passes_up_to_the_limit() {
+        let c = [check("a", 3, 1000, 1)];
+        assert!(decide(&c, &[2], 0).0);
+        assert_eq!(decide(&c, &[2], 0).1[0].remaining, 0);
+        assert!(!decide(&c, &[3], 0).0);
+        let c = [check("a", 10, 1000, 4)];
+        assert!(decide(&c, &[6], 0).0);
+        assert!(!decide(&c, &[7], 0).0);
+        // cost 0 passes even at the limit; limit 0 rejects cost 1
+        assert!(decide(&[check("a", 3, 1000, 0)], &[3], 0).0);
+        assert!(!decide(&[check("a", 0, 1000, 1)], &[0], 0).0);
+    }
+
+    #[test]
+    fn all_or_nothing() {
+        let c = [check("a", 10, 10_000, 4), check("b", 1, 60_000, 2)];
+        let (ok, results) = decide(&c, &[0, 0], 5);
+        assert!(!ok);
+        assert!(results[0].passed);
+        assert!(!results[1].passed);
+        // nothing moves when the request is rejected
+        assert_eq!(results[0].next_count, 0);
+        assert_eq!(results[1].next_count, 0);
+        assert_eq!(results[0].remaining, 10);
+        let (ok, results) = decide(&[check("a", 10, 10_000, 4), check("b", 1, 60_000, 1)], &[0, 0], 5);
+        assert!(ok);
+        assert_eq!(results[0].next_count, 4);
+        assert_eq!(results[0].remaining, 6);
+        assert_eq!(results[1].remaining, 0);
+        assert_eq!(results[1].reset, 60_000);
+    }
+}

@@ -1,0 +1,502 @@
+//! Request validation driven by the JSON Schema generated from the Rust request types (the same
+//! schema `/openapi.json` publishes), with zod-style messages so that the first problem is
+//! reported as `<dotted.path>: <reason>`, e.g. `remaining.cost: Expected number, received string`.
+
+use std::any::TypeId;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::rc::Rc;
+
+use schemars::generate::SchemaSettings;
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Number, Value};
+
+/// The largest integer that survives a trip through JavaScript (and D1).
+pub const MAX_SAFE_INTEGER: i64 = 9_007_199_254_740_991;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationError {
+    pub path: String,
+    pub message: String,
+}
+
+impl ValidationError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ValidationError { path: path.into(), message: message.into() }
+    }
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "body: {}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Where the input came from: query strings arrive as text and are coerced to the schema's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Json,
+    Query,
+}
+
+/// The settings used for both validation and the OpenAPI document: JSON Schema 2020-12 (the
+/// dialect of OpenAPI 3.1) with every subschema inlined.
+pub fn schema_settings() -> SchemaSettings {
+    SchemaSettings::draft2020_12().with(|s| {
+        s.inline_subschemas = true;
+        s.meta_schema = None;
+    })
+}
+
+thread_local! {
+    static SCHEMAS: RefCell<HashMap<TypeId, Rc<Value>>> = RefCell::new(HashMap::new());
+}
+
+/// The (cached) request schema of `T`.
+pub fn request_schema<T: JsonSchema + 'static>() -> Rc<Value> {
+    let id = TypeId::of::<T>();
+    if let Some(s) = SCHEMAS.with(|c| c.borrow().get(&id).cloned()) {
+        return s;
+    }
+    let schema =
+        Rc::new(schema_settings().for_deserialize().into_generator().into_root_schema_for::<T>().to_value());
+    SCHEMAS.with(|c| c.borrow_mut().insert(id, schema.clone()));
+    schema
+}
+
+/// Validates `input` against `T`'s schema, then deserializes it.
+pub fn parse<T: DeserializeOwned + JsonSchema + 'static>(
+    mut input: Value,
+    source: Source,
+) -> Result<T, ValidationError> {
+    let schema = request_schema::<T>();
+    check(&schema, &mut input, &mut Vec::new(), source)?;
+    serde_json::from_value(input).map_err(|e| ValidationError::new("", e.to_string()))
+}
+
+/// Validates (and normalises: integral floats become integers, query text is coerced) one value.
+pub fn check(
+    schema: &Value,
+    value: &mut Value,
+    path: &mut Vec<String>,
+    source: Source,
+) -> Result<(), ValidationError> {
+    let s = match schema {
+        Value::Bool(true) => return Ok(()),
+        Value::Bool(false) => return Err(err(path, "Invalid input")),
+        Value::Object(s) => s,
+        _ => return Ok(()),
+    };
+    if let Some(Value::Array(branches)) = s.get("anyOf").or_else(|| s.get("oneOf")) {
+        return check_any_of(branches, value, path, source);
+    }
+    let types = type_list(s);
+    if value.is_null() {
+        return if types.is_empty() || types.contains(&"null") {
+            Ok(())
+        } else {
+            Err(err(path, format!("Expected {}, received null", expected_name(&types))))
+        };
+    }
+    if source == Source::Query {
+        coerce_query(&types, value);
+    }
+    normalise_integer(&types, value);
+    if !types.is_empty() && !types.iter().any(|t| matches_type(t, value)) {
+        let message = if types.contains(&"integer") && value.is_number() {
+            "Expected integer, received float".to_string()
+        } else {
+            format!("Expected {}, received {}", expected_name(&types), received_name(value))
+        };
+        return Err(err(path, message));
+    }
+    if let Some(Value::Array(options)) = s.get("enum") {
+        if !options.contains(value) {
+            let expected = options.iter().map(show_literal).collect::<Vec<_>>().join(" | ");
+            return Err(err(
+                path,
+                format!("Invalid enum value. Expected {expected}, received {}", show_literal(value)),
+            ));
+        }
+    }
+    if let Some(c) = s.get("const") {
+        if c != value {
+            return Err(err(path, format!("Invalid literal value, expected {c}")));
+        }
+    }
+    match value {
+        Value::String(text) => check_string(s, text, path),
+        Value::Number(n) => check_number(s, n, path),
+        Value::Array(items) => check_array(s, items, path, source),
+        Value::Object(map) => check_object(s, map, path, source),
+        _ => Ok(()),
+    }
+}
+
+fn err(path: &[String], message: impl Into<String>) -> ValidationError {
+    ValidationError::new(path.join("."), message)
+}
+
+fn type_list(s: &Map<String, Value>) -> Vec<&str> {
+    match s.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn expected_name(types: &[&str]) -> &'static str {
+    match types.iter().find(|t| **t != "null").copied().unwrap_or("null") {
+        "string" => "string",
+        "integer" | "number" => "number",
+        "boolean" => "boolean",
+        "array" => "array",
+        "object" => "object",
+        _ => "null",
+    }
+}
+
+fn received_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn matches_type(t: &str, v: &Value) -> bool {
+    match t {
+        "string" => v.is_string(),
+        "integer" => v.is_i64() || v.is_u64(),
+        "number" => v.is_number(),
+        "boolean" => v.is_boolean(),
+        "object" => v.is_object(),
+        "array" => v.is_array(),
+        "null" => v.is_null(),
+        _ => true,
+    }
+}
+
+fn show_literal(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("'{s}'"),
+        other => other.to_string(),
+    }
+}
+
+/// `5.0` is an integer (as in JavaScript): store it as one.
+fn normalise_integer(types: &[&str], value: &mut Value) {
+    if !types.contains(&"integer") {
+        return;
+    }
+    if let Some(f) = value.as_f64().filter(|_| !(value.is_i64() || value.is_u64())) {
+        if f.fract() == 0.0 && f.abs() <= MAX_SAFE_INTEGER as f64 {
+            *value = Value::Number(Number::from(f as i64));
+        }
+    }
+}
+
+fn coerce_query(types: &[&str], value: &mut Value) {
+    let Value::String(text) = value else { return };
+    if types.contains(&"string") {
+        return;
+    }
+    if types.contains(&"integer") || types.contains(&"number") {
+        if let Ok(f) = text.trim().parse::<f64>() {
+            if let Some(n) = Number::from_f64(f) {
+                *value = Value::Number(n);
+            }
+        }
+    } else if types.contains(&"boolean") {
+        match text.as_str() {
+            "true" | "1" => *value = Value::Bool(true),
+            "false" | "0" | "" => *value = Value::Bool(false),
+            _ => {}
+        }
+    } else if types.contains(&"array") {
+        *value = Value::Array(vec![Value::String(std::mem::take(text))]);
+    }
+}
+
+fn check_any_of(
+    branches: &[Value],
+    value: &mut Value,
+    path: &mut Vec<String>,
+    source: Source,
+) -> Result<(), ValidationError> {
+    let is_null_branch = |b: &Value| b.get("type").and_then(Value::as_str) == Some("null");
+    if value.is_null() && branches.iter().any(is_null_branch) {
+        return Ok(());
+    }
+    let mut first_error = None;
+    for branch in branches.iter().filter(|b| !is_null_branch(b)) {
+        let mut candidate = value.clone();
+        match check(branch, &mut candidate, path, source) {
+            Ok(()) => {
+                *value = candidate;
+                return Ok(());
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| err(path, "Invalid input")))
+}
+
+fn limit(s: &Map<String, Value>, key: &str) -> Option<f64> {
+    s.get(key).and_then(Value::as_f64)
+}
+
+fn check_string(s: &Map<String, Value>, text: &str, path: &[String]) -> Result<(), ValidationError> {
+    // zod counts UTF-16 code units, as JavaScript's `length` does
+    let len = text.encode_utf16().count() as f64;
+    if let Some(min) = limit(s, "minLength") {
+        if len < min {
+            return Err(err(path, format!("String must contain at least {min} character(s)")));
+        }
+    }
+    if let Some(max) = limit(s, "maxLength") {
+        if len > max {
+            return Err(err(path, format!("String must contain at most {max} character(s)")));
+        }
+    }
+    Ok(())
+}
+
+fn check_number(s: &Map<String, Value>, n: &Number, path: &[String]) -> Result<(), ValidationError> {
+    let x = n.as_f64().unwrap_or(f64::NAN);
+    if let Some(min) = limit(s, "minimum") {
+        if x < min {
+            return Err(err(path, format!("Number must be greater than or equal to {min}")));
+        }
+    }
+    if let Some(min) = limit(s, "exclusiveMinimum") {
+        if x <= min {
+            return Err(err(path, format!("Number must be greater than {min}")));
+        }
+    }
+    let max = limit(s, "maximum");
+    let integer = type_list(s).contains(&"integer");
+    if let Some(max) = max.or(integer.then_some(MAX_SAFE_INTEGER as f64)) {
+        if x > max {
+            return Err(err(path, format!("Number must be less than or equal to {max}")));
+        }
+    }
+    if integer && x < -(MAX_SAFE_INTEGER as f64) {
+        return Err(err(path, format!("Number must be greater than or equal to -{MAX_SAFE_INTEGER}")));
+    }
+    if let Some(max) = limit(s, "exclusiveMaximum") {
+        if x >= max {
+            return Err(err(path, format!("Number must be less than {max}")));
+        }
+    }
+    Ok(())
+}
+
+fn check_array(
+    s: &Map<String, Value>,
+    items: &mut [Value],
+    path: &mut Vec<String>,
+    source: Source,
+) -> Result<(), ValidationError> {
+    let n = items.len() as f64;
+    if let Some(min) = limit(s, "minItems") {
+        if n < min {
+            return Err(err(path, format!("Array must contain at least {min} element(s)")));
+        }
+    }
+    if let Some(max) = limit(s, "maxItems") {
+        if n > max {
+            return Err(err(path, format!("Array must contain at most {max} element(s)")));
+        }
+    }
+    if let Some(item_schema) = s.get("items") {
+        for (i, item) in items.iter_mut().enumerate() {
+            path.push(i.to_string());
+            check(item_schema, item, path, source)?;
+            path.pop();
+        }
+    }
+    Ok(())
+}
+
+fn check_object(
+    s: &Map<String, Value>,
+    map: &mut Map<String, Value>,
+    path: &mut Vec<String>,
+    source: Source,
+) -> Result<(), ValidationError> {
+    let required: Vec<&str> = match s.get("required") {
+        Some(Value::Array(r)) => r.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if let Some(Value::Object(props)) = s.get("properties") {
+        for (name, prop_schema) in props {
+            path.push(name.clone());
+            match map.get_mut(name) {
+                Some(v) => check(prop_schema, v, path, source)?,
+                None if required.contains(&name.as_str()) => return Err(err(path, "Required")),
+                None => {}
+            }
+            path.pop();
+        }
+        // unknown keys are accepted and dropped (zod strips them)
+        map.retain(|k, _| props.contains_key(k));
+    }
+    if let Some(extra @ Value::Object(_)) = s.get("additionalProperties") {
+        for (name, v) in map.iter_mut() {
+            path.push(name.clone());
+            check(extra, v, path, source)?;
+            path.pop();
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schemars::JsonSchema;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    #[derive(Debug, Deserialize, JsonSchema, PartialEq)]
+    #[serde(rename_all = "lowercase")]
+    enum Interval {
+        Daily,
+        Monthly,
+    }
+
+    #[derive(Debug, Deserialize, JsonSchema, PartialEq)]
+    #[serde(rename_all = "camelCase")]
+    struct Refill {
+        interval: Interval,
+        #[schemars(range(min = 1))]
+        amount: i64,
+        #[schemars(range(min = 1, max = 31))]
+        refill_day: Option<i64>,
+    }
+
+    #[derive(Debug, Deserialize, JsonSchema, PartialEq)]
+    struct Cost {
+        #[serde(default)]
+        #[schemars(range(min = 0))]
+        cost: Option<i64>,
+    }
+
+    #[derive(Debug, Deserialize, JsonSchema, PartialEq)]
+    #[serde(rename_all = "camelCase")]
+    struct Req {
+        #[schemars(length(min = 1))]
+        api_id: String,
+        #[schemars(length(max = 16))]
+        prefix: Option<String>,
+        #[schemars(range(min = 16, max = 255))]
+        byte_length: Option<i64>,
+        remaining: Option<Cost>,
+        refill: Option<Refill>,
+        #[schemars(length(max = 3))]
+        tags: Option<Vec<String>>,
+        enabled: Option<bool>,
+    }
+
+    fn run(v: Value) -> Result<Req, String> {
+        parse::<Req>(v, Source::Json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn accepts_valid_input_and_strips_unknown_keys() {
+        let r = run(json!({"apiId": "api_1", "extra": 1, "byteLength": 32.0, "refill": {"interval": "monthly", "amount": 5, "refillDay": 3}}))
+            .expect("valid");
+        assert_eq!(r.byte_length, Some(32));
+        assert_eq!(r.refill, Some(Refill { interval: Interval::Monthly, amount: 5, refill_day: Some(3) }));
+    }
+
+    #[test]
+    fn reports_the_first_problem_with_its_path() {
+        assert_eq!(run(json!({})), Err("apiId: Required".into()));
+        assert_eq!(run(json!({"apiId": 5})), Err("apiId: Expected string, received number".into()));
+        assert_eq!(
+            run(json!({"apiId": ""})),
+            Err("apiId: String must contain at least 1 character(s)".into())
+        );
+        assert_eq!(
+            run(json!({"apiId": "a", "prefix": "x".repeat(17)})),
+            Err("prefix: String must contain at most 16 character(s)".into())
+        );
+        assert_eq!(
+            run(json!({"apiId": "a", "remaining": {"cost": "1"}})),
+            Err("remaining.cost: Expected number, received string".into())
+        );
+        assert_eq!(
+            run(json!({"apiId": "a", "remaining": {"cost": -1}})),
+            Err("remaining.cost: Number must be greater than or equal to 0".into())
+        );
+        assert_eq!(
+            run(json!({"apiId": "a", "remaining": {"cost": 1.5}})),
+            Err("remaining.cost: Expected integer, received float".into())
+        );
+        assert_eq!(
+            run(json!({"apiId": "a", "byteLength": 256})),
+            Err("byteLength: Number must be less than or equal to 255".into())
+        );
+        assert_eq!(
+            run(json!({"apiId": "a", "refill": {"interval": "weekly", "amount": 1}})),
+            Err("refill.interval: Invalid enum value. Expected 'daily' | 'monthly', received 'weekly'".into())
+        );
+        assert_eq!(
+            run(json!({"apiId": "a", "refill": {"interval": "daily"}})),
+            Err("refill.amount: Required".into())
+        );
+        assert_eq!(
+            run(json!({"apiId": "a", "tags": ["a", 1]})),
+            Err("tags.1: Expected string, received number".into())
+        );
+        assert_eq!(
+            run(json!({"apiId": "a", "enabled": "yes"})),
+            Err("enabled: Expected boolean, received string".into())
+        );
+        assert_eq!(run(json!([1])), Err("body: Expected object, received array".into()));
+        assert_eq!(
+            run(json!({"apiId": "a", "remaining": {"cost": 9007199254740992_i64}})),
+            Err("remaining.cost: Number must be less than or equal to 9007199254740991".into())
+        );
+    }
+
+    #[test]
+    fn null_optional_fields_are_absent() {
+        let r = run(json!({"apiId": "a", "prefix": null, "refill": null})).expect("valid");
+        assert_eq!(r.prefix, None);
+        assert_eq!(r.refill, None);
+        assert_eq!(run(json!({"apiId": null})), Err("apiId: Expected string, received null".into()));
+    }
+
+    #[derive(Debug, Deserialize, JsonSchema, PartialEq)]
+    struct Query {
+        #[schemars(range(min = 1, max = 100))]
+        limit: Option<i64>,
+        decrypt: Option<bool>,
+        cursor: Option<String>,
+    }
+
+    #[test]
+    fn query_strings_are_coerced() {
+        let q: Query =
+            parse(json!({"limit": "5", "decrypt": "false", "cursor": "10"}), Source::Query).expect("valid");
+        assert_eq!(q, Query { limit: Some(5), decrypt: Some(false), cursor: Some("10".into()) });
+        let e = parse::<Query>(json!({"limit": "abc"}), Source::Query).map_err(|e| e.to_string());
+        assert_eq!(e, Err("limit: Expected number, received string".into()));
+        let e = parse::<Query>(json!({"limit": "500"}), Source::Query).map_err(|e| e.to_string());
+        assert_eq!(e, Err("limit: Number must be less than or equal to 100".into()));
+    }
+}
