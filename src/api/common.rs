@@ -156,6 +156,66 @@ impl<T: JsonSchema> JsonSchema for Patch<T> {
     }
 }
 
+/// How often credits refill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RefillInterval {
+    Daily,
+    Monthly,
+}
+
+/// A refill as requested (createKey, updateKey, migrations, identity credits).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefillRequest {
+    pub interval: RefillInterval,
+    /// The balance is set to this amount at each refill (if it is below it).
+    #[schemars(range(min = 1))]
+    pub amount: i64,
+    /// Day of the month of monthly refills (1..31, clamped to the month's last day); default 1.
+    /// Must be absent for daily refills.
+    #[schemars(range(min = 1, max = 31))]
+    pub refill_day: Option<i64>,
+}
+
+impl RefillRequest {
+    /// The stored `refill_day`: NULL for daily refills, else the day (default 1).
+    pub fn stored_day(&self) -> Option<i64> {
+        match self.interval {
+            RefillInterval::Daily => None,
+            RefillInterval::Monthly => Some(self.refill_day.unwrap_or(1)),
+        }
+    }
+}
+
+/// A refill as returned (getKey, listKeys, identities).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefillResponse {
+    pub interval: RefillInterval,
+    pub amount: i64,
+    /// `null` for daily refills.
+    pub refill_day: Option<i64>,
+    /// When the balance was last refilled (unix ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_refill_at: Option<i64>,
+}
+
+impl RefillResponse {
+    /// From stored columns: present only when the amount is set and non-zero; monthly when the
+    /// day is set and non-zero.
+    pub fn from_columns(amount: Option<i64>, day: Option<i64>, last_refill_at: Option<i64>) -> Option<Self> {
+        let amount = amount.filter(|a| *a != 0)?;
+        let day = day.filter(|d| *d != 0);
+        Some(RefillResponse {
+            interval: if day.is_some() { RefillInterval::Monthly } else { RefillInterval::Daily },
+            amount,
+            refill_day: day,
+            last_refill_at,
+        })
+    }
+}
+
 /// Upstream's `meta`: any JSON object.
 pub type Meta = serde_json::Map<String, serde_json::Value>;
 
@@ -190,6 +250,26 @@ mod tests {
         assert_eq!(e.err(), Some("value: Required".to_string()));
         let e = parse::<Update>(json!({"value": "x"}), Source::Json).map_err(|e| e.to_string());
         assert_eq!(e.err(), Some("value: Expected number, received string".to_string()));
+    }
+
+    #[test]
+    fn refill_columns_round_trip() {
+        let monthly = RefillRequest { interval: RefillInterval::Monthly, amount: 100, refill_day: None };
+        assert_eq!(monthly.stored_day(), Some(1));
+        let daily = RefillRequest { interval: RefillInterval::Daily, amount: 100, refill_day: None };
+        assert_eq!(daily.stored_day(), None);
+        assert_eq!(RefillResponse::from_columns(None, Some(1), None), None);
+        assert_eq!(RefillResponse::from_columns(Some(0), None, None), None);
+        let r = RefillResponse::from_columns(Some(50), Some(15), Some(7)).expect("refill");
+        assert_eq!(
+            (r.interval, r.amount, r.refill_day, r.last_refill_at),
+            (RefillInterval::Monthly, 50, Some(15), Some(7))
+        );
+        let r = RefillResponse::from_columns(Some(50), None, None).expect("refill");
+        assert_eq!(
+            serde_json::to_value(r).expect("json"),
+            json!({"interval": "daily", "amount": 50, "refillDay": null})
+        );
     }
 
     #[test]

@@ -4,4 +4,8 @@
 pub mod admin;
 pub mod apis;
 pub mod common;
+pub mod identities;
+pub mod keys;
 pub mod openapi;
+pub mod permissions;
+pub mod ratelimits;

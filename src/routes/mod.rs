@@ -2,6 +2,10 @@
 
 pub mod admin;
 pub mod apis;
+pub mod identities;
+pub mod keys;
+pub mod permissions;
+pub mod ratelimits;
 
 use serde_json::Value;
 use worker::{Method, Request, Response};
@@ -48,6 +52,15 @@ macro_rules! route_table {
 }
 
 route_table! {
+    // ---- keys.* and migrations.*
+
+    // ---- identities.*
+
+    // ---- permissions.*
+
+    // ---- ratelimits.*
+
+    // ---- apis.*
     Post "/v1/apis.createApi" RootKey "Create an api" =>
         apis::create_api, api::apis::CreateApiRequest => api::apis::CreateApiResponse;
     Get "/v1/apis.getApi" RootKey "Get an api" =>
@@ -57,6 +70,7 @@ route_table! {
     Post "/v1/apis.deleteKeys" RootKey "Delete every key of an api" =>
         apis::delete_keys, api::apis::DeleteKeysRequest => api::apis::DeleteKeysResponse;
 
+    // ---- admin.* (operator API)
     Post "/v1/admin.createWorkspace" Admin "Create a workspace (operator API)" =>
         admin::create_workspace, api::admin::CreateWorkspaceRequest => api::admin::CreateWorkspaceResponse;
     Post "/v1/admin.updateWorkspace" Admin "Enable or disable a workspace (operator API)" =>

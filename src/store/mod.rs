@@ -2,6 +2,7 @@
 //! `db.batch` (D1 runs a batch as one transaction).
 
 pub mod audit;
+pub mod credits;
 pub mod keys;
 pub mod rows;
 pub mod verification;
