@@ -17,12 +17,22 @@ mod store;
 
 #[cfg(target_arch = "wasm32")]
 mod entry {
-    pub use crate::limiter::rate::RateLimiter;
-    pub use crate::limiter::usage::UsageLimiter;
-    use worker::{event, Context, Env, Request, Response};
+    use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
 
     #[event(fetch)]
     async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
         crate::http::serve(req, env, ctx).await
+    }
+
+    /// The cron trigger: refills due credit balances in bulk.
+    #[event(scheduled)]
+    async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+        let result = async { crate::store::refill::run(&env.d1("DB")?, crate::http::now_ms()).await }.await;
+        match result {
+            Ok((credits, legacy)) => {
+                worker::console_log!("refill: {credits} credits rows, {legacy} legacy keys")
+            }
+            Err(e) => worker::console_error!("refill failed: {e}"),
+        }
     }
 }

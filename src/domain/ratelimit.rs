@@ -109,3 +109,122 @@ mod tests {
         assert_eq!(results[1].reset, 60_000);
     }
 }
+
+/// A limit configured on a key or its identity (the `ratelimits` table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Configured {
+    pub name: String,
+    pub limit: i64,
+    pub duration: i64,
+    pub auto_apply: bool,
+}
+
+/// A limit named in a verification request's `ratelimits`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requested {
+    pub name: String,
+    pub cost: Option<i64>,
+    pub limit: Option<i64>,
+    pub duration: Option<i64>,
+}
+
+/// A requested limit that is neither ad hoc (limit + duration) nor configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownLimit(pub String);
+
+/// The limits a verification checks (v1 §3.2 step 9): every auto-applied configured limit (the
+/// identity's, overridden by the key's of the same name) with cost 1, then each requested limit:
+/// ad hoc when it has `limit` and `duration`, else the configured limit of that name, with cost
+/// `cost ?? 1`. A requested name replaces an auto-applied one of the same name.
+/// `identity` lists the identity's limits, `key` the key's.
+pub fn plan_checks(
+    identity: &[Configured],
+    key: &[Configured],
+    requested: &[Requested],
+) -> Result<Vec<LimitCheck>, UnknownLimit> {
+    let mut configured: Vec<&Configured> = Vec::new();
+    for c in identity.iter().chain(key) {
+        match configured.iter_mut().find(|x| x.name == c.name) {
+            Some(slot) => *slot = c,
+            None => configured.push(c),
+        }
+    }
+    let mut checks: Vec<LimitCheck> = configured
+        .iter()
+        .filter(|c| c.auto_apply)
+        .map(|c| LimitCheck { name: c.name.clone(), limit: c.limit, duration: c.duration, cost: 1 })
+        .collect();
+    for r in requested {
+        let cost = r.cost.unwrap_or(1);
+        let check = match (r.limit, r.duration) {
+            (Some(limit), Some(duration)) => LimitCheck { name: r.name.clone(), limit, duration, cost },
+            _ => {
+                let c = configured
+                    .iter()
+                    .find(|c| c.name == r.name)
+                    .ok_or_else(|| UnknownLimit(r.name.clone()))?;
+                LimitCheck { name: c.name.clone(), limit: c.limit, duration: c.duration, cost }
+            }
+        };
+        match checks.iter_mut().find(|x| x.name == check.name) {
+            Some(slot) => *slot = check,
+            None => checks.push(check),
+        }
+    }
+    Ok(checks)
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    fn conf(name: &str, limit: i64, duration: i64, auto_apply: bool) -> Configured {
+        Configured { name: name.into(), limit, duration, auto_apply }
+    }
+
+    fn req(name: &str, cost: Option<i64>, limit: Option<i64>, duration: Option<i64>) -> Requested {
+        Requested { name: name.into(), cost, limit, duration }
+    }
+
+    #[test]
+    fn auto_applied_limits_with_key_overriding_identity() {
+        let identity = [conf("default", 100, 60_000, true), conf("tokens", 5, 1000, false)];
+        let key = [conf("default", 10, 1000, true)];
+        let checks = plan_checks(&identity, &key, &[]).expect("plan");
+        assert_eq!(checks, vec![LimitCheck { name: "default".into(), limit: 10, duration: 1000, cost: 1 }]);
+    }
+
+    #[test]
+    fn requested_limits() {
+        let key = [conf("default", 10, 60_000, true), conf("tokens", 5, 1000, false)];
+        let checks =
+            plan_checks(&[], &key, &[req("default", None, None, None), req("tokens", Some(3), None, None)])
+                .expect("plan");
+        assert_eq!(
+            checks,
+            vec![
+                LimitCheck { name: "default".into(), limit: 10, duration: 60_000, cost: 1 },
+                LimitCheck { name: "tokens".into(), limit: 5, duration: 1000, cost: 3 },
+            ]
+        );
+        // ad hoc limits need both limit and duration and replace a configured one
+        let checks = plan_checks(&[], &key, &[req("default", Some(2), Some(1), Some(5000))]).expect("plan");
+        assert_eq!(checks, vec![LimitCheck { name: "default".into(), limit: 1, duration: 5000, cost: 2 }]);
+        let checks = plan_checks(
+            &[],
+            &[],
+            &[req("a", Some(4), Some(10), Some(10_000)), req("b", None, Some(1), Some(60_000))],
+        )
+        .expect("plan");
+        assert_eq!(checks.len(), 2);
+        assert_eq!(checks[1].cost, 1);
+    }
+
+    #[test]
+    fn unknown_requested_limit() {
+        assert_eq!(
+            plan_checks(&[], &[], &[req("nope", None, Some(5), None)]),
+            Err(UnknownLimit("nope".into()))
+        );
+    }
+}

@@ -42,6 +42,25 @@ pub struct LimitReply {
     pub results: Vec<WireResult>,
 }
 
+impl From<&LimitCheck> for WireLimit {
+    fn from(c: &LimitCheck) -> Self {
+        WireLimit { name: c.name.clone(), limit: c.limit, duration: c.duration, cost: c.cost }
+    }
+}
+
+impl LimitReply {
+    /// The verify response's `ratelimit`: remaining and reset of the first failing limit (else of
+    /// the first one), and the limit of the `default` limit when one was checked.
+    pub fn summary(&self) -> Option<crate::api::keys::VerifyRatelimitResult> {
+        let decisive = self.results.iter().find(|r| !r.passed).or_else(|| self.results.first())?;
+        Some(crate::api::keys::VerifyRatelimitResult {
+            limit: self.results.iter().find(|r| r.name == "default").map(|r| r.limit),
+            remaining: decisive.remaining,
+            reset: decisive.reset,
+        })
+    }
+}
+
 #[durable_object]
 pub struct RateLimiter {
     sql: SqlStorage,

@@ -53,6 +53,24 @@ macro_rules! route_table {
 
 route_table! {
     // ---- keys.* and migrations.*
+    Post "/v1/keys.verifyKey" Public "Verify a key" =>
+        keys::verify_key, api::keys::VerifyKeyRequest => api::keys::VerifyKeyResponse;
+    Post "/v1/keys.createKey" RootKey "Create a key" =>
+        keys::create_key, api::keys::CreateKeyRequest => api::keys::CreateKeyResponse;
+    Get "/v1/keys.getKey" RootKey "Get a key" =>
+        keys::get_key, api::keys::GetKeyQuery => api::keys::Key;
+    Post "/v1/keys.whoami" RootKey "Look a key up by its value" =>
+        keys::whoami, api::keys::WhoamiRequest => api::keys::WhoamiResponse;
+    Post "/v1/keys.updateKey" RootKey "Update a key" =>
+        keys::update_key, api::keys::UpdateKeyRequest => Empty;
+    Post "/v1/keys.updateRemaining" RootKey "Change a key's credits" =>
+        keys::update_remaining, api::keys::UpdateRemainingRequest => api::keys::UpdateRemainingResponse;
+    Post "/v1/keys.deleteKey" RootKey "Delete a key" =>
+        keys::delete_key, api::keys::DeleteKeyRequest => Empty;
+    Get "/v1/apis.listKeys" RootKey "List the keys of an api" =>
+        keys::list_keys, api::keys::ListKeysQuery => api::keys::ListKeysResponse;
+    Post "/v1/migrations.createKeys" RootKey "Import keys (plaintext or sha256 hashes)" =>
+        keys::migrate_keys, api::keys::CreateKeysMigrationRequest => api::keys::CreateKeysMigrationResponse;
 
     // ---- identities.*
 

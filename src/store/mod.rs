@@ -1,9 +1,13 @@
 //! D1 access: argument binding, row mapping, batches. Every multi-statement write is one
 //! `db.batch` (D1 runs a batch as one transaction).
 
+pub mod analytics;
 pub mod audit;
 pub mod credits;
+pub mod key_view;
 pub mod keys;
+pub mod links;
+pub mod refill;
 pub mod rows;
 pub mod verification;
 

@@ -30,6 +30,8 @@ pub struct KeyRow {
     #[serde(deserialize_with = "int_bool")]
     pub workspaces_enabled: bool,
     pub credit_id: Option<String>,
+    /// The key's own credits balance (not the identity's).
+    pub credit_remaining: Option<i64>,
     pub identity_external_id: Option<String>,
     pub identity_meta: Option<String>,
     pub identity_credit_id: Option<String>,
@@ -72,7 +74,7 @@ SELECT k.id, k.key_auth_id, k.workspace_id, k.for_workspace_id, k.name, k.owner_
        k.meta, k.expires, k.enabled, k.remaining_requests, k.environment, k.created_at_m,
        a.id AS api_id, a.ip_whitelist,
        (COALESCE(w.enabled, 0) AND (k.for_workspace_id IS NULL OR COALESCE(fw.enabled, 0))) AS workspaces_enabled,
-       c.id AS credit_id,
+       c.id AS credit_id, c.remaining AS credit_remaining,
        i.external_id AS identity_external_id, i.meta AS identity_meta,
        ic.id AS identity_credit_id
 FROM keys k

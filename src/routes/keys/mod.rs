@@ -1,0 +1,22 @@
+//! `keys.*` and `migrations.*` routes.
+
+mod create;
+mod read;
+mod update;
+mod verify;
+
+pub use create::{create_key, migrate_keys};
+pub use read::{get_key, list_keys};
+pub use update::{delete_key, update_key, update_remaining};
+pub use verify::{verify_key, whoami};
+
+use crate::api::common::Meta;
+
+/// A stored `meta` JSON string as an object (anything else reads as absent).
+pub fn parse_meta(meta: Option<&str>) -> Option<Meta> {
+    serde_json::from_str::<Meta>(meta?).ok()
+}
+
+pub fn key_not_found(key_id: &str) -> crate::http::ApiError {
+    crate::http::ApiError::not_found(format!("key {key_id} not found"))
+}
