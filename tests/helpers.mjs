@@ -1,10 +1,29 @@
 // Test harness: runs the built worker (build/index.js) in Miniflare with a fresh in-memory D1
 // database (migrations applied) and Durable Objects, bound to 127.0.0.1 on a random port.
 import { readFileSync, readdirSync } from "node:fs";
-import { Miniflare } from "miniflare";
+import http from "node:http";
+import { Miniflare, Log, LogLevel } from "miniflare";
 import { Unkey } from "@unkey/api";
 
 export const ADMIN_TOKEN = "test-admin-token";
+
+// Tests fire hundreds of requests at once; the local server resets connections beyond its listen
+// backlog, so at most 128 connections are open at a time (one request each, no keep-alive reuse,
+// so a request is never retried on a stale socket). The rest wait for a free connection: the
+// worker always has 128 requests in flight.
+function request(agent, url, { method, headers, body }) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers, agent }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode, headers: new Headers(Object.entries(res.headers).map(([k, v]) => [k, String(v)])), text: Buffer.concat(chunks).toString("utf8") }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
 const ROOT = new URL("..", import.meta.url).pathname;
 
 /** Splits a migration file into statements (no semicolons inside literals in our migrations). */
@@ -19,9 +38,11 @@ export function splitSql(sql) {
 }
 
 export async function startKeygate({ adminToken = ADMIN_TOKEN, bindings = {} } = {}) {
-  const vars = { ...bindings };
+  // UNSAFE_TEST_CLOCK lets a request carry its time in `X-Test-Now` (never set outside tests)
+  const vars = { UNSAFE_TEST_CLOCK: "1", ...bindings };
   if (adminToken !== null) vars.ADMIN_TOKEN = adminToken;
   const mf = new Miniflare({
+    ...(process.env.MF_LOG ? { log: new Log(LogLevel.DEBUG) } : {}),
     host: "127.0.0.1",
     port: 0,
     workers: [
@@ -56,9 +77,11 @@ export class Keygate {
     this.url = url;
     this.db = db;
     this.adminToken = adminToken;
+    this.agent = new http.Agent({ keepAlive: false, maxSockets: 128 });
   }
 
   async stop() {
+    this.agent.destroy();
     await this.mf.dispose();
   }
 
@@ -72,8 +95,8 @@ export class Keygate {
       payload = JSON.stringify(body);
       h["Content-Type"] = "application/json";
     }
-    const res = await fetch(`${this.url}${path}`, { method: method ?? (payload === undefined ? "GET" : "POST"), headers: h, body: payload });
-    const text = await res.text();
+    const res = await request(this.agent, `${this.url}${path}`, { method: method ?? (payload === undefined ? "GET" : "POST"), headers: h, body: payload });
+    const text = res.text;
     let json;
     try {
       json = JSON.parse(text);

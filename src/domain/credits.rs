@@ -107,6 +107,48 @@ impl BalanceState {
     }
 }
 
+/// Spends decided together, in arrival order (the usage limiter's group commit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchPlan {
+    /// A refill to write before the deductions (only ever for the first spend).
+    pub refill: Option<RefillStep>,
+    /// Total credits to deduct, in one conditional write.
+    pub deducted: i64,
+    /// One outcome per decided spend, in order.
+    pub outcomes: Vec<SpendOutcome>,
+    /// The balance after the decided spends.
+    pub after: BalanceState,
+}
+
+impl BalanceState {
+    /// Decides `(cost, now)` spends in order, each exactly as [`BalanceState::plan_spend`] would
+    /// one after another. Stops before a spend other than the first that needs a refill, so a plan
+    /// writes at most one refill, before its deductions; `outcomes.len()` tells how many it took.
+    pub fn plan_batch(&self, spends: &[(i64, i64)]) -> BatchPlan {
+        let mut state = *self;
+        let mut plan =
+            BatchPlan { refill: None, deducted: 0, outcomes: Vec::with_capacity(spends.len()), after: state };
+        for (i, &(cost, now)) in spends.iter().enumerate() {
+            let step = state.plan_spend(cost, now);
+            if let Some(refill) = step.refill {
+                if i > 0 {
+                    break;
+                }
+                plan.refill = Some(refill);
+                state.remaining = refill.remaining_after;
+                state.last_refill = now;
+            }
+            if let SpendOutcome::Valid { remaining, deducted } = step.outcome {
+                state.remaining = remaining;
+                plan.deducted += deducted;
+            }
+            plan.outcomes.push(step.outcome);
+        }
+        plan.after = state;
+        plan
+    }
+}
+
 /// A change of a balance requested through `keys.updateRemaining` / `keys.updateKey`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", content = "value", rename_all = "camelCase")]
@@ -190,6 +232,58 @@ mod tests {
         let plan = s.plan_spend(1, DAY_MS);
         assert_eq!(plan.refill.map(|r| r.remaining_after), Some(250));
         assert_eq!(plan.outcome, valid(249, 1));
+    }
+
+    #[test]
+    fn batch_equals_one_spend_after_another() {
+        let s = BalanceState { remaining: 5, refill: None, last_refill: 0 };
+        let plan = s.plan_batch(&[(3, 1), (3, 2), (0, 3), (2, 4), (1, 5)]);
+        assert_eq!(plan.refill, None);
+        assert_eq!(plan.deducted, 5);
+        assert_eq!(
+            plan.outcomes,
+            vec![
+                valid(2, 3),
+                SpendOutcome::Exceeded { remaining: 2 },
+                valid(2, 0),
+                valid(0, 2),
+                SpendOutcome::Exceeded { remaining: 0 }
+            ]
+        );
+        assert_eq!(plan.after.remaining, 0);
+        // the same as deciding them one by one
+        let mut one_by_one = s;
+        for (cost, now) in [(3, 1), (3, 2), (0, 3), (2, 4), (1, 5)] {
+            if let SpendOutcome::Valid { remaining, .. } = one_by_one.plan_spend(cost, now).outcome {
+                one_by_one.remaining = remaining;
+            }
+        }
+        assert_eq!(one_by_one, plan.after);
+    }
+
+    #[test]
+    fn batch_refills_first_and_stops_at_the_next_refill() {
+        let s = BalanceState {
+            remaining: 0,
+            refill: Some(RefillConfig { amount: 3, interval: Interval::Daily }),
+            last_refill: 0,
+        };
+        // the first spend is past a boundary: refill, then deduct
+        let plan = s.plan_batch(&[(1, DAY_MS + 1), (1, DAY_MS + 2), (5, DAY_MS + 3)]);
+        assert_eq!(plan.refill.map(|r| r.remaining_after), Some(3));
+        assert_eq!(plan.deducted, 2);
+        assert_eq!(plan.outcomes.len(), 3);
+        assert_eq!(plan.outcomes[2], SpendOutcome::Exceeded { remaining: 1 });
+        assert_eq!(plan.after.last_refill, DAY_MS + 1);
+        // a later spend crossing the next boundary is left for the next batch
+        let plan = s.plan_batch(&[(1, DAY_MS + 1), (1, 2 * DAY_MS + 1)]);
+        assert_eq!(plan.outcomes.len(), 1);
+        assert_eq!(plan.deducted, 1);
+        // a negative balance stays as is when a spend is rejected
+        let neg = BalanceState { remaining: -5, refill: None, last_refill: 0 };
+        let plan = neg.plan_batch(&[(1, 1), (0, 2)]);
+        assert_eq!(plan.outcomes, vec![SpendOutcome::Exceeded { remaining: 0 }, valid(-5, 0)]);
+        assert_eq!(plan.after.remaining, -5);
     }
 
     #[test]

@@ -50,6 +50,16 @@ pub async fn serve(mut req: Request, env: Env, worker: Context) -> worker::Resul
     Ok(resp)
 }
 
+/// Tests move time with an `X-Test-Now: <unix ms>` header, honoured only when the worker runs
+/// with the `UNSAFE_TEST_CLOCK=1` binding (the Miniflare tests set it; wrangler.toml never does:
+/// a client that controls the clock could revive expired keys).
+fn test_clock(env: &Env, req: &Request) -> Option<i64> {
+    if env.var("UNSAFE_TEST_CLOCK").ok()?.to_string() != "1" {
+        return None;
+    }
+    header(req, "X-Test-Now")?.parse().ok()
+}
+
 fn not_found() -> ApiResult<Response> {
     Ok(Response::error("404 Not Found", 404)?)
 }
@@ -76,6 +86,7 @@ async fn handle(
         return Ok(resp);
     }
     let pretty = url.query_pairs().any(|(k, _)| k == "pretty");
+    let now = test_clock(&env, req).unwrap_or(now);
     match (method.clone(), path.as_str()) {
         (Method::Get, "/v1/liveness") => {
             return extract::json(

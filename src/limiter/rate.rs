@@ -12,11 +12,13 @@ use worker::{
 };
 
 use crate::domain::ratelimit::{decide, window, LimitCheck, LimitResult};
-use crate::http::{now_ms, ApiError, ApiResult};
+use crate::http::{ApiError, ApiResult};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct LimitRequest {
     pub limits: Vec<WireLimit>,
+    /// The request's time (unix ms).
+    pub now: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,7 +101,7 @@ impl DurableObject for RateLimiter {
 impl RateLimiter {
     /// Checks and counts synchronously: nothing else runs in this object meanwhile.
     fn limit(&self, request: &LimitRequest) -> worker::Result<LimitReply> {
-        let now = now_ms();
+        let now = request.now;
         self.sql.exec("DELETE FROM counters WHERE reset <= ?", vec![int(now)])?;
         let checks: Vec<LimitCheck> = request
             .limits
@@ -143,11 +145,11 @@ fn to_wire(r: LimitResult) -> WireResult {
     WireResult { name: r.name, passed: r.passed, limit: r.limit, remaining: r.remaining, reset: r.reset }
 }
 
-/// Checks `limits` for `identifier` (all-or-nothing).
-pub async fn limit(env: &Env, identifier: &str, limits: Vec<WireLimit>) -> ApiResult<LimitReply> {
+/// Checks `limits` for `identifier` at `now` (all-or-nothing).
+pub async fn limit(env: &Env, identifier: &str, limits: Vec<WireLimit>, now: i64) -> ApiResult<LimitReply> {
     let stub = env.durable_object("RATE_LIMITER")?.id_from_name(identifier)?.get_stub()?;
     let mut init = RequestInit::new();
-    let body = serde_json::to_string(&LimitRequest { limits })?;
+    let body = serde_json::to_string(&LimitRequest { limits, now })?;
     init.with_method(Method::Post).with_body(Some(JsValue::from_str(&body)));
     let mut resp = stub.fetch_with_request(Request::new_with_init("https://rate-limiter/", &init)?).await?;
     if resp.status_code() != 200 {

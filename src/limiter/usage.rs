@@ -9,7 +9,10 @@
 //! conditional anyway, so a write the object was not told about (the refill cron) cannot be lost:
 //! a mismatch makes the object reload and decide again.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+
+use futures_channel::oneshot;
 
 use serde::{Deserialize, Serialize};
 use worker::wasm_bindgen::JsValue;
@@ -18,17 +21,17 @@ use worker::{durable_object, D1Database, DurableObject, Env, Method, Request, Re
 use super::gate::Gate;
 use crate::domain::credits::{Adjustment, Balance, BalanceState, RefillConfig, SpendOutcome};
 use crate::domain::refill::Interval;
-use crate::http::{now_ms, ApiError, ApiResult};
+use crate::http::{ApiError, ApiResult};
 use crate::stmt;
 
 /// A request to a usage limiter.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "camelCase")]
 pub enum UsageOp {
-    /// Charge `cost` (>= 0) for a verification.
-    Spend { balance: Balance, cost: i64 },
+    /// Charge `cost` (>= 0) for a verification at `now` (unix ms).
+    Spend { balance: Balance, cost: i64, now: i64 },
     /// Change the balance (keys.updateRemaining, keys.updateKey).
-    Adjust { balance: Balance, adjustment: Adjustment },
+    Adjust { balance: Balance, adjustment: Adjustment, now: i64 },
     /// Forget the cached balance; the next request reads D1 again.
     Reload,
 }
@@ -123,29 +126,46 @@ enum Loaded {
     Limited(BalanceState),
 }
 
+/// A verification waiting for the next group commit.
+struct Waiting {
+    cost: i64,
+    now: i64,
+    reply: oneshot::Sender<Result<UsageReply, String>>,
+}
+
 #[durable_object]
 pub struct UsageLimiter {
     env: Env,
     gate: Gate,
     cache: RefCell<Option<(Balance, Loaded)>>,
+    /// Spends that arrived while a write was in flight; the next write decides them all.
+    waiting: RefCell<VecDeque<Waiting>>,
+    flushing: Cell<bool>,
 }
 
 impl DurableObject for UsageLimiter {
     fn new(_state: State, env: Env) -> Self {
-        UsageLimiter { env, gate: Gate::default(), cache: RefCell::new(None) }
+        UsageLimiter {
+            env,
+            gate: Gate::default(),
+            cache: RefCell::new(None),
+            waiting: RefCell::new(VecDeque::new()),
+            flushing: Cell::new(false),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let op: UsageOp = req.json().await?;
-        let result = {
-            let _pass = self.gate.enter().await;
-            match op {
-                UsageOp::Spend { balance, cost } => self.spend(&balance, cost).await,
-                UsageOp::Adjust { balance, adjustment } => self.adjust(&balance, adjustment).await,
-                UsageOp::Reload => {
-                    self.cache.replace(None);
-                    Ok(UsageReply::MISSING)
-                }
+        let result = match op {
+            UsageOp::Spend { balance, cost, now } => self.spend(balance, cost, now).await,
+            UsageOp::Adjust { balance, adjustment, now } => {
+                let _pass = self.gate.enter().await;
+                self.adjust(&balance, adjustment, now).await
+            }
+            UsageOp::Reload => {
+                let _pass = self.gate.enter().await;
+                self.cache.replace(None);
+                Ok(UsageReply::MISSING)
             }
         };
         match result {
@@ -200,59 +220,116 @@ impl UsageLimiter {
         Ok(loaded)
     }
 
-    async fn spend(&self, balance: &Balance, cost: i64) -> worker::Result<UsageReply> {
-        let sql = statements(balance);
-        let id = balance.object_name();
-        // a mismatch between the cache and D1 (a write we were not told about) reloads and retries
-        for attempt in 0..3 {
-            let state = match self.load(balance, attempt > 0).await? {
-                Loaded::Missing => return Ok(UsageReply::MISSING),
-                Loaded::Unlimited => return Ok(UsageReply::UNLIMITED),
-                Loaded::Limited(state) => state,
-            };
-            let now = now_ms();
-            let plan = state.plan_spend(cost, now);
-            let deducted = match plan.outcome {
-                SpendOutcome::Valid { deducted, .. } => deducted,
-                SpendOutcome::Exceeded { .. } => 0,
-            };
-            let db = self.db()?;
-            let mut stmts = Vec::with_capacity(2);
-            if let Some(refill) = plan.refill {
-                stmts.push(stmt!(&db, sql.refill, id, refill.amount, now, refill.boundary)?);
+    /// Group commit: a spend joins the queue; whoever finds no flush running flushes the queue,
+    /// batch after batch, each decided in memory in arrival order and written to D1 in one
+    /// conditional statement before any of its requests is answered.
+    async fn spend(&self, balance: Balance, cost: i64, now: i64) -> worker::Result<UsageReply> {
+        let (tx, rx) = oneshot::channel();
+        self.waiting.borrow_mut().push_back(Waiting { cost, now, reply: tx });
+        if !self.flushing.replace(true) {
+            loop {
+                let _pass = self.gate.enter().await;
+                let batch: Vec<Waiting> = self.waiting.borrow_mut().drain(..).collect();
+                if batch.is_empty() {
+                    break;
+                }
+                let rest = self.flush(&balance, batch).await;
+                let mut waiting = self.waiting.borrow_mut();
+                for w in rest.into_iter().rev() {
+                    waiting.push_front(w);
+                }
             }
-            if deducted > 0 {
-                stmts.push(stmt!(&db, sql.deduct, id, deducted, now)?);
-            }
-            if stmts.is_empty() {
-                return Ok(reply(plan.outcome));
-            }
-            let results = db.batch(stmts).await?;
-            let (Some(first), Some(last)) = (results.first(), results.last()) else {
-                continue;
-            };
-            // with a deduction, its own RETURNING is the truth (a refill the cron already made
-            // does not match, which is fine); without one, the refill must have matched
-            let written = if deducted > 0 { returned(last)? } else { returned(first)? };
-            let Some(Some(remaining)) = written else {
-                self.cache.replace(None);
-                continue;
-            };
-            let last_refill = if plan.refill.is_some() { now } else { state.last_refill };
-            self.cache.replace(Some((
-                balance.clone(),
-                Loaded::Limited(BalanceState { remaining, last_refill, ..state }),
-            )));
-            let outcome = match plan.outcome {
-                SpendOutcome::Valid { .. } => SpendOutcome::Valid { remaining, deducted },
-                SpendOutcome::Exceeded { .. } => SpendOutcome::Exceeded { remaining: remaining.max(0) },
-            };
-            return Ok(reply(outcome));
+            self.flushing.set(false);
         }
-        Err(worker::Error::RustError(format!("balance {id} kept changing during a deduction")))
+        match rx.await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(message)) => Err(worker::Error::RustError(message)),
+            Err(_) => Err(worker::Error::RustError("the deduction was abandoned".into())),
+        }
     }
 
-    async fn adjust(&self, balance: &Balance, adjustment: Adjustment) -> worker::Result<UsageReply> {
+    /// Decides and writes one batch (a prefix of `batch`); returns the spends it left for the next.
+    async fn flush(&self, balance: &Balance, mut batch: Vec<Waiting>) -> Vec<Waiting> {
+        let answer = |batch: Vec<Waiting>, reply: &dyn Fn(usize) -> Result<UsageReply, String>| {
+            for (i, w) in batch.into_iter().enumerate() {
+                let _ = w.reply.send(reply(i));
+            }
+        };
+        // a mismatch between the cache and D1 (a write we were not told about) reloads and retries
+        for attempt in 0..3 {
+            match self.try_flush(balance, &batch, attempt > 0).await {
+                Ok(Some((outcomes, taken))) => {
+                    let rest = batch.split_off(taken);
+                    answer(batch, &|i| Ok(outcomes.get(i).copied().unwrap_or(UsageReply::MISSING)));
+                    return rest;
+                }
+                Ok(None) => self.cache.replace(None),
+                Err(e) => {
+                    self.cache.replace(None);
+                    let message = e.to_string();
+                    answer(batch, &|_| Err(message.clone()));
+                    return Vec::new();
+                }
+            };
+        }
+        let id = balance.object_name().to_string();
+        answer(batch, &|_| Err(format!("balance {id} kept changing during a deduction")));
+        Vec::new()
+    }
+
+    /// One attempt: `None` when D1 disagreed with the cache (nothing was deducted).
+    async fn try_flush(
+        &self,
+        balance: &Balance,
+        batch: &[Waiting],
+        fresh: bool,
+    ) -> worker::Result<Option<(Vec<UsageReply>, usize)>> {
+        let state = match self.load(balance, fresh).await? {
+            Loaded::Missing => return Ok(Some((vec![UsageReply::MISSING; batch.len()], batch.len()))),
+            Loaded::Unlimited => return Ok(Some((vec![UsageReply::UNLIMITED; batch.len()], batch.len()))),
+            Loaded::Limited(state) => state,
+        };
+        let spends: Vec<(i64, i64)> = batch.iter().map(|w| (w.cost, w.now)).collect();
+        let plan = state.plan_batch(&spends);
+        let replies: Vec<UsageReply> = plan.outcomes.iter().copied().map(reply).collect();
+        let taken = replies.len();
+        let (first_now, last_now) = (spends[0].1, spends[taken.max(1) - 1].1);
+        let sql = statements(balance);
+        let id = balance.object_name();
+        let db = self.db()?;
+        let mut stmts = Vec::with_capacity(2);
+        if let Some(refill) = plan.refill {
+            stmts.push(stmt!(&db, sql.refill, id, refill.amount, first_now, refill.boundary)?);
+        }
+        if plan.deducted > 0 {
+            stmts.push(stmt!(&db, sql.deduct, id, plan.deducted, last_now)?);
+        }
+        if stmts.is_empty() {
+            return Ok(Some((replies, taken)));
+        }
+        let results = db.batch(stmts).await?;
+        // with a deduction, its own RETURNING is the truth (a refill the cron already made does
+        // not match, which is fine: it set the same balance); without one, the refill must match
+        let written = match (plan.deducted > 0, results.first(), results.last()) {
+            (true, _, Some(last)) => returned(last)?,
+            (false, Some(first), _) => returned(first)?,
+            _ => None,
+        };
+        let Some(Some(remaining)) = written else {
+            return Ok(None);
+        };
+        // a balance changed behind our back by a compatible amount is taken as it is now
+        self.cache
+            .replace(Some((balance.clone(), Loaded::Limited(BalanceState { remaining, ..plan.after }))));
+        Ok(Some((replies, taken)))
+    }
+
+    async fn adjust(
+        &self,
+        balance: &Balance,
+        adjustment: Adjustment,
+        now: i64,
+    ) -> worker::Result<UsageReply> {
         let sql = statements(balance);
         let id = balance.object_name();
         let state = match self.load(balance, true).await? {
@@ -260,7 +337,6 @@ impl UsageLimiter {
             Loaded::Unlimited => None,
             Loaded::Limited(state) => Some(state),
         };
-        let now = now_ms();
         let db = self.db()?;
         let mut stmts = Vec::with_capacity(2);
         // a refill that was due before the change happens first
@@ -305,14 +381,14 @@ async fn call(env: &Env, balance: &Balance, op: &UsageOp) -> ApiResult<UsageRepl
     Ok(resp.json().await?)
 }
 
-/// Charges `cost` to `balance`.
-pub async fn spend(env: &Env, balance: &Balance, cost: i64) -> ApiResult<UsageReply> {
-    call(env, balance, &UsageOp::Spend { balance: balance.clone(), cost }).await
+/// Charges `cost` to `balance` at `now`.
+pub async fn spend(env: &Env, balance: &Balance, cost: i64, now: i64) -> ApiResult<UsageReply> {
+    call(env, balance, &UsageOp::Spend { balance: balance.clone(), cost, now }).await
 }
 
-/// Changes `balance` through its limiter.
-pub async fn adjust(env: &Env, balance: &Balance, adjustment: Adjustment) -> ApiResult<UsageReply> {
-    call(env, balance, &UsageOp::Adjust { balance: balance.clone(), adjustment }).await
+/// Changes `balance` through its limiter (a refill due at `now` is applied first).
+pub async fn adjust(env: &Env, balance: &Balance, adjustment: Adjustment, now: i64) -> ApiResult<UsageReply> {
+    call(env, balance, &UsageOp::Adjust { balance: balance.clone(), adjustment, now }).await
 }
 
 /// Makes the limiter of `balance` read D1 again on its next request.

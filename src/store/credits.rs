@@ -33,6 +33,21 @@ pub fn insert(
     refill: Option<&RefillRequest>,
     now: i64,
 ) -> worker::Result<D1PreparedStatement> {
+    insert_refilled_at(db, id, workspace_id, owner, remaining, refill, refill.map(|_| now), now)
+}
+
+/// Inserts a credits row with an explicit `refilled_at` (updateKey stamps new rows with now).
+#[allow(clippy::too_many_arguments)]
+pub fn insert_refilled_at(
+    db: &D1Database,
+    id: &str,
+    workspace_id: &str,
+    owner: &CreditsOwner,
+    remaining: i64,
+    refill: Option<&RefillRequest>,
+    refilled_at: Option<i64>,
+    now: i64,
+) -> worker::Result<D1PreparedStatement> {
     let (key_id, identity_id) = match owner {
         CreditsOwner::Key(k) => (Some(k.as_str()), None),
         CreditsOwner::Identity(i) => (None, Some(i.as_str())),
@@ -48,7 +63,7 @@ pub fn insert(
         remaining,
         refill.and_then(RefillRequest::stored_day),
         refill.map(|r| r.amount),
-        refill.map(|_| now),
+        refilled_at,
         now
     )
 }

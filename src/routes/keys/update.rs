@@ -71,7 +71,7 @@ impl LimiterCall {
     async fn run(self, ctx: &Ctx) -> ApiResult<()> {
         match self {
             LimiterCall::Set(balance, v) => {
-                usage::adjust(&ctx.env, &balance, Adjustment::Set(v)).await.map(|_| ())
+                usage::adjust(&ctx.env, &balance, Adjustment::Set(v), ctx.now).await.map(|_| ())
             }
             LimiterCall::Reload(balance) => usage::reload(&ctx.env, &balance).await,
         }
@@ -188,7 +188,17 @@ pub async fn update_key(ctx: &Ctx, req: UpdateKeyRequest) -> ApiResult<Empty> {
         (Patch::Value(v), None, false) => {
             let credit_id = new_id(IdKind::Credit, ctx.now)?;
             let owner = CreditsOwner::Key(key.id.clone());
-            stmts.push(credits::insert(db, &credit_id, &key.workspace_id, &owner, *v, refill, ctx.now)?);
+            // a new row's refill schedule starts now (as upstream's updateKey stamps it)
+            stmts.push(credits::insert_refilled_at(
+                db,
+                &credit_id,
+                &key.workspace_id,
+                &owner,
+                *v,
+                refill,
+                Some(ctx.now),
+                ctx.now,
+            )?);
         }
     }
 
@@ -287,10 +297,10 @@ pub async fn update_remaining(ctx: &Ctx, req: UpdateRemainingRequest) -> ApiResu
             } else {
                 Adjustment::Decrement(v)
             };
-            usage::adjust(&ctx.env, balance, adjustment).await?.remaining
+            usage::adjust(&ctx.env, balance, adjustment, ctx.now).await?.remaining
         }
         (RemainingOp::Set, Some(v), Some(balance)) => {
-            usage::adjust(&ctx.env, balance, Adjustment::Set(v)).await?.remaining
+            usage::adjust(&ctx.env, balance, Adjustment::Set(v), ctx.now).await?.remaining
         }
         (RemainingOp::Set, None, Some(balance @ Balance::KeyCredits(credit_id))) => {
             // the legacy column, if set, becomes effective again

@@ -63,7 +63,8 @@ async fn check(
     if !limits.is_empty() {
         let identifier = key.identity_id.as_deref().unwrap_or(&key.id);
         let reply =
-            rate::limit(&ctx.env, identifier, limits.iter().map(rate::WireLimit::from).collect()).await?;
+            rate::limit(&ctx.env, identifier, limits.iter().map(rate::WireLimit::from).collect(), ctx.now)
+                .await?;
         checked.ratelimit = reply.summary();
         if !reply.passed {
             checked.denial = Some(Denial::RateLimited);
@@ -79,7 +80,7 @@ async fn check(
     );
     if let Some(balance) = balance {
         let cost = req.remaining.as_ref().and_then(|r| r.cost).unwrap_or(1);
-        let reply = usage::spend(&ctx.env, &balance, cost).await?;
+        let reply = usage::spend(&ctx.env, &balance, cost, ctx.now).await?;
         checked.remaining = reply.remaining;
         if reply.valid {
             checked.spent = if reply.exists { cost } else { 0 };
