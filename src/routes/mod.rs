@@ -57,6 +57,22 @@ route_table! {
     // ---- identities.*
 
     // ---- permissions.*
+    Post "/v1/permissions.createPermission" RootKey "Create a permission" =>
+        permissions::create_permission, api::permissions::CreatePermissionRequest => api::permissions::CreatePermissionResponse;
+    Get "/v1/permissions.getPermission" RootKey "Get a permission" =>
+        permissions::get_permission, api::permissions::GetPermissionQuery => api::permissions::Permission;
+    Get "/v1/permissions.listPermissions" RootKey "List the permissions of the workspace" =>
+        permissions::list_permissions, Empty => api::permissions::PermissionList;
+    Post "/v1/permissions.deletePermission" RootKey "Delete a permission" =>
+        permissions::delete_permission, api::permissions::DeletePermissionRequest => Empty;
+    Post "/v1/permissions.createRole" RootKey "Create a role (optionally with permissions)" =>
+        permissions::create_role, api::permissions::CreateRoleRequest => api::permissions::CreateRoleResponse;
+    Get "/v1/permissions.getRole" RootKey "Get a role and its permissions" =>
+        permissions::get_role, api::permissions::GetRoleQuery => api::permissions::Role;
+    Get "/v1/permissions.listRoles" RootKey "List the roles of the workspace" =>
+        permissions::list_roles, Empty => api::permissions::RoleList;
+    Post "/v1/permissions.deleteRole" RootKey "Delete a role" =>
+        permissions::delete_role, api::permissions::DeleteRoleRequest => Empty;
 
     // ---- ratelimits.*
 
