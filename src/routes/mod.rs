@@ -75,6 +75,16 @@ route_table! {
         permissions::delete_role, api::permissions::DeleteRoleRequest => Empty;
 
     // ---- ratelimits.*
+    Post "/v1/ratelimits.limit" RootKey "Count a request against a fixed-window rate limit" =>
+        ratelimits::limit, api::ratelimits::LimitRequest => api::ratelimits::LimitResponse;
+    Post "/v1/ratelimits.setOverride" RootKey "Create or update an override of a namespace" =>
+        ratelimits::set_override, api::ratelimits::SetOverrideRequest => api::ratelimits::SetOverrideResponse;
+    Get "/v1/ratelimits.getOverride" RootKey "Get an override" =>
+        ratelimits::get_override, api::ratelimits::GetOverrideQuery => api::ratelimits::Override;
+    Post "/v1/ratelimits.deleteOverride" RootKey "Delete an override" =>
+        ratelimits::delete_override, api::ratelimits::DeleteOverrideRequest => Empty;
+    Get "/v1/ratelimits.listOverrides" RootKey "List the overrides of a namespace" =>
+        ratelimits::list_overrides, api::ratelimits::ListOverridesQuery => api::ratelimits::ListOverridesResponse;
 
     // ---- apis.*
     Post "/v1/apis.createApi" RootKey "Create an api" =>
