@@ -437,7 +437,12 @@ describe("overrides applied by ratelimits.limit", () => {
     await namespace(a);
     await namespace(b);
     await setOverride({ namespaceName: a, identifier: "same", limit: 1, duration: 60000 });
-    assert.equal((await ok(limit({ namespace: b, identifier: "same", limit: 10, duration: 60000 }))).limit, 10);
-    assert.equal((await ok(limit({ namespace: a, identifier: "same", limit: 10, duration: 60000 }))).limit, 1);
+    const inB = await ok(limit({ namespace: b, identifier: "same", limit: 10, duration: 60000 }));
+    assert.deepEqual([inB.success, inB.limit, inB.remaining], [true, 10, 9]);
+    // ... and so are the counters: the request in b did not count in a
+    const inA = await ok(limit({ namespace: a, identifier: "same", limit: 10, duration: 60000 }));
+    assert.deepEqual([inA.success, inA.limit, inA.remaining], [true, 1, 0]);
+    assert.equal((await ok(limit({ namespace: a, identifier: "same", limit: 10, duration: 60000 }))).success, false);
+    assert.equal((await ok(limit({ namespace: b, identifier: "same", limit: 10, duration: 60000 }))).remaining, 8);
   });
 });
