@@ -3,9 +3,11 @@
 pub mod credits;
 pub mod ids;
 pub mod keys;
+pub mod overrides;
 pub mod permissions;
 pub mod random;
 pub mod ratelimit;
+pub mod rbac;
 pub mod refill;
 pub mod rules;
 pub mod validate;

@@ -75,8 +75,34 @@ route_table! {
     // ---- identities.*
 
     // ---- permissions.*
+    Post "/v1/permissions.createPermission" RootKey "Create a permission" =>
+        permissions::create_permission, api::permissions::CreatePermissionRequest => api::permissions::CreatePermissionResponse;
+    Get "/v1/permissions.getPermission" RootKey "Get a permission" =>
+        permissions::get_permission, api::permissions::GetPermissionQuery => api::permissions::Permission;
+    Get "/v1/permissions.listPermissions" RootKey "List the permissions of the workspace" =>
+        permissions::list_permissions, Empty => api::permissions::PermissionList;
+    Post "/v1/permissions.deletePermission" RootKey "Delete a permission" =>
+        permissions::delete_permission, api::permissions::DeletePermissionRequest => Empty;
+    Post "/v1/permissions.createRole" RootKey "Create a role (optionally with permissions)" =>
+        permissions::create_role, api::permissions::CreateRoleRequest => api::permissions::CreateRoleResponse;
+    Get "/v1/permissions.getRole" RootKey "Get a role and its permissions" =>
+        permissions::get_role, api::permissions::GetRoleQuery => api::permissions::Role;
+    Get "/v1/permissions.listRoles" RootKey "List the roles of the workspace" =>
+        permissions::list_roles, Empty => api::permissions::RoleList;
+    Post "/v1/permissions.deleteRole" RootKey "Delete a role" =>
+        permissions::delete_role, api::permissions::DeleteRoleRequest => Empty;
 
     // ---- ratelimits.*
+    Post "/v1/ratelimits.limit" RootKey "Count a request against a fixed-window rate limit" =>
+        ratelimits::limit, api::ratelimits::LimitRequest => api::ratelimits::LimitResponse;
+    Post "/v1/ratelimits.setOverride" RootKey "Create or update an override of a namespace" =>
+        ratelimits::set_override, api::ratelimits::SetOverrideRequest => api::ratelimits::SetOverrideResponse;
+    Get "/v1/ratelimits.getOverride" RootKey "Get an override" =>
+        ratelimits::get_override, api::ratelimits::GetOverrideQuery => api::ratelimits::Override;
+    Post "/v1/ratelimits.deleteOverride" RootKey "Delete an override" =>
+        ratelimits::delete_override, api::ratelimits::DeleteOverrideRequest => Empty;
+    Get "/v1/ratelimits.listOverrides" RootKey "List the overrides of a namespace" =>
+        ratelimits::list_overrides, api::ratelimits::ListOverridesQuery => api::ratelimits::ListOverridesResponse;
 
     // ---- apis.*
     Post "/v1/apis.createApi" RootKey "Create an api" =>
