@@ -176,6 +176,7 @@ pub async fn limit(ctx: &Ctx, req: LimitRequest) -> ApiResult<LimitResponse> {
         &ctx.env,
         &format!("rl:{}:{}", ns.id, req.identifier),
         vec![WireLimit { name: "limit".into(), limit, duration, cost: req.cost }],
+        ctx.now,
     )
     .await?;
     let result = reply.results.first().ok_or_else(|| ApiError::internal("rate limiter: no result"))?;
