@@ -193,17 +193,6 @@ pub struct UpdateRatelimit {
     pub duration: Option<i64>,
 }
 
-/// A role or permission named in updateKey / keys.add*: by id, or by name (created if `create`).
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RbacRef {
-    #[schemars(length(min = 3))]
-    pub id: Option<String>,
-    #[schemars(length(min = 1))]
-    pub name: Option<String>,
-    pub create: Option<bool>,
-}
-
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateKeyRequest {
@@ -228,8 +217,10 @@ pub struct UpdateKeyRequest {
     #[serde(default)]
     pub refill: Patch<RefillRequest>,
     pub enabled: Option<bool>,
-    pub roles: Option<Vec<RbacRef>>,
-    pub permissions: Option<Vec<RbacRef>>,
+    /// Replaces the key's roles (as keys.setRoles).
+    pub roles: Option<Vec<RoleRef>>,
+    /// Replaces the key's permissions (as keys.setPermissions).
+    pub permissions: Option<Vec<PermissionRef>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -450,4 +441,57 @@ pub struct CreateKeysMigrationRequest(#[schemars(length(max = 100))] pub Vec<Mig
 pub struct CreateKeysMigrationResponse {
     /// Ids of the created keys, in request order.
     pub key_ids: Vec<String>,
+}
+
+// ---- a key's roles and permissions
+
+/// A permission named by id, or by slug (`name` is accepted as the slug, as upstream).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PermissionRef {
+    #[schemars(length(min = 3))]
+    pub id: Option<String>,
+    #[schemars(length(min = 1))]
+    pub name: Option<String>,
+    #[schemars(length(min = 1))]
+    pub slug: Option<String>,
+    /// Create the permission when it does not exist (needs `rbac.*.create_permission`).
+    pub create: Option<bool>,
+}
+
+/// A role named by id or name.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleRef {
+    #[schemars(length(min = 3))]
+    pub id: Option<String>,
+    #[schemars(length(min = 1))]
+    pub name: Option<String>,
+    /// Create the role when it does not exist (needs `rbac.*.create_role`).
+    pub create: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyPermissionsRequest {
+    #[schemars(length(min = 1))]
+    pub key_id: String,
+    #[schemars(length(min = 1))]
+    pub permissions: Vec<PermissionRef>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRolesRequest {
+    #[schemars(length(min = 1))]
+    pub key_id: String,
+    #[schemars(length(min = 1))]
+    pub roles: Vec<RoleRef>,
+}
+
+/// A role or permission connected to a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Connected {
+    pub id: String,
+    pub name: String,
 }

@@ -69,6 +69,18 @@ route_table! {
         keys::delete_key, api::keys::DeleteKeyRequest => Empty;
     Get "/v1/apis.listKeys" RootKey "List the keys of an api" =>
         keys::list_keys, api::keys::ListKeysQuery => api::keys::ListKeysResponse;
+    Post "/v1/keys.addPermissions" RootKey "Connect permissions to a key" =>
+        keys::add_permissions, api::keys::KeyPermissionsRequest => Vec<api::keys::Connected>;
+    Post "/v1/keys.removePermissions" RootKey "Disconnect permissions from a key" =>
+        keys::remove_permissions, api::keys::KeyPermissionsRequest => Empty;
+    Post "/v1/keys.setPermissions" RootKey "Set exactly the permissions of a key" =>
+        keys::set_permissions, api::keys::KeyPermissionsRequest => Vec<api::keys::Connected>;
+    Post "/v1/keys.addRoles" RootKey "Connect roles to a key" =>
+        keys::add_roles, api::keys::KeyRolesRequest => Vec<api::keys::Connected>;
+    Post "/v1/keys.removeRoles" RootKey "Disconnect roles from a key" =>
+        keys::remove_roles, api::keys::KeyRolesRequest => Empty;
+    Post "/v1/keys.setRoles" RootKey "Set exactly the roles of a key" =>
+        keys::set_roles, api::keys::KeyRolesRequest => Vec<api::keys::Connected>;
     Post "/v1/migrations.createKeys" RootKey "Import keys (plaintext or sha256 hashes)" =>
         keys::migrate_keys, api::keys::CreateKeysMigrationRequest => api::keys::CreateKeysMigrationResponse;
 

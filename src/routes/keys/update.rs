@@ -7,6 +7,7 @@ use serde::Deserialize;
 use worker::D1PreparedStatement;
 
 use super::key_not_found;
+use super::rbac::{set_statements, Wanted};
 use crate::api::common::{Empty, Patch, RefillInterval};
 use crate::api::keys::*;
 use crate::domain::credits::{Adjustment, Balance};
@@ -19,7 +20,7 @@ use crate::stmt;
 use crate::store::audit::{self, Target};
 use crate::store::credits::{self, CreditsOwner};
 use crate::store::keys::{hard_delete_key, refresh_keyspace_size};
-use crate::store::links::{self, identity_id_sql};
+use crate::store::links::{self, identity_id_sql, Rbac};
 use crate::store::{self, Arg};
 
 /// What the credit routes need to know about a key.
