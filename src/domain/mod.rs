@@ -1,6 +1,7 @@
 //! Pure logic: no `worker` types, unit-tested natively with `cargo test`.
 
 pub mod credits;
+pub mod identities;
 pub mod ids;
 pub mod keys;
 pub mod overrides;

@@ -85,6 +85,16 @@ route_table! {
         keys::migrate_keys, api::keys::CreateKeysMigrationRequest => api::keys::CreateKeysMigrationResponse;
 
     // ---- identities.*
+    Post "/v1/identities.createIdentity" RootKey "Create an identity" =>
+        identities::create_identity, api::identities::CreateIdentityRequest => api::identities::CreateIdentityResponse;
+    Get "/v1/identities.getIdentity" RootKey "Get an identity by id or externalId" =>
+        identities::get_identity, api::identities::GetIdentityQuery => api::identities::IdentityResponse;
+    Get "/v1/identities.listIdentities" RootKey "List the identities of an environment" =>
+        identities::list_identities, api::identities::ListIdentitiesQuery => api::identities::ListIdentitiesResponse;
+    Post "/v1/identities.updateIdentity" RootKey "Update an identity's meta, ratelimits and credits" =>
+        identities::update_identity, api::identities::UpdateIdentityRequest => api::identities::IdentityResponse;
+    Post "/v1/identities.deleteIdentity" RootKey "Delete an identity, its ratelimits and its credits" =>
+        identities::delete_identity, api::identities::DeleteIdentityRequest => Empty;
 
     // ---- permissions.*
     Post "/v1/permissions.createPermission" RootKey "Create a permission" =>
