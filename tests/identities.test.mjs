@@ -42,7 +42,7 @@ async function limiter(creditId, op) {
   assert.equal(res.status, 200);
   return res.json();
 }
-const spend = (creditId, cost = 1) => limiter(creditId, { op: "spend", balance: { kind: "identityCredits", id: creditId }, cost });
+const spend = (creditId, cost = 1) => limiter(creditId, { op: "spend", balance: { kind: "identityCredits", id: creditId }, cost, now: Date.now() });
 
 describe("identities through the SDK", () => {
   test("create, get, list, update and delete", async () => {

@@ -522,7 +522,13 @@ pub async fn update_identity(ctx: &Ctx, req: UpdateIdentityRequest) -> ApiResult
     match sync {
         BalanceSync::None => {}
         BalanceSync::Set { credit_id, remaining } => {
-            usage::adjust(&ctx.env, &Balance::IdentityCredits(credit_id), Adjustment::Set(remaining)).await?;
+            usage::adjust(
+                &ctx.env,
+                &Balance::IdentityCredits(credit_id),
+                Adjustment::Set(remaining),
+                ctx.now,
+            )
+            .await?;
         }
         BalanceSync::Reload { credit_id } => {
             usage::reload(&ctx.env, &Balance::IdentityCredits(credit_id)).await?;
