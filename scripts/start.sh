@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Serves keygate locally (wrangler dev, embedded local D1) on 127.0.0.1:${PORT:-8787}.
-# First run: generates ADMIN_TOKEN in .dev.vars (unless ADMIN_TOKEN is set in the environment),
+# First run: generates ADMIN_TOKEN and ENCRYPTION_KEY in .dev.vars (unless set in the environment),
 # creates workspace "default" with a root key holding "*", and prints both.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -19,6 +19,13 @@ else
   ADMIN_TOKEN="$(grep '^ADMIN_TOKEN=' .dev.vars | head -n 1 | cut -d= -f2-)"
 fi
 export ADMIN_TOKEN PORT
+# the master key of recoverable keys (32 random bytes, base64)
+if [ -n "${ENCRYPTION_KEY:-}" ]; then
+  var_args+=(--var "ENCRYPTION_KEY:$ENCRYPTION_KEY")
+elif ! grep -qs '^ENCRYPTION_KEY=' .dev.vars; then
+  echo "ENCRYPTION_KEY=$(node -e 'process.stdout.write(require("node:crypto").randomBytes(32).toString("base64"))')" >> .dev.vars
+  echo "start: generated ENCRYPTION_KEY in .dev.vars"
+fi
 
 bash scripts/build.sh
 wrangler d1 migrations apply keygate --local

@@ -1,6 +1,7 @@
 //! Pure logic: no `worker` types, unit-tested natively with `cargo test`.
 
 pub mod credits;
+pub mod crypto;
 pub mod identities;
 pub mod ids;
 pub mod keys;

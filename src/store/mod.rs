@@ -9,6 +9,7 @@ pub mod keys;
 pub mod links;
 pub mod refill;
 pub mod rows;
+pub mod vault;
 pub mod verification;
 
 use serde::de::DeserializeOwned;

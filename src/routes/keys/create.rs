@@ -1,10 +1,13 @@
 //! `keys.createKey` and `migrations.createKeys`: both write keys with credits rows (never the
 //! legacy columns), a `default` ratelimit row, identity, roles and permissions, in one batch.
 
+use std::rc::Rc;
+
 use worker::D1PreparedStatement;
 
 use crate::api::common::{RefillInterval, RefillRequest};
 use crate::api::keys::*;
+use crate::domain::crypto::MasterKey;
 use crate::domain::ids::{new_id, IdKind};
 use crate::domain::keys::{hash_key, key_start, new_key};
 use crate::domain::permissions::PermissionQuery;
@@ -17,7 +20,7 @@ use crate::store::credits::{self, CreditsOwner};
 use crate::store::keys::refresh_keyspace_size;
 use crate::store::links::{self, identity_id_sql, Rbac};
 use crate::store::rows::{find_api, ApiRow};
-use crate::store::{self, is_unique_violation};
+use crate::store::{self, is_unique_violation, vault};
 
 /// A key about to be inserted.
 struct NewKey {
@@ -39,6 +42,8 @@ struct NewKey {
     ratelimit: Option<(i64, i64)>,
     roles: Vec<String>,
     permissions: Vec<String>,
+    /// The plaintext to keep encrypted (recoverable keys), with the master key.
+    recoverable: Option<(String, Rc<MasterKey>)>,
 }
 
 fn insert_statements(ctx: &Ctx, k: &NewKey) -> ApiResult<Vec<D1PreparedStatement>> {
@@ -100,6 +105,9 @@ fn insert_statements(ctx: &Ctx, k: &NewKey) -> ApiResult<Vec<D1PreparedStatement
     if !k.permissions.is_empty() {
         stmts.push(links::connect(db, Rbac::Permission, &k.id, &k.workspace_id, &k.permissions, ctx.now)?);
     }
+    if let Some((plaintext, master)) = &k.recoverable {
+        stmts.push(vault::store(ctx, master, &k.workspace_id, &k.id, plaintext)?);
+    }
     Ok(stmts)
 }
 
@@ -111,6 +119,22 @@ async fn keys_api(ctx: &Ctx, root: &RootKey, api_id: &str) -> ApiResult<(ApiRow,
         .clone()
         .ok_or_else(|| ApiError::precondition(format!("api {api_id} is not setup to handle keys")))?;
     Ok((api, key_auth_id))
+}
+
+/// Recoverable keys need an api that stores encrypted keys, the `encrypt_key` right, and the
+/// ENCRYPTION_KEY secret; checked before anything is written.
+fn encryption(ctx: &Ctx, root: &RootKey, api: &ApiRow) -> ApiResult<Rc<MasterKey>> {
+    if !api.store_encrypted_keys {
+        return Err(ApiError::precondition(format!("api {} does not support recoverable keys", api.id)));
+    }
+    let query = api_permission(&api.id, "encrypt_key");
+    if !root.allows(&query) {
+        return Err(ApiError::insufficient_permissions(format!(
+            "insufficient permissions to encrypt keys: {}",
+            query.missing_message(&root.permissions)
+        )));
+    }
+    Ok(Rc::new(vault::master_key(ctx)?))
 }
 
 fn check_refill_day(refill: Option<&RefillRequest>) -> ApiResult<()> {
@@ -135,10 +159,10 @@ fn dedup(mut names: Vec<String>) -> Vec<String> {
 pub async fn create_key(ctx: &Ctx, req: CreateKeyRequest) -> ApiResult<CreateKeyResponse> {
     let root = root_key(ctx, Some(&api_permission(&req.api_id, "create_key"))).await?;
     let (api, key_auth_id) = keys_api(ctx, &root, &req.api_id).await?;
-    if req.recoverable == Some(true) {
-        // keys are never stored in a recoverable form yet (see docs/decisions.md)
-        return Err(ApiError::precondition(format!("api {} does not support recoverable keys", api.id)));
-    }
+    let master = match req.recoverable {
+        Some(true) => Some(encryption(ctx, &root, &api)?),
+        _ => None,
+    };
     if req.remaining.is_some_and(|r| r <= 0) {
         return Err(ApiError::bad_request("remaining must be greater than 0."));
     }
@@ -171,6 +195,7 @@ pub async fn create_key(ctx: &Ctx, req: CreateKeyRequest) -> ApiResult<CreateKey
     let prefix = req.prefix.clone().or(api.default_prefix.clone());
     let byte_length = req.byte_length.or(api.default_bytes).unwrap_or(16).clamp(16, 255) as usize;
     let key = new_key(prefix.as_deref(), byte_length)?;
+    let recoverable = master.map(|m| (key.clone(), m));
     let new = NewKey {
         id: new_id(IdKind::Key, ctx.now)?,
         key_auth_id: key_auth_id.clone(),
@@ -188,6 +213,7 @@ pub async fn create_key(ctx: &Ctx, req: CreateKeyRequest) -> ApiResult<CreateKey
         ratelimit,
         roles,
         permissions,
+        recoverable,
     };
     let mut stmts = links::create(db, Rbac::Permission, &root.workspace_id, &missing_permissions, ctx.now)?;
     stmts.extend(links::create(db, Rbac::Role, &root.workspace_id, &missing_roles, ctx.now)?);
@@ -229,6 +255,14 @@ pub async fn migrate_keys(
             return Err(ApiError::bad_request("remaining must be set if you are using refill."));
         }
         check_refill_day(k.refill.as_ref())?;
+        let api = apis.iter().find(|(a, _)| a.id == k.api_id).map(|(a, _)| a);
+        // a plaintext imported into an api that stores encrypted keys stays recoverable
+        let recoverable = match (&k.plaintext, api) {
+            (Some(plain), Some(api)) if api.store_encrypted_keys && k.hash.is_none() => {
+                Some((plain.clone(), encryption(ctx, &root, api)?))
+            }
+            _ => None,
+        };
         let (hash, start) = match (&k.hash, &k.plaintext) {
             (Some(h), _) => (h.value.clone(), k.start.clone().unwrap_or_default()),
             (None, Some(plain)) => {
@@ -253,6 +287,7 @@ pub async fn migrate_keys(
             ratelimit: None,
             roles: dedup(k.roles.clone().unwrap_or_default()),
             permissions: dedup(k.permissions.clone().unwrap_or_default()),
+            recoverable,
         });
     }
     let all_roles = dedup(new_keys.iter().flat_map(|k| k.roles.clone()).collect());

@@ -9,6 +9,7 @@ use crate::routes::apis::{api_not_found, api_permission};
 use crate::stmt;
 use crate::store::key_view::{self, PermissionLabel, Selection};
 use crate::store::rows::find_api;
+use crate::store::vault;
 use crate::store::{self, Arg};
 
 fn require_decrypt(root: &crate::http::auth::RootKey, api_id: &str) -> ApiResult<()> {
@@ -34,9 +35,12 @@ pub async fn get_key(ctx: &Ctx, req: GetKeyQuery) -> ApiResult<Key> {
     if key.workspace_id != root.workspace_id {
         return Err(key_not_found(&req.key_id));
     }
+    let mut keys = [key];
     if req.decrypt == Some(true) {
         require_decrypt(&root, &api_id)?;
+        vault::reveal(ctx, &ctx.db, &mut keys).await?;
     }
+    let [key] = keys;
     Ok(key)
 }
 
@@ -91,7 +95,10 @@ pub async fn list_keys(ctx: &Ctx, req: ListKeysQuery) -> ApiResult<ListKeysRespo
             Arg::from(req.limit.unwrap_or(100)),
         ],
     };
-    let keys = key_view::load(&ctx.db, &selection, PermissionLabel::Slug).await?;
+    let mut keys = key_view::load(&ctx.db, &selection, PermissionLabel::Slug).await?;
+    if req.decrypt == Some(true) {
+        vault::reveal(ctx, &ctx.db, &mut keys).await?;
+    }
     #[derive(serde::Deserialize)]
     struct Size {
         size_approx: i64,

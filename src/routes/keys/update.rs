@@ -258,6 +258,16 @@ pub async fn update_key(ctx: &Ctx, req: UpdateKeyRequest) -> ApiResult<Empty> {
         )?),
     }
 
+    // roles and permissions are replaced as keys.setRoles / keys.setPermissions do
+    if let Some(roles) = &req.roles {
+        let wanted: Vec<Wanted> = roles.iter().map(Wanted::from).collect();
+        stmts.extend(set_statements(ctx, &root, Rbac::Role, &key.id, &wanted).await?.0);
+    }
+    if let Some(permissions) = &req.permissions {
+        let wanted: Vec<Wanted> = permissions.iter().map(Wanted::from).collect();
+        stmts.extend(set_statements(ctx, &root, Rbac::Permission, &key.id, &wanted).await?.0);
+    }
+
     stmts.extend(audit::log(
         ctx,
         db,
