@@ -190,21 +190,31 @@ describe("getIdentity", () => {
 });
 
 describe("permissions (upstream's queries, exact names)", () => {
-  test("a '*' root key may create and list, but not get, update or delete", async () => {
+  test("a '*' root key may do everything (upstream left '*' out of get, update and delete)", async () => {
     const star = s.rootKey;
     const externalId = ext();
     const id = await create({ externalId }, star);
     assert.equal((await kg.get("identities.listIdentities", {}, star)).status, 200);
-    const have = `have: ['"*"']`;
-    expectError(assert, await kg.get("identities.getIdentity", { identityId: id }, star), 403, "INSUFFICIENT_PERMISSIONS",
-      `Missing one of these permissions: ['"identity.*.read_identity"', '"identity.${id}.read_identity"'], ${have}`);
-    expectError(assert, await kg.get("identities.getIdentity", { externalId }, star), 403, "INSUFFICIENT_PERMISSIONS",
-      `Missing one of these permissions: ['"identity.*.read_identity"'], ${have}`);
+    assert.equal((await kg.get("identities.getIdentity", { identityId: id }, star)).status, 200);
+    assert.equal((await kg.get("identities.getIdentity", { externalId }, star)).status, 200);
+    assert.equal((await kg.post("identities.updateIdentity", { identityId: id, meta: { x: 1 } }, star)).status, 200);
+    assert.equal((await kg.post("identities.deleteIdentity", { identityId: id }, star)).status, 200);
+  });
+
+  test("get, update and delete name the permissions they need", async () => {
+    const none = await kg.rootKey(s.workspaceId, ["api.*.read_api"]);
+    const externalId = ext();
+    const id = await create({ externalId });
+    const have = `have: ['"api.*.read_api"']`;
+    expectError(assert, await kg.get("identities.getIdentity", { identityId: id }, none), 403, "INSUFFICIENT_PERMISSIONS",
+      `Missing one of these permissions: ['"*"', '"identity.*.read_identity"', '"identity.${id}.read_identity"'], ${have}`);
+    expectError(assert, await kg.get("identities.getIdentity", { externalId }, none), 403, "INSUFFICIENT_PERMISSIONS",
+      `Missing one of these permissions: ['"*"', '"identity.*.read_identity"'], ${have}`);
     const before = await snapshot();
-    expectError(assert, await kg.post("identities.updateIdentity", { identityId: id, meta: { x: 1 } }, star), 403, "INSUFFICIENT_PERMISSIONS",
-      `Missing one of these permissions: ['"identity.*.update_identity"'], ${have}`);
-    expectError(assert, await kg.post("identities.deleteIdentity", { identityId: id }, star), 403, "INSUFFICIENT_PERMISSIONS",
-      `Missing one of these permissions: ['"identity.*.delete_identity"', '"identity.${id}.delete_identity"'], ${have}`);
+    expectError(assert, await kg.post("identities.updateIdentity", { identityId: id, meta: { x: 1 } }, none), 403, "INSUFFICIENT_PERMISSIONS",
+      `Missing one of these permissions: ['"*"', '"identity.*.update_identity"'], ${have}`);
+    expectError(assert, await kg.post("identities.deleteIdentity", { identityId: id }, none), 403, "INSUFFICIENT_PERMISSIONS",
+      `Missing one of these permissions: ['"*"', '"identity.*.delete_identity"', '"identity.${id}.delete_identity"'], ${have}`);
     assert.deepEqual(await snapshot(), before);
   });
 

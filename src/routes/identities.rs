@@ -271,8 +271,8 @@ pub async fn create_identity(ctx: &Ctx, req: CreateIdentityRequest) -> ApiResult
 pub async fn get_identity(ctx: &Ctx, req: GetIdentityQuery) -> ApiResult<IdentityResponse> {
     let lookup =
         Lookup::from_request(req.identity_id.as_deref(), req.external_id.as_deref(), &req.environment)?;
-    // upstream's quirk: no "*" here
-    let mut allowed = vec!["identity.*.read_identity".to_string()];
+    // upstream left "*" out of this query; keygate accepts it (a "*" root key can do anything)
+    let mut allowed = vec!["*".to_string(), "identity.*.read_identity".to_string()];
     if let Some(id) = &req.identity_id {
         allowed.push(format!("identity.{id}.read_identity"));
     }
@@ -449,8 +449,8 @@ async fn credits_update(
 }
 
 pub async fn update_identity(ctx: &Ctx, req: UpdateIdentityRequest) -> ApiResult<IdentityResponse> {
-    // upstream's quirk: only identity.*.update_identity, no "*"
-    let root = root_key(ctx, Some(&PermissionQuery::any_of(["identity.*.update_identity"]))).await?;
+    // upstream left "*" out of this query; keygate accepts it (a "*" root key can do anything)
+    let root = root_key(ctx, Some(&PermissionQuery::any_of(["*", "identity.*.update_identity"]))).await?;
     let lookup =
         Lookup::from_request(req.identity_id.as_deref(), req.external_id.as_deref(), &req.environment)?;
     if let Some(ratelimits) = &req.ratelimits {
@@ -539,10 +539,11 @@ pub async fn update_identity(ctx: &Ctx, req: UpdateIdentityRequest) -> ApiResult
 }
 
 pub async fn delete_identity(ctx: &Ctx, req: DeleteIdentityRequest) -> ApiResult<Empty> {
-    // upstream's quirk: no "*" here
+    // upstream left "*" out of this query; keygate accepts it (a "*" root key can do anything)
     let root = root_key(
         ctx,
         Some(&PermissionQuery::any_of([
+            "*".to_string(),
             "identity.*.delete_identity".to_string(),
             format!("identity.{}.delete_identity", req.identity_id),
         ])),
