@@ -149,6 +149,15 @@ struct Resolved {
     create: Vec<String>,
 }
 
+/// 400 for the `i`th element naming nothing.
+fn unnamed(kind: Rbac, i: usize) -> ApiError {
+    let field = match kind {
+        Rbac::Permission => "permissions",
+        Rbac::Role => "roles",
+    };
+    ApiError::bad_request(format!("{field}.{i}: provide either an id or a name"))
+}
+
 fn resolve(kind: Rbac, wanted: &[Wanted], known: &[Known], mode: Mode) -> ApiResult<Resolved> {
     let mut out = Resolved { keys: Vec::new(), existing: Vec::new(), create: Vec::new() };
     for (i, w) in wanted.iter().enumerate() {
@@ -160,13 +169,7 @@ fn resolve(kind: Rbac, wanted: &[Wanted], known: &[Known], mode: Mode) -> ApiRes
                     .ok_or_else(|| ApiError::not_found(format!("{} {id} not found", noun(kind))))?,
             ),
             (None, Some(name)) => known.iter().find(|k| &k.key == name),
-            (None, None) => {
-                let field = match kind {
-                    Rbac::Permission => "permissions",
-                    Rbac::Role => "roles",
-                };
-                return Err(ApiError::bad_request(format!("{field}.{i}: provide either an id or a name")));
-            }
+            (None, None) => return Err(unnamed(kind, i)),
         };
         let key = match (found, &w.name) {
             (Some(k), _) => {
@@ -241,6 +244,9 @@ async fn remove(ctx: &Ctx, kind: Rbac, key_id: &str, wanted: Vec<Wanted>) -> Api
     let root = root_key(ctx, Some(&rights(kind, "remove"))).await?;
     let (key_id, key_name) = key_of(ctx, &root, key_id).await?;
     let ws = &root.workspace_id;
+    if let Some(i) = wanted.iter().position(|w| w.id.is_none() && w.name.is_none()) {
+        return Err(unnamed(kind, i));
+    }
     // every element counts (upstream used only the first)
     let known = lookup(ctx, kind, ws, &wanted).await?;
     let ids: Vec<String> = known.iter().map(|k| k.id.clone()).collect();
