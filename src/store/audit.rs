@@ -11,7 +11,6 @@ use crate::stmt;
 pub enum Actor {
     RootKey { key_id: String, name: Option<String> },
     Admin,
-    System,
 }
 
 /// A resource a change touched.
@@ -45,7 +44,6 @@ pub fn log(
     let (actor_type, actor_id, actor_name) = match actor {
         Actor::RootKey { key_id, name } => ("key", key_id.clone(), name.clone()),
         Actor::Admin => ("admin", "admin".to_string(), None),
-        Actor::System => ("system", "trigger".to_string(), None),
     };
     let mut out = vec![stmt!(
         db,

@@ -26,7 +26,6 @@ struct Row {
     expires: Option<i64>,
     #[serde(deserialize_with = "int_bool")]
     enabled: bool,
-    environment: Option<String>,
     remaining_requests: Option<i64>,
     refill_day: Option<i64>,
     refill_amount: Option<i64>,
@@ -73,7 +72,7 @@ pub async fn load(db: &D1Database, sel: &Selection, label: PermissionLabel) -> w
     let ids = &sel.ids_sql;
     let main = format!(
         "SELECT k.id, k.start, k.workspace_id, a.id AS api_id, k.name, k.owner_id, k.meta, k.created_at_m,
-                k.updated_at_m, k.expires, k.enabled, k.environment,
+                k.updated_at_m, k.expires, k.enabled,
                 k.remaining_requests, k.refill_day, k.refill_amount, k.last_refill_at,
                 c.remaining AS credit_remaining, c.refill_day AS credit_refill_day,
                 c.refill_amount AS credit_refill_amount, c.refilled_at AS credit_refilled_at,

@@ -87,11 +87,6 @@ pub async fn all<T: DeserializeOwned>(stmt: D1PreparedStatement) -> worker::Resu
     stmt.all().await?.results::<T>()
 }
 
-/// Runs a statement and returns how many rows it changed.
-pub async fn run(stmt: D1PreparedStatement) -> worker::Result<i64> {
-    Ok(changes(&stmt.run().await?))
-}
-
 pub fn changes(result: &D1Result) -> i64 {
     result.meta().ok().flatten().and_then(|m| m.changes).map(|c| c as i64).unwrap_or(0)
 }

@@ -26,7 +26,6 @@ pub struct ApiRow {
     pub name: String,
     pub workspace_id: String,
     pub key_auth_id: Option<String>,
-    pub ip_whitelist: Option<String>,
     #[serde(deserialize_with = "int_bool")]
     pub delete_protection: bool,
     pub default_prefix: Option<String>,
@@ -39,7 +38,7 @@ pub struct ApiRow {
 pub async fn find_api(db: &D1Database, workspace_id: &str, api_id: &str) -> worker::Result<Option<ApiRow>> {
     stmt!(
         db,
-        "SELECT a.id, a.name, a.workspace_id, a.key_auth_id, a.ip_whitelist, a.delete_protection,
+        "SELECT a.id, a.name, a.workspace_id, a.key_auth_id, a.delete_protection,
                 ka.default_prefix, ka.default_bytes, COALESCE(ka.store_encrypted_keys, 0) AS store_encrypted_keys
          FROM apis a LEFT JOIN key_auth ka ON ka.id = a.key_auth_id AND ka.deleted_at_m IS NULL
          WHERE a.id = ?1 AND a.workspace_id = ?2 AND a.deleted_at_m IS NULL",
