@@ -1452,4 +1452,10 @@ describe("migrations.createKeys", () => {
     const ok = await kg.post("migrations.createKeys", [{ apiId: ctx.apiId, plaintext: "mig_v_8" }], byId);
     assert.equal(ok.status, 200, ok.text);
   });
+
+  test("migrations.enqueueKeys answers as upstream without a queue (SDK)", async () => {
+    const r = await kg.sdk(s.rootKey).migrations.enqueueKeys({ migrationId: "m1", apiId: s.apiId, keys: [{ plaintext: "x_1" }] });
+    assert.equal(r.error.code, "PRECONDITION_FAILED");
+    assert.equal(r.error.message, "queue migrations are not enabled");
+  });
 });

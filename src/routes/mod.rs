@@ -83,6 +83,8 @@ route_table! {
         keys::set_roles, api::keys::KeyRolesRequest => Vec<api::keys::Connected>;
     Post "/v1/migrations.createKeys" RootKey "Import keys (plaintext or sha256 hashes)" =>
         keys::migrate_keys, api::keys::CreateKeysMigrationRequest => api::keys::CreateKeysMigrationResponse;
+    Post "/v1/migrations.enqueueKeys" RootKey "Queued imports (not available: use migrations.createKeys)" =>
+        keys::enqueue_keys, serde_json::Value => Empty;
 
     // ---- identities.*
     Post "/v1/identities.createIdentity" RootKey "Create an identity" =>

@@ -235,6 +235,12 @@ pub async fn create_key(ctx: &Ctx, req: CreateKeyRequest) -> ApiResult<CreateKey
     Ok(CreateKeyResponse { key_id: new.id, key })
 }
 
+/// `migrations.enqueueKeys` needs a queue binding upstream; keygate has no queue (imports go
+/// through `migrations.createKeys`, 100 keys per call), so it answers as upstream does without one.
+pub async fn enqueue_keys(_ctx: &Ctx, _req: serde_json::Value) -> ApiResult<crate::api::common::Empty> {
+    Err(ApiError::precondition("queue migrations are not enabled"))
+}
+
 pub async fn migrate_keys(
     ctx: &Ctx,
     req: CreateKeysMigrationRequest,

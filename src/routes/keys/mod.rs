@@ -6,7 +6,7 @@ mod read;
 mod update;
 mod verify;
 
-pub use create::{create_key, migrate_keys};
+pub use create::{create_key, enqueue_keys, migrate_keys};
 pub use rbac::{add_permissions, add_roles, remove_permissions, remove_roles, set_permissions, set_roles};
 pub use read::{get_key, list_keys};
 pub use update::{delete_key, update_key, update_remaining};
