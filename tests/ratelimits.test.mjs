@@ -16,7 +16,8 @@ const count = async (sql, ...args) => (await kg.row(sql, ...args)).n;
 let seq = 0;
 const uniq = (base) => `${base}-${++seq}`;
 
-const limit = (body, rootKey = s.rootKey) => kg.post("ratelimits.limit", body, rootKey);
+const limit = (body, rootKey = s.rootKey, now) =>
+  kg.post("ratelimits.limit", body, rootKey, now === undefined ? undefined : { "X-Test-Now": String(now) });
 
 async function ok(res) {
   const r = await res;
@@ -77,8 +78,10 @@ describe("ratelimits.limit", () => {
   test("exactly `limit` of 60 concurrent requests pass", async () => {
     const name = uniq("concurrent");
     await namespace(name);
+    // one request time for all (the test clock), so that no minute boundary can split the burst
+    const now = Date.now();
     const results = await Promise.all(
-      Array.from({ length: 60 }, () => limit({ namespace: name, identifier: "burst", limit: 10, duration: 60000 })),
+      Array.from({ length: 60 }, () => limit({ namespace: name, identifier: "burst", limit: 10, duration: 60000 }, s.rootKey, now)),
     );
     assert.ok(results.every((r) => r.status === 200), results.find((r) => r.status !== 200)?.text);
     const passed = results.filter((r) => r.body.success);
@@ -86,7 +89,7 @@ describe("ratelimits.limit", () => {
     // every pass saw a distinct count; every rejection sees the window full
     assert.deepEqual(passed.map((r) => r.body.remaining).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     assert.ok(results.filter((r) => !r.body.success).every((r) => r.body.remaining === 0 && r.body.limit === 10));
-    const after = await ok(limit({ namespace: name, identifier: "burst", limit: 10, duration: 60000 }));
+    const after = await ok(limit({ namespace: name, identifier: "burst", limit: 10, duration: 60000 }, s.rootKey, now));
     assert.equal(after.success, false);
   });
 
@@ -135,6 +138,12 @@ describe("ratelimits.limit", () => {
     assert.equal(d.success, true);
     assert.equal(d.remaining, 1);
     assert.equal(d.reset, a.reset + 1000);
+    // the same with the test clock: the window boundary is exact, whatever the machine's load
+    const t = Math.floor(Date.now() / 1000) * 1000 + 3_600_000;
+    const at = (ms) => ok(limit({ namespace: name, identifier: "clock", limit: 2, duration: 1000 }, s.rootKey, ms));
+    assert.deepEqual([(await at(t)).success, (await at(t + 998)).success, (await at(t + 999)).success], [true, true, false]);
+    const next = await at(t + 1000);
+    assert.deepEqual([next.success, next.remaining, next.reset], [true, 1, t + 2000]);
   });
 
   test("bad input is a 400 naming the field and creates nothing", async () => {

@@ -4,7 +4,7 @@ use super::{ApiError, ApiResult, Ctx};
 use crate::domain::keys::hash_key;
 use crate::domain::permissions::PermissionQuery;
 use crate::domain::rules::secrets_equal;
-use crate::domain::verify::{precheck, Caller, KeyFacts};
+use crate::domain::verify::{precheck, Caller};
 use crate::store::audit::Actor;
 use crate::store::verification::load_by_hash;
 
@@ -54,15 +54,8 @@ pub async fn root_key(ctx: &Ctx, query: Option<&PermissionQuery>) -> ApiResult<R
     if !key.workspaces_enabled {
         return Err(ApiError::forbidden("workspace is disabled"));
     }
-    let facts = KeyFacts {
-        enabled: key.enabled,
-        api_id: &key.api_id,
-        expires: key.expires,
-        ip_whitelist: key.ip_whitelist.as_deref(),
-        permissions: &loaded.permissions,
-    };
     let caller = Caller { api_id: None, ip: ctx.ip.as_deref(), permissions: None };
-    precheck(&facts, &caller, ctx.now)?;
+    precheck(&loaded.facts(), &caller, ctx.now)?;
     let Some(workspace_id) = key.for_workspace_id.clone() else {
         if let Some(q) = query.filter(|q| !q.is_satisfied_by(&loaded.permissions)) {
             return Err(ApiError::insufficient_permissions(q.missing_message(&loaded.permissions)));

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use worker::D1Database;
 
 use super::rows::int_bool;
+use crate::domain::verify::KeyFacts;
 use crate::stmt;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -57,6 +58,19 @@ pub struct LoadedKey {
     /// Role names.
     pub roles: Vec<String>,
     pub ratelimits: Vec<RatelimitRow>,
+}
+
+impl LoadedKey {
+    /// What the verification prechecks need to know about this key.
+    pub fn facts(&self) -> KeyFacts<'_> {
+        KeyFacts {
+            enabled: self.key.enabled,
+            api_id: &self.key.api_id,
+            expires: self.key.expires,
+            ip_whitelist: self.key.ip_whitelist.as_deref(),
+            permissions: &self.permissions,
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -7,7 +7,7 @@ use crate::domain::credits::Balance;
 use crate::domain::keys::hash_key;
 use crate::domain::permissions::PermissionQuery;
 use crate::domain::ratelimit::{plan_checks, Configured, LimitCheck, Requested, UnknownLimit};
-use crate::domain::verify::{precheck, Caller, Denial, KeyFacts};
+use crate::domain::verify::{precheck, Caller, Denial};
 use crate::http::auth::root_key;
 use crate::http::{ApiError, ApiResult, Ctx};
 use crate::limiter::{rate, usage};
@@ -45,16 +45,9 @@ async fn check(
     query: Option<&PermissionQuery>,
 ) -> ApiResult<Checked> {
     let key = &loaded.key;
-    let facts = KeyFacts {
-        enabled: key.enabled,
-        api_id: &key.api_id,
-        expires: key.expires,
-        ip_whitelist: key.ip_whitelist.as_deref(),
-        permissions: &loaded.permissions,
-    };
     let caller = Caller { api_id: req.api_id.as_deref(), ip: ctx.ip.as_deref(), permissions: query };
     let mut checked = Checked { denial: None, ratelimit: None, remaining: None, spent: 0 };
-    if let Err(denial) = precheck(&facts, &caller, ctx.now) {
+    if let Err(denial) = precheck(&loaded.facts(), &caller, ctx.now) {
         checked.denial = Some(denial);
         return Ok(checked);
     }
