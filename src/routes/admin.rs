@@ -37,7 +37,6 @@ pub async fn create_workspace(ctx: &Ctx, req: CreateWorkspaceRequest) -> ApiResu
     )?];
     stmts.extend(audit::log(
         ctx,
-        &ctx.db,
         &id,
         &Actor::Admin,
         "workspace.create",
@@ -62,7 +61,6 @@ pub async fn update_workspace(ctx: &Ctx, req: UpdateWorkspaceRequest) -> ApiResu
         )?];
         stmts.extend(audit::log(
             ctx,
-            &ctx.db,
             &req.workspace_id,
             &Actor::Admin,
             "workspace.update",
@@ -122,7 +120,6 @@ pub async fn create_root_key(ctx: &Ctx, req: CreateRootKeyRequest) -> ApiResult<
     }
     stmts.extend(audit::log(
         ctx,
-        db,
         &req.workspace_id,
         &Actor::Admin,
         "rootKey.create",
@@ -202,7 +199,6 @@ pub async fn update_api(ctx: &Ctx, req: UpdateApiRequest) -> ApiResult<Empty> {
     }
     stmts.extend(audit::log(
         ctx,
-        db,
         &api.workspace_id,
         &Actor::Admin,
         "api.update",

@@ -50,7 +50,6 @@ pub async fn create_api(ctx: &Ctx, req: CreateApiRequest) -> ApiResult<CreateApi
     ];
     stmts.extend(audit::log(
         ctx,
-        db,
         &root.workspace_id,
         &root.actor(),
         "api.create",
@@ -89,7 +88,6 @@ pub async fn delete_api(ctx: &Ctx, req: DeleteApiRequest) -> ApiResult<Empty> {
     }
     stmts.extend(audit::log(
         ctx,
-        db,
         &root.workspace_id,
         &root.actor(),
         "api.delete",
@@ -119,7 +117,6 @@ pub async fn delete_keys(ctx: &Ctx, req: DeleteKeysRequest) -> ApiResult<DeleteK
     };
     stmts.extend(audit::log(
         ctx,
-        db,
         &root.workspace_id,
         &root.actor(),
         "key.delete",

@@ -194,7 +194,6 @@ fn ratelimit_audit(
     };
     audit::log(
         ctx,
-        &ctx.db,
         &root.workspace_id,
         &root.actor(),
         event,
@@ -232,7 +231,6 @@ pub async fn create_identity(ctx: &Ctx, req: CreateIdentityRequest) -> ApiResult
     )?];
     stmts.extend(audit::log(
         ctx,
-        db,
         ws,
         &root.actor(),
         "identity.create",
@@ -483,7 +481,6 @@ pub async fn update_identity(ctx: &Ctx, req: UpdateIdentityRequest) -> ApiResult
     }];
     stmts.extend(audit::log(
         ctx,
-        db,
         ws,
         &root.actor(),
         "identity.update",
@@ -569,7 +566,6 @@ pub async fn delete_identity(ctx: &Ctx, req: DeleteIdentityRequest) -> ApiResult
     ];
     stmts.extend(audit::log(
         ctx,
-        db,
         ws,
         &root.actor(),
         "identity.delete",

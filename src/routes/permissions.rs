@@ -64,7 +64,6 @@ pub async fn create_permission(
     )?];
     stmts.extend(audit::log(
         ctx,
-        db,
         &root.workspace_id,
         &root.actor(),
         "permission.create",
@@ -113,7 +112,6 @@ pub async fn delete_permission(ctx: &Ctx, req: DeletePermissionRequest) -> ApiRe
     ];
     stmts.extend(audit::log(
         ctx,
-        db,
         ws,
         &root.actor(),
         "permission.delete",
@@ -179,15 +177,7 @@ pub async fn create_role(ctx: &Ctx, req: CreateRoleRequest) -> ApiResult<CreateR
     }
     let mut targets = vec![Target::named("role", &role_id, Some(req.name.clone()))];
     targets.extend(permission_ids.iter().map(|p| Target::new("permission", p)));
-    stmts.extend(audit::log(
-        ctx,
-        db,
-        ws,
-        &root.actor(),
-        "role.create",
-        &format!("Created {role_id}"),
-        &targets,
-    )?);
+    stmts.extend(audit::log(ctx, ws, &root.actor(), "role.create", &format!("Created {role_id}"), &targets)?);
     match store::batch(db, stmts).await {
         Ok(_) => Ok(CreateRoleResponse { role_id }),
         Err(e) if is_unique_violation(&e) => Err(ApiError::conflict(format!(
@@ -308,7 +298,6 @@ pub async fn delete_role(ctx: &Ctx, req: DeleteRoleRequest) -> ApiResult<Empty> 
     ];
     stmts.extend(audit::log(
         ctx,
-        db,
         ws,
         &root.actor(),
         "role.delete",

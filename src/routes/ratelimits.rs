@@ -59,7 +59,6 @@ async fn create_namespace(ctx: &Ctx, root: &RootKey, name: &str) -> ApiResult<Op
     )?];
     stmts.extend(audit::log(
         ctx,
-        db,
         &root.workspace_id,
         &root.actor(),
         "ratelimitNamespace.create",
@@ -241,7 +240,6 @@ pub async fn set_override(ctx: &Ctx, req: SetOverrideRequest) -> ApiResult<SetOv
         let mut stmts = vec![write];
         stmts.extend(audit::log(
             ctx,
-            db,
             ws,
             &root.actor(),
             "ratelimit.set_override",
@@ -289,7 +287,6 @@ pub async fn delete_override(ctx: &Ctx, req: DeleteOverrideRequest) -> ApiResult
     )?];
     stmts.extend(audit::log(
         ctx,
-        db,
         ws,
         &root.actor(),
         "ratelimit.delete_override",

@@ -1,6 +1,6 @@
 //! Audit log rows, written in the same batch as the change they describe.
 
-use worker::{D1Database, D1PreparedStatement};
+use worker::D1PreparedStatement;
 
 use crate::domain::ids::{new_id, IdKind};
 use crate::http::{ApiError, Ctx};
@@ -33,7 +33,6 @@ impl Target {
 /// The statements recording `event` in `workspace_id`.
 pub fn log(
     ctx: &Ctx,
-    db: &D1Database,
     workspace_id: &str,
     actor: &Actor,
     event: &str,
@@ -46,7 +45,7 @@ pub fn log(
         Actor::Admin => ("admin", "admin".to_string(), None),
     };
     let mut out = vec![stmt!(
-        db,
+        &ctx.db,
         "INSERT INTO audit_log (id, workspace_id, event, time, display, remote_ip, user_agent,
                                 actor_type, actor_id, actor_name, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?4)",
@@ -63,7 +62,7 @@ pub fn log(
     )?];
     for t in targets {
         out.push(stmt!(
-            db,
+            &ctx.db,
             "INSERT OR IGNORE INTO audit_log_target
                (workspace_id, audit_log_id, display_name, type, id, name, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -221,7 +221,6 @@ pub async fn create_key(ctx: &Ctx, req: CreateKeyRequest) -> ApiResult<CreateKey
     stmts.push(refresh_keyspace_size(db, &key_auth_id, ctx.now)?);
     stmts.extend(audit::log(
         ctx,
-        db,
         &root.workspace_id,
         &root.actor(),
         "key.create",
@@ -325,7 +324,6 @@ pub async fn migrate_keys(
     }
     stmts.extend(audit::log(
         ctx,
-        db,
         &root.workspace_id,
         &root.actor(),
         "key.create",

@@ -229,7 +229,6 @@ async fn add(ctx: &Ctx, kind: Rbac, key_id: &str, wanted: Vec<Wanted>) -> ApiRes
     let event = format!("authorization.connect_{}_and_key", noun(kind));
     stmts.extend(audit::log(
         ctx,
-        db,
         ws,
         &root.actor(),
         &event,
@@ -268,7 +267,6 @@ async fn remove(ctx: &Ctx, kind: Rbac, key_id: &str, wanted: Vec<Wanted>) -> Api
     let names: Vec<String> = known.iter().map(|k| k.key.clone()).collect();
     stmts.extend(audit::log(
         ctx,
-        db,
         ws,
         &root.actor(),
         &event,
@@ -335,7 +333,6 @@ async fn set(ctx: &Ctx, kind: Rbac, key_id: &str, wanted: Vec<Wanted>) -> ApiRes
     let event = format!("authorization.connect_{}_and_key", noun(kind));
     stmts.extend(audit::log(
         ctx,
-        &ctx.db,
         ws,
         &root.actor(),
         &event,

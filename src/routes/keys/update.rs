@@ -270,7 +270,6 @@ pub async fn update_key(ctx: &Ctx, req: UpdateKeyRequest) -> ApiResult<Empty> {
 
     stmts.extend(audit::log(
         ctx,
-        db,
         &root.workspace_id,
         &root.actor(),
         "key.update",
@@ -355,7 +354,6 @@ pub async fn update_remaining(ctx: &Ctx, req: UpdateRemainingRequest) -> ApiResu
         db,
         audit::log(
             ctx,
-            db,
             &root.workspace_id,
             &root.actor(),
             "key.update",
@@ -387,7 +385,6 @@ pub async fn delete_key(ctx: &Ctx, req: DeleteKeyRequest) -> ApiResult<Empty> {
     stmts.push(refresh_keyspace_size(db, &key.key_auth_id, ctx.now)?);
     stmts.extend(audit::log(
         ctx,
-        db,
         &root.workspace_id,
         &root.actor(),
         "key.delete",
