@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use worker::{D1Database, D1PreparedStatement};
 
+use super::json_list;
 use crate::domain::ids::{new_id, IdKind};
 use crate::http::ApiResult;
 use crate::stmt;
@@ -47,16 +48,20 @@ impl Rbac {
             Rbac::Permission => "permissions",
         }
     }
+    /// The table linking keys to roles / permissions, and its role / permission column.
+    pub fn key_links(self) -> (&'static str, &'static str) {
+        match self {
+            Rbac::Role => ("keys_roles", "role_id"),
+            Rbac::Permission => ("keys_permissions", "permission_id"),
+        }
+    }
+
     fn column(self) -> &'static str {
         match self {
             Rbac::Role => "name",
             Rbac::Permission => "slug",
         }
     }
-}
-
-fn json_list(names: &[String]) -> String {
-    serde_json::Value::from(names.to_vec()).to_string()
 }
 
 /// The names that do not exist yet in the workspace, in request order.

@@ -99,6 +99,11 @@ pub async fn batch(db: &D1Database, stmts: Vec<D1PreparedStatement>) -> worker::
     db.batch(stmts).await
 }
 
+/// A list of strings as one JSON array argument, for `… IN (SELECT value FROM json_each(?))`.
+pub fn json_list<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
+    serde_json::Value::from(items.into_iter().cloned().collect::<Vec<_>>()).to_string()
+}
+
 /// True when D1 refused a write because of a UNIQUE constraint.
 pub fn is_unique_violation(e: &worker::Error) -> bool {
     e.to_string().contains("UNIQUE constraint failed")

@@ -50,7 +50,7 @@ pub async fn reveal(ctx: &Ctx, db: &D1Database, keys: &mut [Key]) -> ApiResult<(
     if keys.is_empty() {
         return Ok(());
     }
-    let ids = serde_json::Value::from(keys.iter().map(|k| k.id.clone()).collect::<Vec<_>>()).to_string();
+    let ids = super::json_list(keys.iter().map(|k| &k.id));
     let rows: Vec<Row> = stmt!(
         db,
         "SELECT key_id, workspace_id, encrypted FROM encrypted_keys WHERE key_id IN (SELECT value FROM json_each(?1))",

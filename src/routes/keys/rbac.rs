@@ -9,7 +9,6 @@
 //!   too (the old permission is still accepted so existing root keys keep working).
 
 use serde::Deserialize;
-use serde_json::Value;
 use worker::D1PreparedStatement;
 
 use super::key_not_found;
@@ -21,7 +20,7 @@ use crate::http::{ApiError, ApiResult, Ctx};
 use crate::stmt;
 use crate::store::audit::{self, Target};
 use crate::store::links::{self, Rbac};
-use crate::store::{self, Arg};
+use crate::store::{self, json_list, Arg};
 
 /// A role or permission as a request names it: by id, or by name (a permission's slug).
 #[derive(Debug, Clone)]
@@ -79,10 +78,6 @@ fn to_from(action: &str) -> &'static str {
     } else {
         "from_key"
     }
-}
-
-fn json_list<'a>(items: impl Iterator<Item = &'a String>) -> String {
-    Value::from(items.cloned().collect::<Vec<_>>()).to_string()
 }
 
 /// The existing roles/permissions of the workspace that `wanted` names.
@@ -253,10 +248,7 @@ async fn remove(ctx: &Ctx, kind: Rbac, key_id: &str, wanted: Vec<Wanted>) -> Api
         return Ok(Empty {});
     }
     let db = &ctx.db;
-    let (table, column) = match kind {
-        Rbac::Permission => ("keys_permissions", "permission_id"),
-        Rbac::Role => ("keys_roles", "role_id"),
-    };
+    let (table, column) = kind.key_links();
     let mut stmts = vec![stmt!(
         db,
         &format!("DELETE FROM {table} WHERE key_id = ?1 AND {column} IN (SELECT value FROM json_each(?2))"),
@@ -304,10 +296,7 @@ pub async fn set_statements(
         root.require(&rights(kind, "add"))?;
     }
     let db = &ctx.db;
-    let (table, column) = match kind {
-        Rbac::Permission => ("keys_permissions", "permission_id"),
-        Rbac::Role => ("keys_roles", "role_id"),
-    };
+    let (table, column) = kind.key_links();
     let mut stmts = Vec::new();
     if !removed.is_empty() {
         stmts.push(store::prepare(
