@@ -1,17 +1,28 @@
-//! keygate: an Unkey-v1-compatible API key service on Cloudflare Workers.
+//! keygate: an Unkey-compatible API key service on Cloudflare Workers.
 //!
-//! `api` (wire types) and `domain` (pure logic) build for any target and are unit-tested natively;
-//! the rest needs the Workers runtime and builds for wasm32 only.
+//! Layers, top to bottom (each imports only the ones below it):
+//! - `app`: entry points and composition (fetch, scheduled).
+//! - `routes`: the wire layers (`routes::v1`): wire types <-> service calls, one envelope mapping.
+//! - `http`: request plumbing with no route knowledge.
+//! - `service`: the operations and every rule that is not wire shape.
+//! - `limiter`: the usage- and rate-limiter Durable Objects and their client.
+//! - `store`: all SQL.
+//! - `api` (wire types) and `domain` (pure logic) build for any target and are unit-tested
+//!   natively; the rest needs the Workers runtime and builds for wasm32 only.
 
 pub mod api;
 pub mod domain;
 
+#[cfg(target_arch = "wasm32")]
+mod app;
 #[cfg(target_arch = "wasm32")]
 mod http;
 #[cfg(target_arch = "wasm32")]
 mod limiter;
 #[cfg(target_arch = "wasm32")]
 mod routes;
+#[cfg(target_arch = "wasm32")]
+mod service;
 #[cfg(target_arch = "wasm32")]
 mod store;
 
@@ -21,18 +32,11 @@ mod entry {
 
     #[event(fetch)]
     async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-        crate::http::serve(req, env, ctx).await
+        crate::app::serve(req, env, ctx).await
     }
 
-    /// The cron trigger: refills due credit balances in bulk.
     #[event(scheduled)]
     async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-        let result = async { crate::store::refill::run(&env.d1("DB")?, crate::http::now_ms()).await }.await;
-        match result {
-            Ok((credits, legacy)) => {
-                worker::console_log!("refill: {credits} credits rows, {legacy} legacy keys")
-            }
-            Err(e) => worker::console_error!("refill failed: {e}"),
-        }
+        crate::app::scheduled(env).await
     }
 }

@@ -226,7 +226,7 @@ describe("overrides through the SDK", () => {
     );
     assert.deepEqual(audit, [{ type: "ratelimitNamespace", id: nsId }, { type: "ratelimitOverride", id: overrideId }]);
 
-    // getOverride needs ratelimit.*.read_override (a "*" key is refused there, see below)
+    // getOverride needs ratelimit.*.read_override (or "*")
     const reader = kg.sdk(await kg.rootKey(s.workspaceId, ["ratelimit.*.read_override"]));
     const got = await reader.ratelimits.getOverride({ namespaceId: nsId, identifier: "user_vip" });
     assert.deepEqual(got.result, { id: overrideId, identifier: "user_vip", limit: 50, duration: 60000, async: false });
@@ -329,9 +329,10 @@ describe("ratelimits overrides", () => {
     const name = uniq("quirks");
     const nsId = await namespace(name);
     await setOverride({ namespaceName: name, identifier: "someone", limit: 1, duration: 1000 });
-    // getOverride does not accept "*" (upstream's query is ratelimit.*.read_override only)
-    expectError(assert, await kg.get("ratelimits.getOverride", { namespaceId: nsId, identifier: "someone" }, s.rootKey), 403, "INSUFFICIENT_PERMISSIONS",
-      `Missing one of these permissions: ['"ratelimit.*.read_override"'], have: ['"*"']`);
+    // upstream's getOverride query left "*" out; keygate's "*" grants every action (decisions.md §2)
+    const got = await kg.get("ratelimits.getOverride", { namespaceId: nsId, identifier: "someone" }, s.rootKey);
+    assert.equal(got.status, 200, got.text);
+    assert.equal(got.body.identifier, "someone");
     // listOverrides does
     assert.equal((await kg.get("ratelimits.listOverrides", { namespaceId: nsId }, s.rootKey)).status, 200);
     const ws = s.workspaceId;

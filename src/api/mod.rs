@@ -1,11 +1,21 @@
-//! Wire types of every route: serde for the JSON, schemars for validation and `/openapi.json`.
-//! Pure data (no `worker` types), so validation is unit-tested natively.
+//! Wire types, one module per wire version: serde for the JSON, schemars for validation and the
+//! OpenAPI documents. Pure data (no `worker` types), so validation is unit-tested natively.
 
-pub mod admin;
-pub mod apis;
-pub mod common;
-pub mod identities;
-pub mod keys;
 pub mod openapi;
-pub mod permissions;
-pub mod ratelimits;
+pub mod v1;
+
+/// Cross-field rules of a request that its schema cannot state (upstream's zod refinements),
+/// checked right after the schema, before authentication. The message is the whole error.
+pub trait Refine {
+    fn refine(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Requests without cross-field rules.
+macro_rules! no_refinement {
+    ($($t:ty),* $(,)?) => { $(impl $crate::api::Refine for $t {})* };
+}
+pub(crate) use no_refinement;
+
+no_refinement!(serde_json::Value);

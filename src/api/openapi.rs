@@ -1,9 +1,9 @@
-//! The OpenAPI 3.1 document, generated from the request/response types of the route table.
+//! OpenAPI 3.1 documents, generated from the request/response types of a route table (one
+//! document per wire version).
 
 use schemars::JsonSchema;
 use serde_json::{json, Map, Value};
 
-use super::common::ErrorEnvelope;
 use crate::domain::validate::schema_settings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,6 +12,9 @@ pub enum Auth {
     Public,
     /// `Authorization: Bearer <root key>`.
     RootKey,
+    /// A root key, checked after the addressed resource is loaded (upstream's order: an
+    /// unknown resource is a 404 even without credentials). Marked `x-keygate-loads-first`.
+    RootKeyAfterLoad,
     /// `Authorization: Bearer <ADMIN_TOKEN>` (operator API).
     Admin,
 }
@@ -51,7 +54,17 @@ fn operation_id(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-fn operation(route: &RouteDoc) -> Value {
+/// What a document says besides its routes.
+pub struct DocInfo {
+    pub title: &'static str,
+    pub description: &'static str,
+    /// The error envelope of this wire version.
+    pub error_schema: fn() -> Value,
+    /// The error statuses every operation may answer, with a description.
+    pub errors: &'static [(&'static str, &'static str)],
+}
+
+fn operation(route: &RouteDoc, info: &DocInfo) -> Value {
     let mut op = Map::new();
     op.insert("operationId".into(), json!(operation_id(route.path)));
     op.insert("summary".into(), json!(route.summary));
@@ -61,6 +74,10 @@ fn operation(route: &RouteDoc) -> Value {
     match route.auth {
         Auth::Public => op.insert("security".into(), json!([])),
         Auth::RootKey => op.insert("security".into(), json!([{ "rootKey": [] }])),
+        Auth::RootKeyAfterLoad => {
+            op.insert("x-keygate-loads-first".into(), json!(true));
+            op.insert("security".into(), json!([{ "rootKey": [] }]))
+        }
         Auth::Admin => op.insert("security".into(), json!([{ "adminToken": [] }])),
     };
     let request = (route.request)();
@@ -99,25 +116,23 @@ fn operation(route: &RouteDoc) -> Value {
             );
         }
     }
-    let error = |d: &str| json!({ "description": d, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorEnvelope" } } } });
-    op.insert(
-        "responses".into(),
-        json!({
-            "200": { "description": "OK", "content": { "application/json": { "schema": (route.response)() } } },
-            "400": error("BAD_REQUEST: the request failed validation"),
-            "403": error("UNAUTHORIZED, FORBIDDEN, INSUFFICIENT_PERMISSIONS, DISABLED ..."),
-            "404": error("NOT_FOUND"),
-            "409": error("CONFLICT"),
-            "412": error("PRECONDITION_FAILED, DELETE_PROTECTED"),
-            "429": error("RATE_LIMITED"),
-            "500": error("INTERNAL_SERVER_ERROR"),
-        }),
+    let mut responses = Map::new();
+    responses.insert(
+        "200".into(),
+        json!({ "description": "OK", "content": { "application/json": { "schema": (route.response)() } } }),
     );
+    for (status, description) in info.errors {
+        responses.insert(
+            status.to_string(),
+            json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorEnvelope" } } } }),
+        );
+    }
+    op.insert("responses".into(), Value::Object(responses));
     Value::Object(op)
 }
 
 /// The whole document for the given routes.
-pub fn document(routes: &[RouteDoc]) -> Value {
+pub fn document(routes: &[RouteDoc], info: &DocInfo) -> Value {
     let mut paths = Map::new();
     for route in routes {
         let method = match route.method {
@@ -126,19 +141,19 @@ pub fn document(routes: &[RouteDoc]) -> Value {
         };
         let entry = paths.entry(route.path.to_string()).or_insert_with(|| json!({}));
         if let Value::Object(m) = entry {
-            m.insert(method.into(), operation(route));
+            m.insert(method.into(), operation(route, info));
         }
     }
     json!({
         "openapi": "3.1.0",
         "info": {
-            "title": "keygate",
+            "title": info.title,
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Unkey-v1-compatible API keys, credits, rate limits, identities and permissions."
+            "description": info.description
         },
         "paths": paths,
         "components": {
-            "schemas": { "ErrorEnvelope": response_schema::<ErrorEnvelope>() },
+            "schemas": { "ErrorEnvelope": (info.error_schema)() },
             "securitySchemes": {
                 "rootKey": { "type": "http", "scheme": "bearer", "description": "A root key" },
                 "adminToken": { "type": "http", "scheme": "bearer", "description": "The ADMIN_TOKEN secret" }
@@ -150,7 +165,7 @@ pub fn document(routes: &[RouteDoc]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::apis::{CreateApiRequest, CreateApiResponse, GetApiQuery, GetApiResponse};
+    use crate::api::v1::apis::{CreateApiRequest, CreateApiResponse, GetApiQuery, GetApiResponse};
 
     #[test]
     fn documents_bodies_and_query_parameters() {
@@ -172,7 +187,7 @@ mod tests {
                 response: response_schema::<GetApiResponse>,
             },
         ];
-        let doc = document(&routes);
+        let doc = crate::api::v1::openapi(&routes);
         assert_eq!(doc["openapi"], "3.1.0");
         let create = &doc["paths"]["/v1/apis.createApi"]["post"];
         let body = &create["requestBody"]["content"]["application/json"]["schema"];

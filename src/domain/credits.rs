@@ -7,7 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::refill::{due_boundary, Interval};
+use super::patch::Patch;
+use super::refill::{due_boundary, Interval, Refill};
 
 /// Which balance a verification charges. Keys of an identity with credits spend the identity's
 /// balance; otherwise a key's credits row wins over the legacy `keys.remaining_requests` column.
@@ -169,6 +170,278 @@ impl Adjustment {
     }
 }
 
+/// Whose balance a credits row is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreditsOwner {
+    Key(String),
+    Identity(String),
+}
+
+/// Where a key's own credits live (identity credits are never written through a key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCredits {
+    pub key_id: String,
+    /// The key's credits row, if it has one.
+    pub credit_id: Option<String>,
+    /// The legacy `keys.remaining_requests` column is set (not NULL).
+    pub legacy: bool,
+    /// The legacy column's value (what `updateRemaining set null` answers after removing a row).
+    pub legacy_remaining: Option<i64>,
+}
+
+impl KeyCredits {
+    /// The key's own balance: its credits row, else the legacy column if set.
+    pub fn balance(&self) -> Option<Balance> {
+        Balance::choose(None, self.credit_id.as_deref(), &self.key_id, self.legacy.then_some(0))
+    }
+}
+
+/// One write to a balance's stored settings, executed in the route's D1 batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreditWrite {
+    /// Delete the credits row (the balance becomes unlimited, or the legacy column effective).
+    DeleteRow(String),
+    /// `keys.remaining_requests = NULL` (unlimited).
+    ClearLegacy(String),
+    /// A new credits row. Its refill schedule starts now when `stamp_now` (updateKey's rule),
+    /// else only when it has a refill (createKey's and identities' rule).
+    InsertRow { owner: CreditsOwner, remaining: i64, refill: Option<Refill>, stamp_now: bool },
+    /// New refill settings of a credits row; a new schedule starts now (none: no refill time).
+    SetRowRefill { credit_id: String, refill: Option<Refill> },
+    /// New refill settings of the legacy columns of a key.
+    SetLegacyRefill { key_id: String, refill: Option<Refill> },
+    /// Set the key's credits row to `remaining`, creating it if missing (updateRemaining `set`
+    /// on a key without credits).
+    UpsertKeyRow { key_id: String, remaining: i64 },
+}
+
+/// What the usage limiter of a balance must learn once the writes are stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimiterStep {
+    /// The limiter sets the balance (applying a due refill first).
+    Set(Balance, i64),
+    /// The limiter forgets its cached balance and reads storage again.
+    Reload(Balance),
+}
+
+/// Writes to store together with the route's other changes, then limiter steps to run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreditsPlan {
+    pub writes: Vec<CreditWrite>,
+    pub limiter: Vec<LimiterStep>,
+}
+
+impl CreditsPlan {
+    fn reload_unless_set(&mut self, balance: Balance) {
+        if !matches!(self.limiter.last(), Some(LimiterStep::Set(..))) {
+            self.limiter.push(LimiterStep::Reload(balance));
+        }
+    }
+}
+
+/// A change of credits that the rules refuse (the message is v1's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreditsRefusal {
+    /// A refill on a key that has no credits and gets none.
+    RefillOnUnlimited,
+    /// increment/decrement of an unlimited key.
+    AdjustUnlimited(&'static str),
+    /// increment/decrement by null.
+    AdjustByNull(&'static str),
+}
+
+impl std::fmt::Display for CreditsRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CreditsRefusal::RefillOnUnlimited => {
+                write!(f, "Cannot set refill on a key with unlimited requests")
+            }
+            CreditsRefusal::AdjustUnlimited(op) => write!(
+                f,
+                "cannot {op} a key with unlimited remaining requests, please 'set' a value instead."
+            ),
+            CreditsRefusal::AdjustByNull(op) => write!(f, "cannot {op} a key by null."),
+        }
+    }
+}
+
+/// Plans updateKey's `remaining` and `refill` (upstream §2.5 #5): writes go to the key's credits
+/// row if it has one, else to the legacy column if that is set, else a new credits row is
+/// created; a refill change is written to the credits row (if kept) and to the legacy columns
+/// (if set).
+pub fn plan_key_update(
+    key: &KeyCredits,
+    remaining: &Patch<i64>,
+    refill: &Patch<Refill>,
+) -> Result<CreditsPlan, CreditsRefusal> {
+    let has_row = key.credit_id.is_some();
+    if refill.value().is_some()
+        && (*remaining == Patch::Null || (!has_row && !key.legacy && remaining.value().is_none()))
+    {
+        return Err(CreditsRefusal::RefillOnUnlimited);
+    }
+    let mut plan = CreditsPlan::default();
+    let legacy = || Balance::LegacyKey(key.key_id.clone());
+    let mut row_kept = has_row;
+    match (remaining, &key.credit_id, key.legacy) {
+        (Patch::Absent, _, _) => {}
+        (Patch::Null, Some(credit_id), _) => {
+            plan.writes.push(CreditWrite::DeleteRow(credit_id.clone()));
+            plan.limiter.push(LimiterStep::Reload(Balance::KeyCredits(credit_id.clone())));
+            row_kept = false;
+        }
+        (Patch::Value(v), Some(credit_id), _) => {
+            plan.limiter.push(LimiterStep::Set(Balance::KeyCredits(credit_id.clone()), *v))
+        }
+        (Patch::Null, None, true) => {
+            plan.writes.push(CreditWrite::ClearLegacy(key.key_id.clone()));
+            plan.limiter.push(LimiterStep::Reload(legacy()));
+        }
+        (Patch::Value(v), None, true) => plan.limiter.push(LimiterStep::Set(legacy(), *v)),
+        // no credits anywhere: null is a no-op (upstream answered 500), a number creates a row
+        (Patch::Null, None, false) => {}
+        (Patch::Value(v), None, false) => plan.writes.push(CreditWrite::InsertRow {
+            owner: CreditsOwner::Key(key.key_id.clone()),
+            remaining: *v,
+            refill: refill.value().copied(),
+            stamp_now: true,
+        }),
+    }
+    if !refill.is_absent() {
+        let new = refill.value().copied();
+        if let (true, Some(credit_id)) = (row_kept, &key.credit_id) {
+            plan.writes.push(CreditWrite::SetRowRefill { credit_id: credit_id.clone(), refill: new });
+            plan.reload_unless_set(Balance::KeyCredits(credit_id.clone()));
+        }
+        if key.legacy {
+            plan.writes.push(CreditWrite::SetLegacyRefill { key_id: key.key_id.clone(), refill: new });
+            if !has_row {
+                plan.reload_unless_set(legacy());
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// updateRemaining's operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemainingOp {
+    Increment,
+    Decrement,
+    Set,
+}
+
+/// How updateRemaining changes a key's own balance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemainingPlan {
+    /// Through the balance's limiter (a due refill first); answers what it stored.
+    Adjust(Balance, Adjustment),
+    /// `set null`: remove the balance, make its limiter reload, answer `answer` (a legacy column
+    /// that becomes effective again, or unlimited).
+    Remove { write: CreditWrite, reload: Balance, answer: Option<i64> },
+    /// `set` on a key without credits: a new credits row.
+    Create(CreditWrite, i64),
+    /// `set null` on an unlimited key.
+    Nothing,
+}
+
+/// Plans updateRemaining (upstream §2.5 #6) on the key's own balance.
+pub fn plan_remaining(
+    key: &KeyCredits,
+    op: RemainingOp,
+    value: Option<i64>,
+) -> Result<RemainingPlan, CreditsRefusal> {
+    let balance = key.balance();
+    let adjust = |name: &'static str, make: fn(i64) -> Adjustment| {
+        let balance = balance.clone().ok_or(CreditsRefusal::AdjustUnlimited(name))?;
+        let v = value.ok_or(CreditsRefusal::AdjustByNull(name))?;
+        Ok(RemainingPlan::Adjust(balance, make(v)))
+    };
+    match (op, value, &balance) {
+        (RemainingOp::Increment, ..) => adjust("increment", Adjustment::Increment),
+        (RemainingOp::Decrement, ..) => adjust("decrement", Adjustment::Decrement),
+        (RemainingOp::Set, Some(v), Some(b)) => Ok(RemainingPlan::Adjust(b.clone(), Adjustment::Set(v))),
+        // the legacy column, if set, becomes effective again
+        (RemainingOp::Set, None, Some(b @ Balance::KeyCredits(credit_id))) => Ok(RemainingPlan::Remove {
+            write: CreditWrite::DeleteRow(credit_id.clone()),
+            reload: b.clone(),
+            answer: key.legacy_remaining,
+        }),
+        (RemainingOp::Set, None, Some(b)) => Ok(RemainingPlan::Remove {
+            write: CreditWrite::ClearLegacy(key.key_id.clone()),
+            reload: b.clone(),
+            answer: None,
+        }),
+        (RemainingOp::Set, Some(v), None) => Ok(RemainingPlan::Create(
+            CreditWrite::UpsertKeyRow { key_id: key.key_id.clone(), remaining: v },
+            v,
+        )),
+        (RemainingOp::Set, None, None) => Ok(RemainingPlan::Nothing),
+    }
+}
+
+/// An identity's credits row as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCredits {
+    pub id: String,
+    pub refill_amount: Option<i64>,
+    pub refill_day: Option<i64>,
+}
+
+/// The requested credits of an identity: a balance and its refill (absent keeps the schedule).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreditsInput {
+    pub remaining: i64,
+    pub refill: Patch<Refill>,
+}
+
+/// Plans updateIdentity's `credits` (decisions.md §3): null removes the balance, a value on an
+/// existing row sets the balance through its limiter (and restarts a changed refill schedule), a
+/// value without a row creates one.
+pub fn plan_identity_credits(
+    identity_id: &str,
+    existing: Option<&StoredCredits>,
+    credits: &Patch<CreditsInput>,
+) -> CreditsPlan {
+    let mut plan = CreditsPlan::default();
+    match (credits, existing) {
+        (Patch::Absent, _) | (Patch::Null, None) => {}
+        (Patch::Null, Some(row)) => {
+            plan.writes.push(CreditWrite::DeleteRow(row.id.clone()));
+            plan.limiter.push(LimiterStep::Reload(Balance::IdentityCredits(row.id.clone())));
+        }
+        (Patch::Value(c), None) => plan.writes.push(CreditWrite::InsertRow {
+            owner: CreditsOwner::Identity(identity_id.to_string()),
+            remaining: c.remaining,
+            refill: c.refill.value().copied(),
+            stamp_now: false,
+        }),
+        (Patch::Value(c), Some(row)) => {
+            if !c.refill.is_absent() {
+                let refill = c.refill.value().copied();
+                let new = (refill.map(|r| r.amount), refill.and_then(|r| r.stored_day()));
+                if refill_changed((row.refill_amount, row.refill_day), new) {
+                    plan.writes.push(CreditWrite::SetRowRefill { credit_id: row.id.clone(), refill });
+                }
+            }
+            plan.limiter.push(LimiterStep::Set(Balance::IdentityCredits(row.id.clone()), c.remaining));
+        }
+    }
+    plan
+}
+
+/// The stored refill columns (`refill_amount`, `refill_day`).
+pub type RefillColumns = (Option<i64>, Option<i64>);
+
+/// Whether writing `new` over `old` changes the refill schedule (then it restarts now).
+pub fn refill_changed(old: RefillColumns, new: RefillColumns) -> bool {
+    let norm = |(amount, day): RefillColumns| {
+        let amount = amount.filter(|a| *a != 0);
+        (amount, amount.and(day.filter(|d| *d != 0)))
+    };
+    norm(old) != norm(new)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,5 +580,187 @@ mod tests {
         assert_eq!(Adjustment::Decrement(10).apply(5), -5);
         assert_eq!(Adjustment::Set(7).apply(100), 7);
         assert_eq!(Adjustment::Increment(1).apply(i64::MAX), i64::MAX);
+    }
+
+    fn key(credit: Option<&str>, legacy: Option<i64>) -> KeyCredits {
+        KeyCredits {
+            key_id: "key_1".into(),
+            credit_id: credit.map(String::from),
+            legacy: legacy.is_some(),
+            legacy_remaining: legacy,
+        }
+    }
+
+    fn monthly(amount: i64, day: i64) -> Refill {
+        Refill { amount, monthly: true, day: Some(day) }
+    }
+
+    #[test]
+    fn key_update_targets_row_then_legacy_then_new_row() {
+        let set = Patch::Value(50);
+        let none = Patch::Absent;
+        // credits row: the limiter sets it; nothing written in the batch
+        let p = plan_key_update(&key(Some("cr_1"), Some(9)), &set, &none).expect("plan");
+        assert_eq!(p.writes, vec![]);
+        assert_eq!(p.limiter, vec![LimiterStep::Set(Balance::KeyCredits("cr_1".into()), 50)]);
+        // legacy only: the legacy limiter sets it
+        let p = plan_key_update(&key(None, Some(9)), &set, &none).expect("plan");
+        assert_eq!(p.limiter, vec![LimiterStep::Set(Balance::LegacyKey("key_1".into()), 50)]);
+        // nothing: a new credits row whose schedule starts now
+        let p = plan_key_update(&key(None, None), &set, &Patch::Value(monthly(10, 3))).expect("plan");
+        assert_eq!(
+            p.writes,
+            vec![CreditWrite::InsertRow {
+                owner: CreditsOwner::Key("key_1".into()),
+                remaining: 50,
+                refill: Some(monthly(10, 3)),
+                stamp_now: true
+            }]
+        );
+        assert!(p.limiter.is_empty());
+    }
+
+    #[test]
+    fn key_update_null_removes_the_effective_balance() {
+        let p = plan_key_update(&key(Some("cr_1"), Some(9)), &Patch::Null, &Patch::Absent).expect("plan");
+        assert_eq!(p.writes, vec![CreditWrite::DeleteRow("cr_1".into())]);
+        assert_eq!(p.limiter, vec![LimiterStep::Reload(Balance::KeyCredits("cr_1".into()))]);
+        let p = plan_key_update(&key(None, Some(9)), &Patch::Null, &Patch::Absent).expect("plan");
+        assert_eq!(p.writes, vec![CreditWrite::ClearLegacy("key_1".into())]);
+        assert_eq!(p.limiter, vec![LimiterStep::Reload(Balance::LegacyKey("key_1".into()))]);
+        // null on an unlimited key is a no-op (upstream answered 500)
+        assert_eq!(
+            plan_key_update(&key(None, None), &Patch::Null, &Patch::Absent),
+            Ok(CreditsPlan::default())
+        );
+    }
+
+    #[test]
+    fn key_update_refill_goes_to_row_and_legacy() {
+        let refill = Patch::Value(monthly(500, 15));
+        // row and legacy: both get the refill; the row's limiter reloads
+        let p = plan_key_update(&key(Some("cr_1"), Some(9)), &Patch::Absent, &refill).expect("plan");
+        assert_eq!(
+            p.writes,
+            vec![
+                CreditWrite::SetRowRefill { credit_id: "cr_1".into(), refill: Some(monthly(500, 15)) },
+                CreditWrite::SetLegacyRefill { key_id: "key_1".into(), refill: Some(monthly(500, 15)) },
+            ]
+        );
+        assert_eq!(p.limiter, vec![LimiterStep::Reload(Balance::KeyCredits("cr_1".into()))]);
+        // a set balance makes a reload redundant
+        let p = plan_key_update(&key(Some("cr_1"), None), &Patch::Value(7), &refill).expect("plan");
+        assert_eq!(p.limiter, vec![LimiterStep::Set(Balance::KeyCredits("cr_1".into()), 7)]);
+        // legacy only: the legacy limiter reloads
+        let p = plan_key_update(&key(None, Some(9)), &Patch::Absent, &Patch::Null).expect("plan");
+        assert_eq!(p.writes, vec![CreditWrite::SetLegacyRefill { key_id: "key_1".into(), refill: None }]);
+        assert_eq!(p.limiter, vec![LimiterStep::Reload(Balance::LegacyKey("key_1".into()))]);
+        // a removed row gets no refill
+        let p = plan_key_update(&key(Some("cr_1"), None), &Patch::Null, &Patch::Null).expect("plan");
+        assert_eq!(p.writes, vec![CreditWrite::DeleteRow("cr_1".into())]);
+    }
+
+    #[test]
+    fn refill_needs_credits() {
+        let refill = Patch::Value(monthly(1, 1));
+        assert_eq!(
+            plan_key_update(&key(None, None), &Patch::Absent, &refill),
+            Err(CreditsRefusal::RefillOnUnlimited)
+        );
+        assert_eq!(
+            plan_key_update(&key(Some("cr_1"), None), &Patch::Null, &refill),
+            Err(CreditsRefusal::RefillOnUnlimited)
+        );
+        assert!(plan_key_update(&key(Some("cr_1"), None), &Patch::Absent, &refill).is_ok());
+        assert_eq!(
+            CreditsRefusal::RefillOnUnlimited.to_string(),
+            "Cannot set refill on a key with unlimited requests"
+        );
+    }
+
+    #[test]
+    fn remaining_plans() {
+        let row = key(Some("cr_1"), Some(999));
+        assert_eq!(
+            plan_remaining(&row, RemainingOp::Increment, Some(5)),
+            Ok(RemainingPlan::Adjust(Balance::KeyCredits("cr_1".into()), Adjustment::Increment(5)))
+        );
+        assert_eq!(
+            plan_remaining(&key(None, Some(1)), RemainingOp::Set, Some(5)),
+            Ok(RemainingPlan::Adjust(Balance::LegacyKey("key_1".into()), Adjustment::Set(5)))
+        );
+        assert_eq!(
+            plan_remaining(&row, RemainingOp::Set, None),
+            Ok(RemainingPlan::Remove {
+                write: CreditWrite::DeleteRow("cr_1".into()),
+                reload: Balance::KeyCredits("cr_1".into()),
+                answer: Some(999)
+            })
+        );
+        assert_eq!(
+            plan_remaining(&key(None, Some(1)), RemainingOp::Set, None),
+            Ok(RemainingPlan::Remove {
+                write: CreditWrite::ClearLegacy("key_1".into()),
+                reload: Balance::LegacyKey("key_1".into()),
+                answer: None
+            })
+        );
+        assert_eq!(
+            plan_remaining(&key(None, None), RemainingOp::Set, Some(50)),
+            Ok(RemainingPlan::Create(
+                CreditWrite::UpsertKeyRow { key_id: "key_1".into(), remaining: 50 },
+                50
+            ))
+        );
+        assert_eq!(plan_remaining(&key(None, None), RemainingOp::Set, None), Ok(RemainingPlan::Nothing));
+        let e = plan_remaining(&key(None, None), RemainingOp::Decrement, Some(1)).expect_err("unlimited");
+        assert_eq!(
+            e.to_string(),
+            "cannot decrement a key with unlimited remaining requests, please 'set' a value instead."
+        );
+        let e = plan_remaining(&row, RemainingOp::Increment, None).expect_err("null");
+        assert_eq!(e.to_string(), "cannot increment a key by null.");
+    }
+
+    #[test]
+    fn identity_credit_plans() {
+        let stored = StoredCredits { id: "cr_i".into(), refill_amount: Some(10), refill_day: None };
+        let daily10 = Refill { amount: 10, monthly: false, day: None };
+        let input = |refill| Patch::Value(CreditsInput { remaining: 5, refill });
+        // same refill: only the balance is set
+        let p = plan_identity_credits("id_1", Some(&stored), &input(Patch::Value(daily10)));
+        assert_eq!(p.writes, vec![]);
+        assert_eq!(p.limiter, vec![LimiterStep::Set(Balance::IdentityCredits("cr_i".into()), 5)]);
+        // a changed refill restarts the schedule
+        let p = plan_identity_credits("id_1", Some(&stored), &input(Patch::Null));
+        assert_eq!(p.writes, vec![CreditWrite::SetRowRefill { credit_id: "cr_i".into(), refill: None }]);
+        // null removes, absent keeps, a value without a row creates one
+        let p = plan_identity_credits("id_1", Some(&stored), &Patch::Null);
+        assert_eq!(p.writes, vec![CreditWrite::DeleteRow("cr_i".into())]);
+        assert_eq!(p.limiter, vec![LimiterStep::Reload(Balance::IdentityCredits("cr_i".into()))]);
+        assert_eq!(plan_identity_credits("id_1", Some(&stored), &Patch::Absent), CreditsPlan::default());
+        assert_eq!(plan_identity_credits("id_1", None, &Patch::Null), CreditsPlan::default());
+        let p = plan_identity_credits("id_1", None, &input(Patch::Absent));
+        assert_eq!(
+            p.writes,
+            vec![CreditWrite::InsertRow {
+                owner: CreditsOwner::Identity("id_1".into()),
+                remaining: 5,
+                refill: None,
+                stamp_now: false
+            }]
+        );
+    }
+
+    #[test]
+    fn refill_changes() {
+        assert!(!refill_changed((Some(10), None), (Some(10), None)));
+        assert!(!refill_changed((None, None), (None, None)));
+        assert!(!refill_changed((None, Some(1)), (None, None)));
+        assert!(!refill_changed((Some(0), None), (None, None)));
+        assert!(refill_changed((Some(10), None), (Some(11), None)));
+        assert!(refill_changed((Some(10), None), (Some(10), Some(1))));
+        assert!(refill_changed((Some(10), Some(1)), (None, None)));
+        assert!(refill_changed((None, None), (Some(10), Some(5))));
     }
 }

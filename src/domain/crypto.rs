@@ -89,6 +89,15 @@ impl MasterKey {
     }
 }
 
+/// Compares two secrets in constant time (for the operator token).
+pub fn secrets_equal(a: &str, b: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    // hashing first makes the comparison independent of the lengths too
+    let (ha, hb) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    ha.as_slice().ct_eq(hb.as_slice()).into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +134,13 @@ mod tests {
     fn master_key_must_be_32_bytes() {
         assert!(MasterKey::from_base64(&B64.encode([1u8; 16])).is_err());
         assert!(MasterKey::from_base64("not base64!").is_err());
+    }
+
+    #[test]
+    fn secrets() {
+        assert!(secrets_equal("token", "token"));
+        assert!(!secrets_equal("token", "tokem"));
+        assert!(!secrets_equal("token", "token2"));
+        assert!(!secrets_equal("", "x"));
     }
 }

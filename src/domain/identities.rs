@@ -78,18 +78,6 @@ pub fn plan_ratelimits<'a, T>(
     plan
 }
 
-/// The stored refill columns (`refill_amount`, `refill_day`).
-pub type RefillColumns = (Option<i64>, Option<i64>);
-
-/// Whether writing `new` over `old` changes the refill schedule (then it restarts now).
-pub fn refill_changed(old: RefillColumns, new: RefillColumns) -> bool {
-    let norm = |(amount, day): RefillColumns| {
-        let amount = amount.filter(|a| *a != 0);
-        (amount, amount.and(day.filter(|d| *d != 0)))
-    };
-    norm(old) != norm(new)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,17 +133,5 @@ mod tests {
         let plan = plan_ratelimits(&existing, &none, |w| w.0);
         assert_eq!(plan.delete, vec!["rl_a", "rl_b"]);
         assert!(plan.update.is_empty() && plan.create.is_empty());
-    }
-
-    #[test]
-    fn refill_changes() {
-        assert!(!refill_changed((Some(10), None), (Some(10), None)));
-        assert!(!refill_changed((None, None), (None, None)));
-        assert!(!refill_changed((None, Some(1)), (None, None)));
-        assert!(!refill_changed((Some(0), None), (None, None)));
-        assert!(refill_changed((Some(10), None), (Some(11), None)));
-        assert!(refill_changed((Some(10), None), (Some(10), Some(1))));
-        assert!(refill_changed((Some(10), Some(1)), (None, None)));
-        assert!(refill_changed((None, None), (Some(10), Some(5))));
     }
 }

@@ -84,6 +84,80 @@ impl PermissionQuery {
     }
 }
 
+/// The root permission that grants every action on every route (decisions.md §2).
+pub const ROOT: &str = "*";
+
+/// Every permission query a route asks of a root key is built here. Each one accepts `*`;
+/// the other names are upstream's exact strings: `<resource>.*.<action>` for the whole
+/// workspace and `<resource>.<id>.<action>` for one resource.
+pub mod require {
+    use super::{PermissionQuery, ROOT};
+
+    fn scoped(resource: &str, scope: Option<&str>, action: &str) -> PermissionQuery {
+        let mut names = vec![ROOT.to_string(), format!("{resource}.*.{action}")];
+        if let Some(id) = scope {
+            names.push(format!("{resource}.{id}.{action}"));
+        }
+        PermissionQuery::any_of(names)
+    }
+
+    /// `or("*", "api.*.<action>", "api.<apiId>.<action>")`
+    pub fn api(api_id: &str, action: &str) -> PermissionQuery {
+        scoped("api", Some(api_id), action)
+    }
+
+    /// `or("*", "api.*.<action>")`
+    pub fn any_api(action: &str) -> PermissionQuery {
+        scoped("api", None, action)
+    }
+
+    /// `or("*", and(or(api.*.a, api.<id>.a) for each action))` (apis.listKeys).
+    pub fn api_all(api_id: &str, actions: &[&str]) -> PermissionQuery {
+        PermissionQuery::Or(vec![
+            PermissionQuery::has(ROOT),
+            PermissionQuery::And(
+                actions
+                    .iter()
+                    .map(|a| PermissionQuery::any_of([format!("api.*.{a}"), format!("api.{api_id}.{a}")]))
+                    .collect(),
+            ),
+        ])
+    }
+
+    /// `or("*", "identity.*.<action>", "identity.<scope>.<action>")`; the scope is an identity id
+    /// or (listIdentities) an environment.
+    pub fn identity(scope: Option<&str>, action: &str) -> PermissionQuery {
+        scoped("identity", scope, action)
+    }
+
+    /// `or("*", "rbac.*.<action>", ...)`: any of the actions.
+    pub fn rbac(actions: &[&str]) -> PermissionQuery {
+        let mut names = vec![ROOT.to_string()];
+        names.extend(actions.iter().map(|a| format!("rbac.*.{a}")));
+        PermissionQuery::any_of(names)
+    }
+
+    /// The rights of a key's role/permission links: `create` a missing one, `add` one to a key,
+    /// `remove` one from a key. Creating a role also accepts `create_permission` (upstream's
+    /// historical check).
+    pub fn link(kind: crate::domain::rbac::LinkKind, action: &str) -> PermissionQuery {
+        use crate::domain::rbac::LinkKind;
+        match (kind, action) {
+            (LinkKind::Permission, "create") => rbac(&["create_permission"]),
+            (LinkKind::Role, "create") => rbac(&["create_role", "create_permission"]),
+            (kind, action) => {
+                let direction = if action == "add" { "to_key" } else { "from_key" };
+                rbac(&[&format!("{action}_{}_{direction}", kind.noun())])
+            }
+        }
+    }
+
+    /// `or("*", "ratelimit.*.<action>", "ratelimit.<namespaceId>.<action>")`
+    pub fn ratelimit(namespace_id: Option<&str>, action: &str) -> PermissionQuery {
+        scoped("ratelimit", namespace_id, action)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +224,49 @@ mod tests {
             query.missing_message(&["api.*.read_key"]),
             r#"Missing one of these permissions: ['"*"', '"api.*.create_key"', '"api.api_x.create_key"'], have: ['"api.*.read_key"']"#
         );
+    }
+
+    #[test]
+    fn every_builder_accepts_the_root_permission() {
+        let queries = [
+            require::api("api_1", "read_key"),
+            require::any_api("create_api"),
+            require::api_all("api_1", &["read_key", "read_api"]),
+            require::identity(Some("id_1"), "read_identity"),
+            require::identity(None, "create_identity"),
+            require::rbac(&["create_role", "create_permission"]),
+            require::ratelimit(Some("rlns_1"), "limit"),
+            require::ratelimit(None, "read_override"),
+        ];
+        for q in &queries {
+            assert!(q.is_satisfied_by(&["*"]), "{q:?}");
+            assert!(!q.is_satisfied_by(&["api.*"]), "{q:?}");
+        }
+    }
+
+    #[test]
+    fn builders_use_upstreams_names() {
+        assert_eq!(
+            require::api("api_1", "read_key"),
+            PermissionQuery::any_of(["*", "api.*.read_key", "api.api_1.read_key"])
+        );
+        assert!(require::identity(Some("prod"), "read_identity")
+            .is_satisfied_by(&["identity.prod.read_identity"]));
+        assert!(require::rbac(&["create_role", "create_permission"])
+            .is_satisfied_by(&["rbac.*.create_permission"]));
+        let list = require::api_all("api_1", &["read_key", "read_api"]);
+        assert!(list.is_satisfied_by(&["api.*.read_key", "api.api_1.read_api"]));
+        assert!(!list.is_satisfied_by(&["api.*.read_key"]));
+        assert!(require::ratelimit(Some("ns"), "limit").is_satisfied_by(&["ratelimit.ns.limit"]));
+        use crate::domain::rbac::LinkKind;
+        assert_eq!(
+            require::link(LinkKind::Permission, "add"),
+            PermissionQuery::any_of(["*", "rbac.*.add_permission_to_key"])
+        );
+        assert_eq!(
+            require::link(LinkKind::Role, "remove"),
+            PermissionQuery::any_of(["*", "rbac.*.remove_role_from_key"])
+        );
+        assert!(require::link(LinkKind::Role, "create").is_satisfied_by(&["rbac.*.create_permission"]));
     }
 }

@@ -2,8 +2,10 @@
 //! a request passes iff `current + cost <= limit`. Several limits checked together are
 //! all-or-nothing: when one rejects, no counter moves.
 
-/// One limit to check in a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+use serde::{Deserialize, Serialize};
+
+/// One limit to check in a request (sent to the rate-limiter object as it is).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LimitCheck {
     pub name: String,
     pub limit: i64,
@@ -24,7 +26,8 @@ pub fn window(now_ms: i64, duration_ms: i64) -> Window {
     Window { index, reset: (index + 1) * d }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One limit's outcome (returned by the rate-limiter object as it is).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LimitResult {
     pub name: String,
     pub passed: bool,
@@ -61,9 +64,38 @@ pub fn decide(checks: &[LimitCheck], current: &[i64], now_ms: i64) -> (bool, Vec
     (all, results)
 }
 
+/// What a verification reports of its rate limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitSummary {
+    /// The limit of the `default` limit, when one was checked.
+    pub limit: Option<i64>,
+    pub remaining: i64,
+    pub reset: i64,
+}
+
+/// Remaining and reset of the first failing limit (else of the first one), and the limit of the
+/// `default` limit when one was checked.
+pub fn summarise(results: &[LimitResult]) -> Option<LimitSummary> {
+    let decisive = results.iter().find(|r| !r.passed).or_else(|| results.first())?;
+    Some(LimitSummary {
+        limit: results.iter().find(|r| r.name == "default").map(|r| r.limit),
+        remaining: decisive.remaining,
+        reset: decisive.reset,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn summary_reports_the_failing_limit() {
+        let (_, results) = decide(&[check("default", 10, 1000, 1), check("b", 0, 60_000, 1)], &[0, 0], 5);
+        assert_eq!(summarise(&results), Some(LimitSummary { limit: Some(10), remaining: 0, reset: 60_000 }));
+        let (_, results) = decide(&[check("a", 10, 1000, 1)], &[0], 5);
+        assert_eq!(summarise(&results), Some(LimitSummary { limit: None, remaining: 9, reset: 1000 }));
+        assert_eq!(summarise(&[]), None);
+    }
 
     fn check(name: &str, limit: i64, duration: i64, cost: i64) -> LimitCheck {
         LimitCheck { name: name.into(), limit, duration, cost }

@@ -32,6 +32,28 @@ impl Interval {
     }
 }
 
+/// A refill as requested: the balance is set to `amount` (if below it) every day, or every month
+/// on `day` (1..=31, clamped to the month's length; default 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refill {
+    pub amount: i64,
+    pub monthly: bool,
+    /// The requested day of the month; a daily refill must not name one ([`Refill::day_conflicts`]).
+    pub day: Option<i64>,
+}
+
+impl Refill {
+    /// The stored `refill_day`: NULL for daily refills, else the day (default 1).
+    pub fn stored_day(&self) -> Option<i64> {
+        self.monthly.then(|| self.day.unwrap_or(1))
+    }
+
+    /// A daily refill that names a day (every route refuses it, each with its own message).
+    pub fn day_conflicts(&self) -> bool {
+        !self.monthly && self.day.is_some()
+    }
+}
+
 fn days_in_month(year: i32, month: u32) -> u32 {
     let (ny, nm) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
     NaiveDate::from_ymd_opt(ny, nm, 1).and_then(|d| d.pred_opt()).map(|d| d.day()).unwrap_or(28)

@@ -75,6 +75,12 @@ pub fn precheck(key: &KeyFacts<'_>, caller: &Caller<'_>, now_ms: i64) -> Result<
     Ok(())
 }
 
+/// The IP whitelist as stored: comma-separated, each entry trimmed, empty entries dropped.
+pub fn normalise_ip_whitelist(s: &str) -> Option<String> {
+    let entries: Vec<&str> = s.split(',').map(str::trim).filter(|e| !e.is_empty()).collect();
+    (!entries.is_empty()).then(|| entries.join(","))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +132,11 @@ mod tests {
         let q = PermissionQuery::has("p1");
         let c = Caller { permissions: Some(&q), ..Default::default() };
         assert_eq!(precheck(&key(&perms), &c, 0), Ok(()));
+    }
+
+    #[test]
+    fn ip_whitelist_is_trimmed() {
+        assert_eq!(normalise_ip_whitelist(" 1.1.1.1 , 2.2.2.2,"), Some("1.1.1.1,2.2.2.2".into()));
+        assert_eq!(normalise_ip_whitelist(" , "), None);
     }
 }

@@ -1,7 +1,6 @@
 //! Verification events, kept in keygate's own D1 table (upstream used ClickHouse).
 
-use worker::Env;
-
+use super::{Store, StoreResult};
 use crate::stmt;
 
 #[derive(Debug, Clone)]
@@ -18,13 +17,12 @@ pub struct VerificationEvent {
     pub spent_credits: i64,
 }
 
-/// Writes the event; meant for `wait_until`, so a failure is only logged.
-pub async fn record(env: Env, mut event: VerificationEvent) {
-    event.tags.sort();
-    let result = async {
-        let db = env.d1("DB")?;
-        stmt!(
-            &db,
+/// Writes one event.
+pub async fn record(store: &Store, event: &VerificationEvent) -> StoreResult<()> {
+    let mut tags = event.tags.clone();
+    tags.sort();
+    store
+        .run(stmt!(
             "INSERT INTO key_verifications
                (request_id, time, workspace_id, key_space_id, key_id, outcome, identity_id, tags, spent_credits)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -35,14 +33,9 @@ pub async fn record(env: Env, mut event: VerificationEvent) {
             &event.key_id,
             event.outcome,
             event.identity_id.clone().unwrap_or_default(),
-            serde_json::to_string(&event.tags).unwrap_or_else(|_| "[]".into()),
+            serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into()),
             event.spent_credits
-        )?
-        .run()
-        .await
-    }
-    .await;
-    if let Err(e) = result {
-        worker::console_error!("recording verification {}: {e}", event.request_id);
-    }
+        ))
+        .await?;
+    Ok(())
 }

@@ -1,20 +1,24 @@
-//! Audit log rows, written in the same batch as the change they describe.
-
-use worker::D1PreparedStatement;
+//! Audit log rows (`audit_log`, `audit_log_target`), written in the same batch as the change
+//! they describe (see [`super::Batch`]).
 
 use crate::domain::ids::{new_id, IdKind};
-use crate::http::{ApiError, Ctx};
 use crate::stmt;
 
+use super::{Stmt, StoreResult};
+
 /// Who made a change.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
-    RootKey { key_id: String, name: Option<String> },
+    RootKey {
+        key_id: String,
+        name: Option<String>,
+    },
+    /// The operator API (ADMIN_TOKEN).
     Admin,
 }
 
 /// A resource a change touched.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub kind: &'static str,
     pub id: String,
@@ -30,50 +34,54 @@ impl Target {
     }
 }
 
-/// The statements recording `event` in `workspace_id`.
-pub fn log(
-    ctx: &Ctx,
-    workspace_id: &str,
-    actor: &Actor,
-    event: &str,
-    display: &str,
-    targets: &[Target],
-) -> Result<Vec<D1PreparedStatement>, ApiError> {
-    let id = new_id(IdKind::AuditLog, ctx.now)?;
-    let (actor_type, actor_id, actor_name) = match actor {
+/// One audit event: what happened, by whom, from where, to what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub workspace_id: String,
+    pub event: String,
+    pub display: String,
+    pub actor: Actor,
+    pub remote_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub time: i64,
+    pub targets: Vec<Target>,
+}
+
+/// The statements recording `event`.
+pub(super) fn statements(e: &AuditEvent) -> StoreResult<Vec<Stmt>> {
+    let id = new_id(IdKind::AuditLog, e.time)?;
+    let (actor_type, actor_id, actor_name) = match &e.actor {
         Actor::RootKey { key_id, name } => ("key", key_id.clone(), name.clone()),
         Actor::Admin => ("admin", "admin".to_string(), None),
     };
     let mut out = vec![stmt!(
-        &ctx.db,
         "INSERT INTO audit_log (id, workspace_id, event, time, display, remote_ip, user_agent,
                                 actor_type, actor_id, actor_name, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?4)",
         &id,
-        workspace_id,
-        event,
-        ctx.now,
-        display,
-        ctx.ip.clone(),
-        ctx.user_agent.clone(),
+        &e.workspace_id,
+        &e.event,
+        e.time,
+        &e.display,
+        e.remote_ip.clone(),
+        e.user_agent.clone(),
         actor_type,
         actor_id,
         actor_name
-    )?];
-    for t in targets {
+    )];
+    for t in &e.targets {
         out.push(stmt!(
-            &ctx.db,
             "INSERT OR IGNORE INTO audit_log_target
                (workspace_id, audit_log_id, display_name, type, id, name, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            workspace_id,
+            &e.workspace_id,
             &id,
             t.name.clone().unwrap_or_default(),
             t.kind,
             &t.id,
             t.name.clone(),
-            ctx.now
-        )?);
+            e.time
+        ));
     }
     Ok(out)
 }

@@ -4,13 +4,8 @@
 use std::collections::HashMap;
 
 use serde::Deserialize;
-use worker::D1Database;
 
-use super::rows::int_bool;
-use super::Arg;
-use crate::api::common::RefillResponse;
-use crate::api::keys::{Key, KeyIdentity, KeyRatelimit};
-use crate::routes::keys::parse_meta;
+use super::{int_bool, results, Arg, Stmt, Store, StoreResult};
 
 #[derive(Debug, Deserialize)]
 struct Row {
@@ -55,21 +50,95 @@ struct PermissionRow {
 }
 
 /// Which keys to show: an SQL query selecting `id`s (using `?1`…), and its arguments.
-pub struct Selection {
-    pub ids_sql: String,
-    pub args: Vec<Arg>,
+struct Selection {
+    ids_sql: &'static str,
+    args: Vec<Arg>,
+}
+
+/// A key with everything getKey and listKeys show of it.
+#[derive(Debug, Clone)]
+pub struct KeyView {
+    pub id: String,
+    pub start: String,
+    pub workspace_id: String,
+    pub api_id: Option<String>,
+    pub name: Option<String>,
+    pub owner_id: Option<String>,
+    /// Stored JSON text.
+    pub meta: Option<String>,
+    pub created_at: i64,
+    pub updated_at: Option<i64>,
+    pub expires: Option<i64>,
+    pub enabled: bool,
+    /// Field-wise: the credits row wins, a NULL credits field falls back to the legacy column.
+    pub remaining: Option<i64>,
+    pub refill_amount: Option<i64>,
+    pub refill_day: Option<i64>,
+    pub last_refill_at: Option<i64>,
+    /// The `default` rate limit: (limit, duration).
+    pub ratelimit: Option<(i64, i64)>,
+    pub identity: Option<ViewIdentity>,
+    pub roles: Vec<String>,
+    /// Names (getKey) or slugs (listKeys).
+    pub permissions: Vec<String>,
+    /// The decrypted key (filled by the service for `decrypt=true`).
+    pub plaintext: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ViewIdentity {
+    pub id: String,
+    pub external_id: String,
+    /// Stored JSON text.
+    pub meta: Option<String>,
 }
 
 /// How permissions are named: getKey shows names, listKeys slugs (as upstream).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PermissionLabel {
+enum PermissionLabel {
     Name,
     Slug,
 }
 
+/// The live key `key_id` (of any workspace: the caller checks it), permissions by name.
+pub async fn by_id(store: &Store, key_id: &str) -> StoreResult<Option<KeyView>> {
+    let sel = Selection {
+        ids_sql: "SELECT id FROM keys WHERE id = ?1 AND deleted_at_m IS NULL",
+        args: vec![Arg::from(key_id)],
+    };
+    Ok(load(store, &sel, PermissionLabel::Name).await?.into_iter().next())
+}
+
+/// Which keys of a keyspace listKeys shows.
+pub struct Page<'a> {
+    pub key_auth_id: &'a str,
+    /// Keys after this id.
+    pub cursor: Option<&'a str>,
+    pub identity_id: Option<&'a str>,
+    pub owner_id: Option<&'a str>,
+    pub limit: i64,
+}
+
+/// A page of live keys in id order, permissions by slug.
+pub async fn page(store: &Store, p: &Page<'_>) -> StoreResult<Vec<KeyView>> {
+    let sel = Selection {
+        ids_sql: "SELECT id FROM keys WHERE key_auth_id = ?1 AND deleted_at_m IS NULL AND id > ?2
+                    AND (?3 IS NULL OR identity_id = ?3) AND (?4 IS NULL OR owner_id = ?4)
+                  ORDER BY id LIMIT ?5",
+        args: vec![
+            Arg::from(p.key_auth_id),
+            Arg::from(p.cursor.unwrap_or_default()),
+            Arg::from(p.identity_id),
+            Arg::from(p.owner_id),
+            Arg::from(p.limit),
+        ],
+    };
+    load(store, &sel, PermissionLabel::Slug).await
+}
+
 /// The selected keys in id order, with the workspace each belongs to.
-pub async fn load(db: &D1Database, sel: &Selection, label: PermissionLabel) -> worker::Result<Vec<Key>> {
-    let ids = &sel.ids_sql;
+async fn load(store: &Store, sel: &Selection, label: PermissionLabel) -> StoreResult<Vec<KeyView>> {
+    let ids = sel.ids_sql;
     let main = format!(
         "SELECT k.id, k.start, k.workspace_id, a.id AS api_id, k.name, k.owner_id, k.meta, k.created_at_m,
                 k.updated_at_m, k.expires, k.enabled,
@@ -97,22 +166,21 @@ pub async fn load(db: &D1Database, sel: &Selection, label: PermissionLabel) -> w
            JOIN roles_permissions rp ON rp.role_id = kr.role_id WHERE kr.key_id IN ({ids})
          ) x JOIN permissions p ON p.id = x.permission_id ORDER BY p.slug"
     );
-    let results = db
-        .batch(vec![
-            super::prepare(db, &main, sel.args.clone())?,
-            super::prepare(db, &roles, sel.args.clone())?,
-            super::prepare(db, &permissions, sel.args.clone())?,
-        ])
-        .await?;
-    let [rows, roles, permissions] = results.as_slice() else {
-        return Err(worker::Error::RustError("unexpected D1 batch result".into()));
-    };
+    let [rows, roles, permissions] = results(
+        store
+            .batch(vec![
+                Stmt::new(main, sel.args.clone()),
+                Stmt::new(roles, sel.args.clone()),
+                Stmt::new(permissions, sel.args.clone()),
+            ])
+            .await?,
+    )?;
     let mut roles_of: HashMap<String, Vec<String>> = HashMap::new();
-    for r in roles.results::<RoleRow>()? {
+    for r in roles.parse::<RoleRow>()? {
         roles_of.entry(r.key_id).or_default().push(r.name);
     }
     let mut permissions_of: HashMap<String, Vec<String>> = HashMap::new();
-    for p in permissions.results::<PermissionRow>()? {
+    for p in permissions.parse::<PermissionRow>()? {
         let label = match label {
             PermissionLabel::Name => p.name,
             PermissionLabel::Slug => p.slug,
@@ -123,7 +191,7 @@ pub async fn load(db: &D1Database, sel: &Selection, label: PermissionLabel) -> w
         }
     }
     Ok(rows
-        .results::<Row>()?
+        .parse::<Row>()?
         .into_iter()
         .map(|r| {
             let roles = roles_of.remove(&r.id).unwrap_or_default();
@@ -133,44 +201,30 @@ pub async fn load(db: &D1Database, sel: &Selection, label: PermissionLabel) -> w
         .collect())
 }
 
-fn to_key(r: Row, roles: Vec<String>, permissions: Vec<String>) -> Key {
-    Key {
+fn to_key(r: Row, roles: Vec<String>, permissions: Vec<String>) -> KeyView {
+    KeyView {
         start: r.start,
         workspace_id: r.workspace_id,
         api_id: r.api_id,
         name: r.name,
         owner_id: r.owner_id,
-        meta: parse_meta(r.meta.as_deref()),
+        meta: r.meta,
         created_at: r.created_at_m,
         updated_at: r.updated_at_m,
         expires: r.expires,
-        // field-wise: the credits row wins, a NULL credits field falls back to the legacy column
+        enabled: r.enabled,
         remaining: r.credit_remaining.or(r.remaining_requests),
-        refill: RefillResponse::from_columns(
-            r.credit_refill_amount.or(r.refill_amount),
-            r.credit_refill_day.or(r.refill_day),
-            r.credit_refilled_at.or(r.last_refill_at),
-        ),
-        ratelimit: match (r.rl_limit, r.rl_duration) {
-            (Some(limit), Some(duration)) => Some(KeyRatelimit {
-                r#async: false,
-                limit,
-                duration,
-                refill_rate: limit,
-                refill_interval: duration,
-            }),
+        refill_amount: r.credit_refill_amount.or(r.refill_amount),
+        refill_day: r.credit_refill_day.or(r.refill_day),
+        last_refill_at: r.credit_refilled_at.or(r.last_refill_at),
+        ratelimit: r.rl_limit.zip(r.rl_duration),
+        identity: match (r.identity_id, r.identity_external_id) {
+            (Some(id), Some(external_id)) => Some(ViewIdentity { id, external_id, meta: r.identity_meta }),
             _ => None,
         },
         roles,
         permissions,
-        enabled: r.enabled,
         plaintext: None,
-        identity: match (r.identity_id, r.identity_external_id) {
-            (Some(id), Some(external_id)) => {
-                Some(KeyIdentity { id, external_id, meta: parse_meta(r.identity_meta.as_deref()) })
-            }
-            _ => None,
-        },
         id: r.id,
     }
 }

@@ -1,18 +1,175 @@
-//! Key rows: bulk deletion and the keyspace size counter.
+//! `keys` rows: insertion, field updates, deletion (soft and for good, with everything that
+//! depends on a key) and the keyspace size counter.
 
 use serde::Deserialize;
-use worker::{D1Database, D1PreparedStatement};
 
+use super::{patch_args, Arg, Batch, Count, Stmt, Store, StoreResult};
+use crate::domain::patch::Patch;
 use crate::stmt;
 
-/// Recomputes `key_auth.size_approx` (the `total` of apis.listKeys) from the live keys.
-pub fn refresh_keyspace_size(
-    db: &D1Database,
-    key_auth_id: &str,
-    now: i64,
-) -> worker::Result<D1PreparedStatement> {
+/// The SQL expression for the id of the live identity `?ws`/`?external` (NULL if none); used
+/// inside statements of the same batch that created it with [`ensure_identity`].
+fn identity_id_sql(ws_param: &str, external_param: &str) -> String {
+    format!("(SELECT id FROM identities WHERE workspace_id = {ws_param} AND external_id = {external_param} AND deleted = 0)")
+}
+
+/// Creates the identity `external_id` (environment "default", meta {}) unless it exists.
+pub fn ensure_identity(identity_id: &str, workspace_id: &str, external_id: &str, now: i64) -> Stmt {
     stmt!(
-        db,
+        "INSERT INTO identities (id, external_id, workspace_id, environment, meta, deleted, created_at)
+         VALUES (?1, ?2, ?3, 'default', '{}', 0, ?4)
+         ON CONFLICT (workspace_id, external_id, deleted) DO NOTHING",
+        identity_id,
+        external_id,
+        workspace_id,
+        now
+    )
+}
+
+/// A key row about to be inserted.
+pub struct NewKeyRow<'a> {
+    pub id: &'a str,
+    pub key_auth_id: &'a str,
+    pub workspace_id: &'a str,
+    pub hash: &'a str,
+    pub start: &'a str,
+    pub name: Option<&'a str>,
+    /// The owner id; the key is linked to the identity with this external id.
+    pub owner: Option<&'a str>,
+    pub meta: Option<&'a str>,
+    pub expires: Option<i64>,
+    pub enabled: bool,
+    pub environment: Option<&'a str>,
+    /// The root key's administered workspace (root keys only).
+    pub for_workspace_id: Option<&'a str>,
+}
+
+/// The key row (linked to the identity of its owner, which must exist or be created in the same
+/// batch with [`ensure_identity`]).
+pub fn insert(k: &NewKeyRow<'_>, now: i64) -> Stmt {
+    Stmt::new(
+        format!(
+            "INSERT INTO keys (id, key_auth_id, hash, start, workspace_id, for_workspace_id, name, owner_id,
+                               identity_id, meta, expires, created_at_m, enabled, environment)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?13, ?6, ?7, {}, ?8, ?9, ?10, ?11, ?12)",
+            identity_id_sql("?5", "?7")
+        ),
+        vec![
+            k.id.into(),
+            k.key_auth_id.into(),
+            k.hash.into(),
+            k.start.into(),
+            k.workspace_id.into(),
+            k.name.into(),
+            k.owner.into(),
+            k.meta.into(),
+            k.expires.into(),
+            now.into(),
+            k.enabled.into(),
+            k.environment.into(),
+            k.for_workspace_id.into(),
+        ],
+    )
+}
+
+/// What the update and delete routes need to know about a key.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KeyState {
+    pub id: String,
+    pub workspace_id: String,
+    pub key_auth_id: String,
+    pub api_id: Option<String>,
+    pub name: Option<String>,
+    pub remaining_requests: Option<i64>,
+    pub credit_id: Option<String>,
+    pub default_ratelimit_duration: Option<i64>,
+}
+
+/// The live key `key_id` (of any workspace: the caller checks the workspace).
+pub async fn state(store: &Store, key_id: &str) -> StoreResult<Option<KeyState>> {
+    store
+        .first(stmt!(
+            "SELECT k.id, k.workspace_id, k.key_auth_id, a.id AS api_id, k.name, k.remaining_requests,
+                    c.id AS credit_id, rl.duration AS default_ratelimit_duration
+             FROM keys k
+             LEFT JOIN apis a ON a.key_auth_id = k.key_auth_id
+             LEFT JOIN credits c ON c.key_id = k.id
+             LEFT JOIN ratelimits rl ON rl.key_id = k.id AND rl.name = 'default'
+             WHERE k.id = ?1 AND k.deleted_at_m IS NULL",
+            key_id
+        ))
+        .await
+}
+
+/// The live key `key_id` of `workspace_id`: its id and name.
+pub async fn find_named(
+    store: &Store,
+    workspace_id: &str,
+    key_id: &str,
+) -> StoreResult<Option<(String, Option<String>)>> {
+    #[derive(Deserialize)]
+    struct Row {
+        id: String,
+        name: Option<String>,
+    }
+    let row: Option<Row> = store
+        .first(stmt!(
+            "SELECT id, name FROM keys WHERE id = ?1 AND workspace_id = ?2 AND deleted_at_m IS NULL",
+            key_id,
+            workspace_id
+        ))
+        .await?;
+    Ok(row.map(|r| (r.id, r.name)))
+}
+
+/// updateKey's field changes (absent fields stay).
+pub struct KeyFields {
+    pub name: Patch<String>,
+    /// The owner id; the identity link follows it.
+    pub owner: Patch<String>,
+    pub meta: Patch<String>,
+    pub expires: Patch<i64>,
+    pub enabled: Option<bool>,
+}
+
+pub fn update_fields(key_id: &str, workspace_id: &str, f: &KeyFields, now: i64) -> Stmt {
+    let (set_name, name) = patch_args(&f.name);
+    let (set_owner, owner) = patch_args(&f.owner);
+    let (set_meta, meta) = patch_args(&f.meta);
+    let (set_expires, expires) = patch_args(&f.expires);
+    Stmt::new(
+        format!(
+            "UPDATE keys SET
+               name = CASE WHEN ?2 THEN ?3 ELSE name END,
+               owner_id = CASE WHEN ?4 THEN ?5 ELSE owner_id END,
+               identity_id = CASE WHEN ?4 THEN {} ELSE identity_id END,
+               meta = CASE WHEN ?6 THEN ?7 ELSE meta END,
+               expires = CASE WHEN ?8 THEN ?9 ELSE expires END,
+               enabled = COALESCE(?10, enabled),
+               updated_at_m = ?11
+             WHERE id = ?1",
+            identity_id_sql("?12", "?5")
+        ),
+        vec![
+            Arg::from(key_id),
+            set_name,
+            name,
+            set_owner,
+            owner,
+            set_meta,
+            meta,
+            set_expires,
+            expires,
+            Arg::from(f.enabled),
+            Arg::from(now),
+            Arg::from(workspace_id),
+        ],
+    )
+}
+
+/// Recomputes `key_auth.size_approx` (the `total` of apis.listKeys) from the live keys.
+pub fn refresh_keyspace_size(key_auth_id: &str, now: i64) -> Stmt {
+    stmt!(
         "UPDATE key_auth SET size_approx = (SELECT COUNT(*) FROM keys WHERE key_auth_id = ?1 AND deleted_at_m IS NULL),
                              size_last_updated_at = ?2
          WHERE id = ?1",
@@ -21,38 +178,41 @@ pub fn refresh_keyspace_size(
     )
 }
 
-/// How many keys the keyspace holds (live only, or all).
-pub async fn count_keys(db: &D1Database, key_auth_id: &str, include_deleted: bool) -> worker::Result<i64> {
+/// The stored number of live keys of a keyspace (kept exact by [`refresh_keyspace_size`]).
+pub async fn keyspace_size(store: &Store, key_auth_id: &str) -> StoreResult<i64> {
     #[derive(Deserialize)]
-    struct Count {
-        n: i64,
+    struct Size {
+        size_approx: i64,
     }
-    let row: Option<Count> = stmt!(
-        db,
-        "SELECT COUNT(*) AS n FROM keys WHERE key_auth_id = ?1 AND (?2 OR deleted_at_m IS NULL)",
-        key_auth_id,
-        include_deleted
-    )?
-    .first(None)
-    .await?;
+    let row: Option<Size> =
+        store.first(stmt!("SELECT size_approx FROM key_auth WHERE id = ?1", key_auth_id)).await?;
+    Ok(row.map(|s| s.size_approx).unwrap_or(0))
+}
+
+/// How many keys the keyspace holds (live only, or all).
+pub async fn count(store: &Store, key_auth_id: &str, include_deleted: bool) -> StoreResult<i64> {
+    let row: Option<Count> = store
+        .first(stmt!(
+            "SELECT COUNT(*) AS n FROM keys WHERE key_auth_id = ?1 AND (?2 OR deleted_at_m IS NULL)",
+            key_auth_id,
+            include_deleted
+        ))
+        .await?;
     Ok(row.map(|c| c.n).unwrap_or(0))
 }
 
+pub fn soft_delete(key_id: &str, now: i64) -> Stmt {
+    stmt!("UPDATE keys SET deleted_at_m = ?2, updated_at_m = ?2 WHERE id = ?1", key_id, now)
+}
+
 /// Marks every live key of a keyspace deleted.
-pub fn soft_delete_keyspace_keys(
-    db: &D1Database,
-    key_auth_id: &str,
-    now: i64,
-) -> worker::Result<Vec<D1PreparedStatement>> {
-    Ok(vec![
-        stmt!(
-            db,
-            "UPDATE keys SET deleted_at_m = ?2, updated_at_m = ?2 WHERE key_auth_id = ?1 AND deleted_at_m IS NULL",
-            key_auth_id,
-            now
-        )?,
-        refresh_keyspace_size(db, key_auth_id, now)?,
-    ])
+pub fn soft_delete_keyspace(batch: &mut Batch, key_auth_id: &str, now: i64) {
+    batch.push(stmt!(
+        "UPDATE keys SET deleted_at_m = ?2, updated_at_m = ?2 WHERE key_auth_id = ?1 AND deleted_at_m IS NULL",
+        key_auth_id,
+        now
+    ));
+    batch.push(refresh_keyspace_size(key_auth_id, now));
 }
 
 /// The rows that belong to a key and go with it when it is deleted for good.
@@ -61,36 +221,28 @@ const KEY_DEPENDENTS: [&str; 5] =
 
 /// Deletes the keys selected by `key_filter` (an SQL condition on `keys` using `?1`) and every
 /// row that depends on them.
-fn hard_delete_where(
-    db: &D1Database,
-    key_filter: &str,
-    arg: &str,
-) -> worker::Result<Vec<D1PreparedStatement>> {
-    let mut stmts = Vec::with_capacity(KEY_DEPENDENTS.len() + 1);
+fn hard_delete_where(batch: &mut Batch, key_filter: &str, arg: &str) {
     for table in KEY_DEPENDENTS {
-        stmts.push(stmt!(
-            db,
-            &format!("DELETE FROM {table} WHERE key_id IN (SELECT id FROM keys WHERE {key_filter})"),
+        batch.push(stmt!(
+            format!("DELETE FROM {table} WHERE key_id IN (SELECT id FROM keys WHERE {key_filter})"),
             arg
-        )?);
+        ));
     }
-    stmts.push(stmt!(db, &format!("DELETE FROM keys WHERE {key_filter}"), arg)?);
-    Ok(stmts)
+    batch.push(stmt!(format!("DELETE FROM keys WHERE {key_filter}"), arg));
 }
 
-/// Deletes every key of a keyspace for good, with its credits, ratelimits, encrypted copy,
-/// permission and role links.
-pub fn hard_delete_keyspace_keys(
-    db: &D1Database,
-    key_auth_id: &str,
-    now: i64,
-) -> worker::Result<Vec<D1PreparedStatement>> {
-    let mut stmts = hard_delete_where(db, "key_auth_id = ?1", key_auth_id)?;
-    stmts.push(refresh_keyspace_size(db, key_auth_id, now)?);
-    Ok(stmts)
+/// Deletes every key of a keyspace for good, with everything that depends on them.
+pub fn hard_delete_keyspace(batch: &mut Batch, key_auth_id: &str, now: i64) {
+    hard_delete_where(batch, "key_auth_id = ?1", key_auth_id);
+    batch.push(refresh_keyspace_size(key_auth_id, now));
 }
 
 /// Deletes one key for good, with everything that depends on it.
-pub fn hard_delete_key(db: &D1Database, key_id: &str) -> worker::Result<Vec<D1PreparedStatement>> {
-    hard_delete_where(db, "id = ?1", key_id)
+pub fn hard_delete(batch: &mut Batch, key_id: &str) {
+    hard_delete_where(batch, "id = ?1", key_id);
+}
+
+/// Detaches every key of an identity (deleteIdentity).
+pub fn detach_identity(identity_id: &str, now: i64) -> Stmt {
+    stmt!("UPDATE keys SET identity_id = NULL, updated_at_m = ?2 WHERE identity_id = ?1", identity_id, now)
 }

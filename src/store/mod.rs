@@ -1,20 +1,96 @@
-//! D1 access: argument binding, row mapping, batches. Every multi-statement write is one
-//! `db.batch` (D1 runs a batch as one transaction).
+//! All SQL of keygate, one module per table family. Services call these functions and never see a
+//! database type: a statement is SQL text plus arguments ([`Stmt`]), executed by [`Store`] (today
+//! D1), and every multi-statement write is one [`Batch`] — one transaction — that carries the
+//! audit rows of the change it makes.
+//!
+//! Nothing here knows HTTP or the wire types; errors are [`StoreError`].
 
 pub mod analytics;
+pub mod apis;
 pub mod audit;
+pub mod balances;
+pub mod counters;
 pub mod credits;
+pub mod identities;
 pub mod key_view;
 pub mod keys;
-pub mod links;
+pub mod namespaces;
+pub mod ratelimits;
+pub mod rbac;
 pub mod refill;
-pub mod rows;
 pub mod vault;
 pub mod verification;
+pub mod workspaces;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 use worker::wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, D1Result};
+use worker::{D1Database, D1PreparedStatement, D1Result, Env};
+
+pub use audit::AuditEvent;
+
+/// Why a store call failed; `code()` is stable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// A UNIQUE constraint refused a write (the text names the table and columns).
+    Conflict(String),
+    /// The database failed or refused the statement.
+    Backend(String),
+    /// A row did not have the expected shape, or a value could not be produced.
+    Decode(String),
+}
+
+impl StoreError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Conflict(_) => "store.conflict",
+            StoreError::Backend(_) => "store.backend",
+            StoreError::Decode(_) => "store.decode",
+        }
+    }
+
+    /// A unique constraint of `table` refused the write.
+    pub fn is_conflict_on(&self, table: &str) -> bool {
+        matches!(self, StoreError::Conflict(m) if m.contains(&format!("{table}.")))
+    }
+
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict(_))
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Conflict(m) | StoreError::Backend(m) | StoreError::Decode(m) => {
+                write!(f, "{}: {m}", self.code())
+            }
+        }
+    }
+}
+
+impl From<worker::Error> for StoreError {
+    fn from(e: worker::Error) -> Self {
+        let text = e.to_string();
+        if text.contains("UNIQUE constraint failed") {
+            StoreError::Conflict(text)
+        } else {
+            StoreError::Backend(text)
+        }
+    }
+}
+
+impl From<crate::domain::random::RandomError> for StoreError {
+    fn from(e: crate::domain::random::RandomError) -> Self {
+        StoreError::Decode(e.to_string())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A bound SQL argument.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,38 +141,138 @@ impl<T: Into<Arg>> From<Option<T>> for Arg {
     }
 }
 
-/// Prepares `sql` with positional arguments (`?1`, `?2`, ...).
-pub fn prepare(db: &D1Database, sql: &str, args: Vec<Arg>) -> worker::Result<D1PreparedStatement> {
-    let values: Vec<JsValue> = args.iter().map(Arg::to_js).collect();
-    db.prepare(sql).bind(&values)
+/// One SQL statement with positional arguments (`?1`, `?2`, …), not yet bound to a database.
+#[derive(Debug, Clone)]
+pub struct Stmt {
+    sql: Cow<'static, str>,
+    args: Vec<Arg>,
 }
 
-/// `stmt!(db, "SELECT … WHERE id = ?1", id)` → a prepared statement.
+impl Stmt {
+    pub fn new(sql: impl Into<Cow<'static, str>>, args: Vec<Arg>) -> Self {
+        Stmt { sql: sql.into(), args }
+    }
+}
+
+/// `stmt!("SELECT … WHERE id = ?1", id)` → a [`Stmt`]. Only `store/` writes SQL.
 #[macro_export]
 macro_rules! stmt {
-    ($db:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
-        $crate::store::prepare($db, $sql, vec![$($crate::store::Arg::from($arg)),*])
+    ($sql:expr $(, $arg:expr)* $(,)?) => {
+        $crate::store::Stmt::new($sql, vec![$($crate::store::Arg::from($arg)),*])
     };
 }
 
-pub async fn first<T: DeserializeOwned>(stmt: D1PreparedStatement) -> worker::Result<Option<T>> {
-    stmt.first::<T>(None).await
-}
+/// The result of one statement of a batch.
+pub struct Rows(D1Result);
 
-pub async fn all<T: DeserializeOwned>(stmt: D1PreparedStatement) -> worker::Result<Vec<T>> {
-    stmt.all().await?.results::<T>()
-}
-
-pub fn changes(result: &D1Result) -> i64 {
-    result.meta().ok().flatten().and_then(|m| m.changes).map(|c| c as i64).unwrap_or(0)
-}
-
-/// Runs statements as one transaction.
-pub async fn batch(db: &D1Database, stmts: Vec<D1PreparedStatement>) -> worker::Result<Vec<D1Result>> {
-    if stmts.is_empty() {
-        return Ok(Vec::new());
+impl Rows {
+    pub fn parse<T: DeserializeOwned>(&self) -> StoreResult<Vec<T>> {
+        self.0.results::<T>().map_err(|e| StoreError::Decode(e.to_string()))
     }
-    db.batch(stmts).await
+
+    pub fn first<T: DeserializeOwned>(&self) -> StoreResult<Option<T>> {
+        Ok(self.parse::<T>()?.into_iter().next())
+    }
+
+    /// How many rows the statement changed.
+    pub fn changes(&self) -> i64 {
+        self.0.meta().ok().flatten().and_then(|m| m.changes).map(|c| c as i64).unwrap_or(0)
+    }
+}
+
+/// Statements that are written together (one transaction) with the audit events describing them.
+/// A change made for a caller starts with [`Batch::audited`], so its audit row cannot be left out;
+/// keygate's own bookkeeping (limiters, cron, analytics) uses [`Batch::unaudited`].
+#[derive(Debug)]
+pub struct Batch {
+    stmts: Vec<Stmt>,
+    events: Vec<AuditEvent>,
+}
+
+impl Batch {
+    pub fn audited(event: AuditEvent) -> Self {
+        Batch { stmts: Vec::new(), events: vec![event] }
+    }
+
+    pub fn unaudited() -> Self {
+        Batch { stmts: Vec::new(), events: Vec::new() }
+    }
+
+    pub fn push(&mut self, stmt: Stmt) -> &mut Self {
+        self.stmts.push(stmt);
+        self
+    }
+
+    /// A further audit event of the same change.
+    pub fn audit(&mut self, event: AuditEvent) -> &mut Self {
+        self.events.push(event);
+        self
+    }
+
+    /// Moves the statements and events of `other` to the end of this batch.
+    pub fn append(&mut self, other: Batch) -> &mut Self {
+        self.stmts.extend(other.stmts);
+        self.events.extend(other.events);
+        self
+    }
+
+    /// The change's statements, then its audit rows.
+    fn into_statements(self) -> StoreResult<Vec<Stmt>> {
+        let mut stmts = self.stmts;
+        for event in &self.events {
+            stmts.extend(audit::statements(event)?);
+        }
+        Ok(stmts)
+    }
+}
+
+/// The database keygate's data lives in (D1, bound as `DB`).
+#[derive(Clone)]
+pub struct Store {
+    db: Rc<D1Database>,
+}
+
+impl Store {
+    pub fn from_env(env: &Env) -> StoreResult<Store> {
+        Ok(Store { db: Rc::new(env.d1("DB")?) })
+    }
+
+    fn prepare(&self, stmt: &Stmt) -> StoreResult<D1PreparedStatement> {
+        let values: Vec<JsValue> = stmt.args.iter().map(Arg::to_js).collect();
+        Ok(self.db.prepare(stmt.sql.as_ref()).bind(&values)?)
+    }
+
+    pub(crate) async fn first<T: DeserializeOwned>(&self, stmt: Stmt) -> StoreResult<Option<T>> {
+        Ok(self.prepare(&stmt)?.first::<T>(None).await?)
+    }
+
+    pub(crate) async fn all<T: DeserializeOwned>(&self, stmt: Stmt) -> StoreResult<Vec<T>> {
+        Rows(self.prepare(&stmt)?.all().await?).parse()
+    }
+
+    /// Runs one statement; the number of rows it changed.
+    pub(crate) async fn run(&self, stmt: Stmt) -> StoreResult<i64> {
+        Ok(Rows(self.prepare(&stmt)?.run().await?).changes())
+    }
+
+    /// Runs statements as one transaction (reads see one snapshot); one result each.
+    pub(crate) async fn batch(&self, stmts: Vec<Stmt>) -> StoreResult<Vec<Rows>> {
+        if stmts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let prepared = stmts.iter().map(|s| self.prepare(s)).collect::<StoreResult<Vec<_>>>()?;
+        Ok(self.db.batch(prepared).await?.into_iter().map(Rows).collect())
+    }
+
+    /// Writes a change and its audit rows in one transaction.
+    pub async fn commit(&self, batch: Batch) -> StoreResult<Vec<Rows>> {
+        self.batch(batch.into_statements()?).await
+    }
+}
+
+/// Exactly `N` results of a batch, in order.
+fn results<const N: usize>(rows: Vec<Rows>) -> StoreResult<[Rows; N]> {
+    rows.try_into().map_err(|_| StoreError::Decode("unexpected batch result".into()))
 }
 
 /// A list of strings as one JSON array argument, for `… IN (SELECT value FROM json_each(?))`.
@@ -104,7 +280,39 @@ pub fn json_list<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
     serde_json::Value::from(items.into_iter().cloned().collect::<Vec<_>>()).to_string()
 }
 
-/// True when D1 refused a write because of a UNIQUE constraint.
-pub fn is_unique_violation(e: &worker::Error) -> bool {
-    e.to_string().contains("UNIQUE constraint failed")
+/// SQLite stores booleans as 0/1.
+pub fn int_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum B {
+        Bool(bool),
+        Num(f64),
+    }
+    Ok(match B::deserialize(d)? {
+        B::Bool(b) => b,
+        B::Num(n) => n != 0.0,
+    })
+}
+
+/// A nullable 0/1 column.
+pub fn opt_int_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrap(#[serde(deserialize_with = "int_bool")] bool);
+    Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
+}
+
+/// `(is set, value)` arguments for `CASE WHEN ?set THEN ?value ELSE column END`.
+pub fn patch_args<T: Clone + Into<Arg>>(p: &crate::domain::patch::Patch<T>) -> (Arg, Arg) {
+    use crate::domain::patch::Patch;
+    match p {
+        Patch::Absent => (Arg::Int(0), Arg::Null),
+        Patch::Null => (Arg::Int(1), Arg::Null),
+        Patch::Value(v) => (Arg::Int(1), v.clone().into()),
+    }
+}
+
+/// A `COUNT(*) AS n` row.
+#[derive(Deserialize)]
+struct Count {
+    n: i64,
 }

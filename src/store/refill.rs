@@ -3,19 +3,17 @@
 //! and both use conditional SQL on the last refill time, so a balance is never refilled twice for
 //! one boundary, and a balance at or above the amount still counts as refilled for that boundary.
 
-use worker::D1Database;
-
+use super::{results, Store, StoreResult};
 use crate::domain::refill::cron_window;
 use crate::stmt;
 
 /// Refills the balances whose boundary is today and which were not refilled since it began.
 /// Returns the number of credits rows and legacy keys refilled.
-pub async fn run(db: &D1Database, now: i64) -> worker::Result<(i64, i64)> {
+pub async fn run(store: &Store, now: i64) -> StoreResult<(i64, i64)> {
     let w = cron_window(now);
     let due = "(refill_day IS NULL OR refill_day = ?3 OR (?4 AND refill_day > ?3))";
     let credits = stmt!(
-        db,
-        &format!(
+        format!(
             "UPDATE credits SET remaining = MAX(remaining, refill_amount), refilled_at = ?1, updated_at = ?1
              WHERE refill_amount IS NOT NULL AND refill_amount > 0
                AND COALESCE(refilled_at, created_at) < ?2 AND {due}
@@ -25,10 +23,9 @@ pub async fn run(db: &D1Database, now: i64) -> worker::Result<(i64, i64)> {
         w.today_start,
         w.day_of_month as i64,
         w.is_last_day_of_month
-    )?;
+    );
     let legacy = stmt!(
-        db,
-        &format!(
+        format!(
             "UPDATE keys SET remaining_requests = MAX(remaining_requests, refill_amount), last_refill_at = ?1,
                              updated_at_m = ?1
              WHERE refill_amount IS NOT NULL AND refill_amount > 0 AND remaining_requests IS NOT NULL
@@ -39,8 +36,7 @@ pub async fn run(db: &D1Database, now: i64) -> worker::Result<(i64, i64)> {
         w.today_start,
         w.day_of_month as i64,
         w.is_last_day_of_month
-    )?;
-    let results = db.batch(vec![credits, legacy]).await?;
-    let changed = |i: usize| results.get(i).map(super::changes).unwrap_or(0);
-    Ok((changed(0), changed(1)))
+    );
+    let [credits, legacy] = results(store.batch(vec![credits, legacy]).await?)?;
+    Ok((credits.changes(), legacy.changes()))
 }

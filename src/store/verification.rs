@@ -3,9 +3,9 @@
 //! D1 round trip (a batch of four reads).
 
 use serde::Deserialize;
-use worker::D1Database;
 
-use super::rows::int_bool;
+use super::{int_bool, results, Store, StoreResult};
+use crate::domain::ratelimit::Configured;
 use crate::domain::verify::KeyFacts;
 use crate::stmt;
 
@@ -38,8 +38,9 @@ pub struct KeyRow {
     pub identity_credit_id: Option<String>,
 }
 
+/// A rate limit configured on the key or on its identity.
 #[derive(Debug, Clone, Deserialize)]
-pub struct RatelimitRow {
+pub struct KeyLimitRow {
     pub name: String,
     pub limit: i64,
     pub duration: i64,
@@ -57,7 +58,18 @@ pub struct LoadedKey {
     pub permissions: Vec<String>,
     /// Role names.
     pub roles: Vec<String>,
-    pub ratelimits: Vec<RatelimitRow>,
+    pub ratelimits: Vec<KeyLimitRow>,
+}
+
+impl KeyLimitRow {
+    pub fn configured(&self) -> Configured {
+        Configured {
+            name: self.name.clone(),
+            limit: self.limit,
+            duration: self.duration,
+            auto_apply: self.auto_apply,
+        }
+    }
 }
 
 impl LoadedKey {
@@ -124,25 +136,24 @@ ORDER BY on_key, name";
 
 /// Loads the key whose hash is `hash`; `None` when there is no such live key, or its keyspace or
 /// api is deleted.
-pub async fn load_by_hash(db: &D1Database, hash: &str) -> worker::Result<Option<LoadedKey>> {
-    let results = db
-        .batch(vec![
-            stmt!(db, KEY_SQL, hash)?,
-            stmt!(db, PERMISSIONS_SQL, hash)?,
-            stmt!(db, ROLES_SQL, hash)?,
-            stmt!(db, RATELIMITS_SQL, hash)?,
-        ])
-        .await?;
-    let [key, permissions, roles, ratelimits] = results.as_slice() else {
-        return Err(worker::Error::RustError("unexpected D1 batch result".into()));
-    };
-    let Some(key) = key.results::<KeyRow>()?.into_iter().next() else {
+pub async fn load_by_hash(store: &Store, hash: &str) -> StoreResult<Option<LoadedKey>> {
+    let [key, permissions, roles, ratelimits] = results(
+        store
+            .batch(vec![
+                stmt!(KEY_SQL, hash),
+                stmt!(PERMISSIONS_SQL, hash),
+                stmt!(ROLES_SQL, hash),
+                stmt!(RATELIMITS_SQL, hash),
+            ])
+            .await?,
+    )?;
+    let Some(key) = key.first::<KeyRow>()? else {
         return Ok(None);
     };
     Ok(Some(LoadedKey {
         key,
-        permissions: permissions.results::<Slug>()?.into_iter().map(|s| s.slug).collect(),
-        roles: roles.results::<Name>()?.into_iter().map(|r| r.name).collect(),
-        ratelimits: ratelimits.results::<RatelimitRow>()?,
+        permissions: permissions.parse::<Slug>()?.into_iter().map(|s| s.slug).collect(),
+        roles: roles.parse::<Name>()?.into_iter().map(|r| r.name).collect(),
+        ratelimits: ratelimits.parse::<KeyLimitRow>()?,
     }))
 }

@@ -1,0 +1,66 @@
+//! The composition root: turns a Workers request into a service context and hands it to the wire
+//! layer of its version; runs the cron. `http` (plumbing) and `routes` (wire layers) meet here and
+//! nowhere else.
+
+use worker::{Context, Date, Env, Method, Request, Response};
+
+use crate::http::{self, Incoming};
+use crate::routes::v1;
+use crate::service::{credits, Ctx, Origin};
+
+/// Unix ms now.
+pub fn now_ms() -> i64 {
+    Date::now().as_millis() as i64
+}
+
+/// Tests move time with an `X-Test-Now: <unix ms>` header, honoured only when the worker runs
+/// with the `UNSAFE_TEST_CLOCK=1` binding (the Miniflare tests set it; wrangler.toml never does:
+/// a client that controls the clock could revive expired keys).
+fn test_clock(env: &Env, req: &Request) -> Option<i64> {
+    if env.var("UNSAFE_TEST_CLOCK").ok()?.to_string() != "1" {
+        return None;
+    }
+    http::header(req, "X-Test-Now")?.parse().ok()
+}
+
+/// Serves one request: every response carries `Unkey-Request-Id` and CORS headers.
+pub async fn serve(mut req: Request, env: Env, worker: Context) -> worker::Result<Response> {
+    let now = now_ms();
+    let incoming = Incoming::read(&req, now)?;
+    let resp = route(&mut req, &env, worker, &incoming, now).await?;
+    http::finish(resp, &incoming.request_id)
+}
+
+async fn route(
+    req: &mut Request,
+    env: &Env,
+    worker: Context,
+    incoming: &Incoming,
+    now: i64,
+) -> worker::Result<Response> {
+    if incoming.method == Method::Options {
+        return http::preflight(req);
+    }
+    if incoming.method == Method::Get && incoming.path == "/openapi.json" {
+        return http::json(&v1::openapi(), 200, incoming.pretty);
+    }
+    let now = test_clock(env, req).unwrap_or(now);
+    let origin = Origin { ip: incoming.ip.clone(), user_agent: incoming.user_agent.clone() };
+    let ctx = match Ctx::new(env, Some(worker), now, incoming.request_id.clone(), origin) {
+        Ok(ctx) => ctx,
+        Err(e) => return v1::envelope::error(&e, &incoming.request_id, incoming.pretty),
+    };
+    match v1::dispatch(&ctx, req, incoming).await {
+        Some(resp) => resp,
+        None => http::not_found(),
+    }
+}
+
+/// The cron trigger: refills due credit balances in bulk.
+pub async fn scheduled(env: Env) {
+    let result = credits::refill_due(&env, now_ms()).await;
+    match result {
+        Ok((rows, legacy)) => worker::console_log!("refill: {rows} credits rows, {legacy} legacy keys"),
+        Err(e) => worker::console_error!("refill failed: {e}"),
+    }
+}

@@ -1,0 +1,106 @@
+//! Name rules: permission and role identifiers and descriptions (beyond what the request schema
+//! checks), and the names root-key permissions may use.
+
+use super::validate::ValidationError;
+
+/// The message upstream gives for an identifier with other characters.
+pub const IDENTIFIER_CHARSET_MESSAGE: &str =
+    "Only alphanumeric, underscores, periods, colons and hyphens are allowed";
+
+/// A permission name or slug (3..=256 characters of `[a-zA-Z0-9_.:-]`). Unlike
+/// `rules::is_permission_identifier` this does not accept `*`: workspace permissions are
+/// user-defined identifiers, as upstream validated them; `*` only occurs in root-key permission
+/// names, which the operator API creates.
+pub fn check_identifier(field: &str, value: &str) -> Result<(), ValidationError> {
+    check_length(field, value)?;
+    if !value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-')) {
+        return Err(ValidationError::new(field, IDENTIFIER_CHARSET_MESSAGE));
+    }
+    Ok(())
+}
+
+/// A description: empty, or 3..=256 characters.
+pub fn check_description(field: &str, value: &str) -> Result<(), ValidationError> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    check_length(field, value)
+}
+
+fn check_length(field: &str, value: &str) -> Result<(), ValidationError> {
+    // counted like JavaScript's `length`
+    let len = value.encode_utf16().count();
+    if len < 3 {
+        return Err(ValidationError::new(field, "String must contain at least 3 character(s)"));
+    }
+    if len > 256 {
+        return Err(ValidationError::new(field, "String must contain at most 256 character(s)"));
+    }
+    Ok(())
+}
+
+/// Permission names and slugs: 3..=256 characters of `[a-zA-Z0-9_.:-]` (plus `*`, which root-key
+/// permission names use).
+pub fn is_permission_identifier(s: &str) -> bool {
+    (3..=256).contains(&s.len())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-' | '*'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(r: Result<(), ValidationError>) -> Option<String> {
+        r.err().map(|e| e.to_string())
+    }
+
+    #[test]
+    fn identifiers() {
+        assert_eq!(msg(check_identifier("name", "record.write")), None);
+        assert_eq!(msg(check_identifier("name", "dns:record_write-all")), None);
+        assert_eq!(msg(check_identifier("name", &"a".repeat(256))), None);
+        assert_eq!(
+            msg(check_identifier("name", "ab")),
+            Some("name: String must contain at least 3 character(s)".into())
+        );
+        assert_eq!(
+            msg(check_identifier("slug", &"a".repeat(257))),
+            Some("slug: String must contain at most 256 character(s)".into())
+        );
+        for bad in ["has space", "api.*.read_key", "***", "ünï", "a/b"] {
+            assert_eq!(
+                msg(check_identifier("name", bad)),
+                Some(format!("name: {IDENTIFIER_CHARSET_MESSAGE}")),
+                "{bad}"
+            );
+        }
+        // too short wins over the character set, as zod reports the first failing check
+        assert_eq!(
+            msg(check_identifier("name", "a "),),
+            Some("name: String must contain at least 3 character(s)".into())
+        );
+    }
+
+    #[test]
+    fn descriptions() {
+        assert_eq!(msg(check_description("description", "")), None);
+        assert_eq!(msg(check_description("description", "any text, with spaces!")), None);
+        assert_eq!(
+            msg(check_description("description", "ab")),
+            Some("description: String must contain at least 3 character(s)".into())
+        );
+        assert_eq!(
+            msg(check_description("description", &"x".repeat(257))),
+            Some("description: String must contain at most 256 character(s)".into())
+        );
+    }
+
+    #[test]
+    fn permission_identifiers() {
+        assert!(is_permission_identifier("api.*.read_key"));
+        assert!(is_permission_identifier("domain.dns:create-record"));
+        assert!(!is_permission_identifier("ab"));
+        assert!(!is_permission_identifier("has space"));
+        assert!(!is_permission_identifier(&"a".repeat(257)));
+    }
+}

@@ -1,0 +1,41 @@
+//! Responses: JSON (optionally pretty), the plain 404, CORS.
+
+use serde::Serialize;
+use worker::{Request, Response};
+
+use super::header;
+
+/// A JSON response with `status`.
+pub fn json<T: Serialize>(value: &T, status: u16, pretty: bool) -> worker::Result<Response> {
+    let text = if pretty { serde_json::to_string_pretty(value) } else { serde_json::to_string(value) }
+        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let mut resp = Response::ok(text)?.with_status(status);
+    resp.headers_mut().set("Content-Type", "application/json")?;
+    Ok(resp)
+}
+
+/// The plain-text 404 of unknown paths and methods (upstream's framework default).
+pub fn not_found() -> worker::Result<Response> {
+    Response::error("404 Not Found", 404)
+}
+
+/// The answer to a CORS preflight.
+pub fn preflight(req: &Request) -> worker::Result<Response> {
+    let mut resp = Response::empty()?.with_status(204);
+    let h = resp.headers_mut();
+    h.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")?;
+    h.set(
+        "Access-Control-Allow-Headers",
+        &header(req, "Access-Control-Request-Headers").unwrap_or_else(|| "*".into()),
+    )?;
+    h.set("Access-Control-Max-Age", "86400")?;
+    Ok(resp)
+}
+
+/// Every response carries the request id and CORS headers.
+pub fn finish(mut resp: Response, request_id: &str) -> worker::Result<Response> {
+    let headers = resp.headers_mut();
+    headers.set("Unkey-Request-Id", request_id)?;
+    headers.set("Access-Control-Allow-Origin", "*")?;
+    Ok(resp)
+}

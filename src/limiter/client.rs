@@ -1,0 +1,117 @@
+//! The worker's side of the limiter objects: one generic Durable Object call (JSON request,
+//! JSON reply) and the typed operations built on it.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use worker::wasm_bindgen::JsValue;
+use worker::{Env, Method, Request, RequestInit};
+
+use super::protocol::{RateReply, RateRequest, Reloaded, UsageOp, UsageReply};
+use crate::domain::credits::{Adjustment, Balance};
+use crate::domain::ratelimit::LimitCheck;
+
+/// Why a limiter call failed; `code()` is stable. Nothing was charged or counted unless the
+/// object answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimiterError {
+    /// The object could not be reached.
+    Unreachable(String),
+    /// The object answered with an error.
+    Failed(String),
+    /// A message could not be encoded or decoded.
+    Protocol(String),
+}
+
+impl LimiterError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            LimiterError::Unreachable(_) => "limiter.unreachable",
+            LimiterError::Failed(_) => "limiter.failed",
+            LimiterError::Protocol(_) => "limiter.protocol",
+        }
+    }
+}
+
+impl fmt::Display for LimiterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LimiterError::Unreachable(m) | LimiterError::Failed(m) | LimiterError::Protocol(m) => {
+                write!(f, "{}: {m}", self.code())
+            }
+        }
+    }
+}
+
+pub type LimiterResult<T> = Result<T, LimiterError>;
+
+/// The Durable Object namespaces of the limiters.
+#[derive(Clone)]
+pub struct Limiters {
+    env: Env,
+}
+
+const USAGE: &str = "USAGE_LIMITER";
+const RATE: &str = "RATE_LIMITER";
+
+impl Limiters {
+    pub fn new(env: Env) -> Self {
+        Limiters { env }
+    }
+
+    /// Sends `message` to the object `name` of `binding` and decodes its reply.
+    async fn call<Q: Serialize, R: DeserializeOwned>(
+        &self,
+        binding: &str,
+        name: &str,
+        message: &Q,
+    ) -> LimiterResult<R> {
+        let unreachable = |e: worker::Error| LimiterError::Unreachable(e.to_string());
+        let namespace = self.env.durable_object(binding).map_err(unreachable)?;
+        let stub = namespace.id_from_name(name).and_then(|id| id.get_stub()).map_err(unreachable)?;
+        let body = serde_json::to_string(message).map_err(|e| LimiterError::Protocol(e.to_string()))?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_body(Some(JsValue::from_str(&body)));
+        let request = Request::new_with_init("https://limiter/", &init).map_err(unreachable)?;
+        let mut resp = stub.fetch_with_request(request).await.map_err(unreachable)?;
+        let text = resp.text().await.map_err(unreachable)?;
+        if resp.status_code() != 200 {
+            return Err(LimiterError::Failed(text));
+        }
+        serde_json::from_str(&text).map_err(|e| LimiterError::Protocol(e.to_string()))
+    }
+
+    /// Charges `cost` to `balance` at `now`.
+    pub async fn spend(&self, balance: &Balance, cost: i64, now: i64) -> LimiterResult<UsageReply> {
+        let op = UsageOp::Spend { balance: balance.clone(), cost, now };
+        self.call(USAGE, balance.object_name(), &op).await
+    }
+
+    /// Changes `balance` through its limiter (a refill due at `now` is applied first).
+    pub async fn adjust(
+        &self,
+        balance: &Balance,
+        adjustment: Adjustment,
+        now: i64,
+    ) -> LimiterResult<UsageReply> {
+        let op = UsageOp::Adjust { balance: balance.clone(), adjustment, now };
+        self.call(USAGE, balance.object_name(), &op).await
+    }
+
+    /// Makes the limiter of `balance` read storage again on its next request.
+    pub async fn reload(&self, balance: &Balance) -> LimiterResult<()> {
+        let _: Reloaded = self.call(USAGE, balance.object_name(), &UsageOp::Reload).await?;
+        Ok(())
+    }
+
+    /// Checks `limits` for `identifier` at `now`, all-or-nothing.
+    pub async fn limit(
+        &self,
+        identifier: &str,
+        limits: Vec<LimitCheck>,
+        now: i64,
+    ) -> LimiterResult<RateReply> {
+        self.call(RATE, identifier, &RateRequest { limits, now }).await
+    }
+}

@@ -1,0 +1,105 @@
+//! keys.verifyKey: v1's request and response shapes around `service::verification`.
+
+use crate::api::v1::keys::*;
+use crate::domain::parse_meta;
+use crate::domain::permissions::PermissionQuery;
+use crate::domain::ratelimit::Requested;
+use crate::domain::verify::Denial;
+use crate::service::verification::{self, Verified, VerifyInput};
+use crate::service::{Ctx, Error, Result};
+
+pub async fn verify_key(ctx: &Ctx, req: VerifyKeyRequest) -> Result<VerifyKeyResponse> {
+    let input = VerifyInput {
+        permissions: permission_query(&req)?,
+        cost: req.remaining.as_ref().and_then(|r| r.cost).unwrap_or(1),
+        ratelimits: req
+            .ratelimits
+            .iter()
+            .flatten()
+            .map(|r| Requested { name: r.name.clone(), cost: r.cost, limit: r.limit, duration: r.duration })
+            .collect(),
+        tags: req.tags.unwrap_or_default(),
+        api_id: req.api_id,
+        key: req.key,
+    };
+    Ok(match verification::verify(ctx, &input).await? {
+        Some(verified) => response(ctx, verified),
+        None => not_found(ctx),
+    })
+}
+
+/// `authorization.permissions`, validated (400 "permission query is invalid").
+fn permission_query(req: &VerifyKeyRequest) -> Result<Option<PermissionQuery>> {
+    match req.authorization.as_ref().and_then(|a| a.permissions.as_ref()).filter(|v| !v.is_null()) {
+        None => Ok(None),
+        Some(v) => {
+            PermissionQuery::parse(v).map(Some).map_err(|_| Error::bad_request("permission query is invalid"))
+        }
+    }
+}
+
+fn code(denial: Option<Denial>) -> VerifyCode {
+    match denial {
+        None => VerifyCode::Valid,
+        Some(Denial::Disabled) => VerifyCode::Disabled,
+        Some(Denial::Forbidden) => VerifyCode::Forbidden,
+        Some(Denial::Expired) => VerifyCode::Expired,
+        Some(Denial::InsufficientPermissions) => VerifyCode::InsufficientPermissions,
+        Some(Denial::RateLimited) => VerifyCode::RateLimited,
+        Some(Denial::UsageExceeded) => VerifyCode::UsageExceeded,
+    }
+}
+
+fn not_found(ctx: &Ctx) -> VerifyKeyResponse {
+    VerifyKeyResponse {
+        key_id: None,
+        valid: false,
+        name: None,
+        owner_id: None,
+        meta: None,
+        expires: None,
+        ratelimit: None,
+        remaining: None,
+        code: VerifyCode::NotFound,
+        enabled: None,
+        permissions: None,
+        roles: None,
+        environment: None,
+        identity: None,
+        request_id: ctx.request_id.clone(),
+    }
+}
+
+fn response(ctx: &Ctx, v: Verified) -> VerifyKeyResponse {
+    let key = v.key.key;
+    let identity = match (key.identity_id, key.identity_external_id) {
+        (Some(id), Some(external_id)) => Some(VerifyIdentity {
+            id,
+            external_id,
+            meta: parse_meta(key.identity_meta.as_deref()).unwrap_or_default(),
+        }),
+        _ => None,
+    };
+    VerifyKeyResponse {
+        key_id: Some(key.id),
+        valid: v.denial.is_none(),
+        name: key.name,
+        // the identity's external id wins over the deprecated owner id (upstream #4516)
+        owner_id: identity.as_ref().map(|i| i.external_id.clone()).or(key.owner_id),
+        meta: parse_meta(key.meta.as_deref()),
+        expires: key.expires,
+        ratelimit: v.ratelimit.map(|s| VerifyRatelimitResult {
+            limit: s.limit,
+            remaining: s.remaining,
+            reset: s.reset,
+        }),
+        remaining: v.remaining,
+        code: code(v.denial),
+        enabled: Some(key.enabled),
+        permissions: Some(v.key.permissions),
+        roles: Some(v.key.roles),
+        environment: key.environment,
+        identity,
+        request_id: ctx.request_id.clone(),
+    }
+}

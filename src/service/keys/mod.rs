@@ -1,0 +1,40 @@
+//! keys: create and import, read (getKey, listKeys, whoami), update (fields, credits, roles and
+//! permissions), delete.
+
+mod create;
+mod read;
+mod update;
+
+pub use crate::store::key_view::KeyView;
+pub use create::{create, migrate, MigratedKey, NewKey, NewRatelimit};
+pub use read::{get, list, whoami, ListFilter};
+pub use update::{delete, update, update_remaining, KeyUpdate, RatelimitPatch};
+
+use super::{Ctx, Error, Result};
+use crate::domain::credits::KeyCredits;
+use crate::domain::Meta;
+use crate::store::keys::{self, KeyState};
+
+pub fn not_found(key_id: &str) -> Error {
+    Error::not_found(format!("key {key_id} not found"))
+}
+
+/// Metadata as stored (JSON text).
+fn meta_json(meta: Option<&Meta>) -> Result<Option<String>> {
+    Ok(meta.map(serde_json::to_string).transpose()?)
+}
+
+/// The live key `key_id` (any workspace; callers check it).
+async fn state(ctx: &Ctx, key_id: &str) -> Result<KeyState> {
+    keys::state(&ctx.store, key_id).await?.ok_or_else(|| not_found(key_id))
+}
+
+/// Where the key's own credits live.
+fn credits_of(key: &KeyState) -> KeyCredits {
+    KeyCredits {
+        key_id: key.id.clone(),
+        credit_id: key.credit_id.clone(),
+        legacy: key.remaining_requests.is_some(),
+        legacy_remaining: key.remaining_requests,
+    }
+}

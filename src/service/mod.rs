@@ -1,0 +1,88 @@
+//! The operations of keygate, one module per resource. Each takes wire-neutral input (domain
+//! types) and the request's [`Ctx`] (store, limiters, clock, request id, origin) and returns
+//! domain results or an [`Error`]. Every rule that is not wire shape lives here or in `domain/`;
+//! the wire layers (`routes::v1`, later v2) only translate.
+
+pub mod apis;
+pub mod audit;
+pub mod auth;
+pub mod credits;
+mod error;
+pub mod identities;
+pub mod keys;
+pub mod ratelimits;
+pub mod rbac;
+pub mod vault;
+pub mod verification;
+pub mod workspaces;
+
+use std::future::Future;
+use std::rc::Rc;
+
+pub use error::{Error, Result};
+
+use crate::limiter::Limiters;
+use crate::store::Store;
+
+/// Where a request came from (recorded in audit rows).
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The deployment's settings that operations need.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// The master key of recoverable keys (`ENCRYPTION_KEY`, base64).
+    pub encryption_key: Option<String>,
+    /// The operator token (`ADMIN_TOKEN`); the operator API is off without it.
+    pub admin_token: Option<String>,
+}
+
+impl Config {
+    pub fn from_env(env: &worker::Env) -> Config {
+        let var = |name: &str| env.var(name).ok().map(|v| v.to_string()).filter(|v| !v.is_empty());
+        Config { encryption_key: var("ENCRYPTION_KEY"), admin_token: var("ADMIN_TOKEN") }
+    }
+}
+
+/// What an operation knows about the request it serves.
+pub struct Ctx {
+    pub store: Store,
+    pub limiters: Limiters,
+    /// Unix ms at the start of the request (one clock per request).
+    pub now: i64,
+    pub request_id: String,
+    pub origin: Origin,
+    pub config: Config,
+    background: Option<Rc<worker::Context>>,
+}
+
+impl Ctx {
+    pub fn new(
+        env: &worker::Env,
+        background: Option<worker::Context>,
+        now: i64,
+        request_id: String,
+        origin: Origin,
+    ) -> Result<Ctx> {
+        Ok(Ctx {
+            store: Store::from_env(env)?,
+            limiters: Limiters::new(env.clone()),
+            now,
+            request_id,
+            origin,
+            config: Config::from_env(env),
+            background: background.map(Rc::new),
+        })
+    }
+
+    /// Runs `work` after the response (or now, when there is no request to outlive).
+    pub fn defer(&self, work: impl Future<Output = ()> + 'static) {
+        match &self.background {
+            Some(ctx) => ctx.wait_until(work),
+            None => worker::wasm_bindgen_futures::spawn_local(work),
+        }
+    }
+}

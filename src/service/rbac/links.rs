@@ -1,0 +1,128 @@
+//! A key's roles and permissions.
+//!
+//! Upstream quirks keygate fixes (wire shapes kept):
+//! - remove* used only the first element of the request to filter: every element is removed.
+//! - roles created by addRoles got `perm_` ids: they get `role_` ids.
+//! - addRoles/setRoles creation checked `rbac.*.create_permission`: `rbac.*.create_role` works
+//!   too (the old permission is still accepted so existing root keys keep working).
+
+use super::super::auth::Principal;
+use super::super::keys::not_found;
+use super::super::{Ctx, Error, Result};
+use crate::domain::permissions::require;
+use crate::domain::rbac::{check_named, resolve, set_diff, Known, LinkKind, Mode, Wanted};
+use crate::store::audit::Target;
+use crate::store::{keys, rbac, Batch};
+
+/// The live key of the principal's workspace: (id, name).
+async fn key_of(ctx: &Ctx, p: &Principal, key_id: &str) -> Result<(String, Option<String>)> {
+    keys::find_named(&ctx.store, &p.workspace_id, key_id).await?.ok_or_else(|| not_found(key_id))
+}
+
+/// The rows `names` name after the change, in that order.
+async fn answer(ctx: &Ctx, kind: LinkKind, workspace_id: &str, names: &[String]) -> Result<Vec<Known>> {
+    let wanted: Vec<Wanted> = names.iter().map(Wanted::named).collect();
+    let known = rbac::lookup(&ctx.store, kind, workspace_id, &wanted).await?;
+    Ok(names.iter().filter_map(|k| known.iter().find(|x| &x.key == k)).cloned().collect())
+}
+
+fn targets(kind: LinkKind, key_id: &str, key_name: Option<String>, items: &[String]) -> Vec<Target> {
+    let mut targets = vec![Target::named("key", key_id, key_name)];
+    targets.extend(items.iter().map(|k| Target::named(kind.noun(), k, Some(k.clone()))));
+    targets
+}
+
+/// Connects roles/permissions to a key (creating missing ones when asked and allowed).
+pub async fn add(
+    ctx: &Ctx,
+    p: &Principal,
+    kind: LinkKind,
+    key_id: &str,
+    wanted: &[Wanted],
+) -> Result<Vec<Known>> {
+    let (key_id, key_name) = key_of(ctx, p, key_id).await?;
+    let ws = &p.workspace_id;
+    let known = rbac::lookup(&ctx.store, kind, ws, wanted).await?;
+    let resolved = resolve(kind, wanted, &known, Mode::Add)?;
+    if !resolved.create.is_empty() && !p.allows(&require::link(kind, "create")) {
+        return Err(Error::unauthorized(format!("you are not allowed to create {}s", kind.noun())));
+    }
+    let event = format!("authorization.connect_{}_and_key", kind.noun());
+    let mut batch = ctx.batch(&p.actor(), ws, &event, "", targets(kind, &key_id, key_name, &resolved.keys));
+    rbac::create_named(&mut batch, kind, ws, &resolved.create, ctx.now)?;
+    batch.push(rbac::connect(kind, &key_id, ws, &resolved.keys, ctx.now));
+    ctx.store.commit(batch).await?;
+    answer(ctx, kind, ws, &resolved.keys).await
+}
+
+/// Disconnects every named role/permission from a key (names that exist nowhere are ignored).
+pub async fn remove(ctx: &Ctx, p: &Principal, kind: LinkKind, key_id: &str, wanted: &[Wanted]) -> Result<()> {
+    let (key_id, key_name) = key_of(ctx, p, key_id).await?;
+    check_named(kind, wanted)?;
+    let ws = &p.workspace_id;
+    let known = rbac::lookup(&ctx.store, kind, ws, wanted).await?;
+    if known.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = known.iter().map(|k| k.id.clone()).collect();
+    let names: Vec<String> = known.iter().map(|k| k.key.clone()).collect();
+    let event = format!("authorization.disconnect_{}_and_key", kind.noun());
+    let mut batch = ctx.batch(&p.actor(), ws, &event, "", targets(kind, &key_id, key_name, &names));
+    batch.push(rbac::disconnect(kind, &key_id, &ids));
+    ctx.store.commit(batch).await?;
+    Ok(())
+}
+
+/// Adds to `batch` what makes the key's roles/permissions exactly `wanted`, after the checks of
+/// setRoles/setPermissions (also used by updateKey); returns the names now connected.
+pub async fn stage_set(
+    ctx: &Ctx,
+    p: &Principal,
+    batch: &mut Batch,
+    kind: LinkKind,
+    key_id: &str,
+    wanted: &[Wanted],
+) -> Result<Vec<String>> {
+    let ws = &p.workspace_id;
+    let known = rbac::lookup(&ctx.store, kind, ws, wanted).await?;
+    let resolved = resolve(kind, wanted, &known, Mode::Set)?;
+    if !resolved.create.is_empty() {
+        p.require(&require::link(kind, "create"))?;
+    }
+    let current = rbac::connected(&ctx.store, kind, key_id).await?;
+    let diff = set_diff(&resolved.keys, &current);
+    if !diff.removed.is_empty() && !p.allows(&require::link(kind, "remove")) {
+        return Err(Error::unauthorized(format!("you are not allowed to remove {}s from keys", kind.noun())));
+    }
+    if diff.adds {
+        p.require(&require::link(kind, "add"))?;
+    }
+    if !diff.removed.is_empty() {
+        batch.push(rbac::disconnect(kind, key_id, &diff.removed));
+    }
+    rbac::create_named(batch, kind, ws, &resolved.create, ctx.now)?;
+    if !resolved.keys.is_empty() {
+        batch.push(rbac::connect(kind, key_id, ws, &resolved.keys, ctx.now));
+    }
+    Ok(resolved.keys)
+}
+
+/// Sets exactly the key's roles/permissions.
+pub async fn set(
+    ctx: &Ctx,
+    p: &Principal,
+    kind: LinkKind,
+    key_id: &str,
+    wanted: &[Wanted],
+) -> Result<Vec<Known>> {
+    let (key_id, key_name) = key_of(ctx, p, key_id).await?;
+    let ws = &p.workspace_id;
+    let event = format!("authorization.connect_{}_and_key", kind.noun());
+    // the audit targets name what is connected after the change, known only once it is planned
+    let mut staged = Batch::unaudited();
+    let names = stage_set(ctx, p, &mut staged, kind, &key_id, wanted).await?;
+    let mut batch = ctx.batch(&p.actor(), ws, &event, "set", targets(kind, &key_id, key_name, &names));
+    batch.append(staged);
+    ctx.store.commit(batch).await?;
+    answer(ctx, kind, ws, &names).await
+}

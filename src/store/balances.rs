@@ -1,0 +1,186 @@
+//! The usage limiter's SQL: loading one balance and writing its deductions, refills and
+//! adjustments with conditional statements (a write the limiter was not told about makes the
+//! condition fail instead of being overwritten). A balance is a credits row (by id) or the legacy
+//! `keys.remaining_requests` column of a key (by key id).
+
+use serde::Deserialize;
+
+use super::{Stmt, Store, StoreResult};
+use crate::domain::credits::{Adjustment, Balance, BalanceState, RefillConfig, RefillStep};
+use crate::domain::refill::Interval;
+use crate::stmt;
+
+/// The SQL of one storage kind. `?1` is the row id everywhere.
+struct Statements {
+    load: &'static str,
+    /// `?2` amount, `?3` now, `?4` boundary.
+    refill: &'static str,
+    /// `?2` cost, `?3` now.
+    deduct: &'static str,
+    /// `?2` value, `?3` now.
+    increment: &'static str,
+    decrement: &'static str,
+    set: &'static str,
+}
+
+const CREDITS: Statements = Statements {
+    load: "SELECT remaining, refill_amount, refill_day, COALESCE(refilled_at, created_at) AS last_refill
+           FROM credits WHERE id = ?1",
+    refill: "UPDATE credits SET remaining = MAX(remaining, ?2), refilled_at = ?3, updated_at = ?3
+             WHERE id = ?1 AND refill_amount = ?2 AND COALESCE(refilled_at, created_at) < ?4
+             RETURNING remaining",
+    deduct: "UPDATE credits SET remaining = remaining - ?2, updated_at = ?3
+             WHERE id = ?1 AND remaining >= ?2 RETURNING remaining",
+    increment:
+        "UPDATE credits SET remaining = remaining + ?2, updated_at = ?3 WHERE id = ?1 RETURNING remaining",
+    decrement:
+        "UPDATE credits SET remaining = remaining - ?2, updated_at = ?3 WHERE id = ?1 RETURNING remaining",
+    set: "UPDATE credits SET remaining = ?2, updated_at = ?3 WHERE id = ?1 RETURNING remaining",
+};
+
+const LEGACY: Statements = Statements {
+    load: "SELECT remaining_requests AS remaining, refill_amount, refill_day,
+                  COALESCE(last_refill_at, created_at_m) AS last_refill
+           FROM keys WHERE id = ?1 AND deleted_at_m IS NULL",
+    refill: "UPDATE keys SET remaining_requests = MAX(remaining_requests, ?2), last_refill_at = ?3, updated_at_m = ?3
+             WHERE id = ?1 AND remaining_requests IS NOT NULL AND refill_amount = ?2
+               AND COALESCE(last_refill_at, created_at_m) < ?4
+             RETURNING remaining_requests AS remaining",
+    deduct: "UPDATE keys SET remaining_requests = remaining_requests - ?2, updated_at_m = ?3
+             WHERE id = ?1 AND remaining_requests >= ?2 RETURNING remaining_requests AS remaining",
+    increment: "UPDATE keys SET remaining_requests = remaining_requests + ?2, updated_at_m = ?3
+                WHERE id = ?1 RETURNING remaining_requests AS remaining",
+    decrement: "UPDATE keys SET remaining_requests = remaining_requests - ?2, updated_at_m = ?3
+                WHERE id = ?1 RETURNING remaining_requests AS remaining",
+    set: "UPDATE keys SET remaining_requests = ?2, updated_at_m = ?3 WHERE id = ?1
+          RETURNING remaining_requests AS remaining",
+};
+
+fn statements(balance: &Balance) -> &'static Statements {
+    match balance {
+        Balance::IdentityCredits(_) | Balance::KeyCredits(_) => &CREDITS,
+        Balance::LegacyKey(_) => &LEGACY,
+    }
+}
+
+/// A balance as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// No such credits row (or key).
+    Missing,
+    /// A legacy key whose `remaining_requests` is NULL.
+    Unlimited,
+    Limited(BalanceState),
+}
+
+#[derive(Deserialize)]
+struct Row {
+    remaining: Option<i64>,
+    refill_amount: Option<i64>,
+    refill_day: Option<i64>,
+    last_refill: i64,
+}
+
+#[derive(Deserialize)]
+struct Remaining {
+    remaining: Option<i64>,
+}
+
+pub async fn load(store: &Store, balance: &Balance) -> StoreResult<Stored> {
+    let row: Option<Row> = store.first(stmt!(statements(balance).load, balance.object_name())).await?;
+    Ok(match row {
+        None => Stored::Missing,
+        Some(Row { remaining: None, .. }) => Stored::Unlimited,
+        Some(Row { remaining: Some(remaining), refill_amount, refill_day, last_refill }) => {
+            Stored::Limited(BalanceState {
+                remaining,
+                refill: refill_amount
+                    .filter(|a| *a > 0)
+                    .map(|amount| RefillConfig { amount, interval: Interval::from_refill_day(refill_day) }),
+                last_refill,
+            })
+        }
+    })
+}
+
+fn refill_stmt(balance: &Balance, refill: &RefillStep, now: i64) -> Stmt {
+    stmt!(statements(balance).refill, balance.object_name(), refill.amount, now, refill.boundary)
+}
+
+/// The first `remaining` a `… RETURNING remaining` statement gave, if it changed a row.
+fn returned(rows: &super::Rows) -> StoreResult<Option<Option<i64>>> {
+    Ok(rows.first::<Remaining>()?.map(|r| r.remaining))
+}
+
+/// What [`write_spends`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// There was nothing to write.
+    Nothing,
+    /// The balance as written.
+    Balance(i64),
+    /// Storage disagreed with the decision (a write the limiter was not told about): nothing
+    /// was deducted.
+    Mismatch,
+}
+
+/// Writes a group of decided spends: an optional refill (at `first_now`), then `deducted`
+/// credits in one conditional statement (at `last_now`), in one transaction.
+pub async fn write_spends(
+    store: &Store,
+    balance: &Balance,
+    refill: Option<&RefillStep>,
+    first_now: i64,
+    deducted: i64,
+    last_now: i64,
+) -> StoreResult<Written> {
+    let mut stmts = Vec::with_capacity(2);
+    if let Some(refill) = refill {
+        stmts.push(refill_stmt(balance, refill, first_now));
+    }
+    if deducted > 0 {
+        stmts.push(stmt!(statements(balance).deduct, balance.object_name(), deducted, last_now));
+    }
+    if stmts.is_empty() {
+        return Ok(Written::Nothing);
+    }
+    let results = store.batch(stmts).await?;
+    // with a deduction, its own RETURNING is the truth (a refill the cron already made does not
+    // match, which is fine: it set the same balance); without one, the refill must match
+    let written = match (deducted > 0, results.first(), results.last()) {
+        (true, _, Some(last)) => returned(last)?,
+        (false, Some(first), _) => returned(first)?,
+        _ => None,
+    };
+    Ok(match written {
+        Some(Some(remaining)) => Written::Balance(remaining),
+        _ => Written::Mismatch,
+    })
+}
+
+/// Changes a balance (a due refill first): `None` when the balance does not exist, else the
+/// balance as written (`Some(None)`: unlimited).
+pub async fn adjust(
+    store: &Store,
+    balance: &Balance,
+    due_refill: Option<&RefillStep>,
+    adjustment: Adjustment,
+    now: i64,
+) -> StoreResult<Option<Option<i64>>> {
+    let sql = statements(balance);
+    let mut stmts = Vec::with_capacity(2);
+    if let Some(refill) = due_refill {
+        stmts.push(refill_stmt(balance, refill, now));
+    }
+    let (statement, value) = match adjustment {
+        Adjustment::Increment(v) => (sql.increment, v),
+        Adjustment::Decrement(v) => (sql.decrement, v),
+        Adjustment::Set(v) => (sql.set, v),
+    };
+    stmts.push(stmt!(statement, balance.object_name(), value, now));
+    let results = store.batch(stmts).await?;
+    match results.last() {
+        Some(rows) => returned(rows),
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,62 @@
+//! The rate limiter's own storage (the SQLite database of each rate-limiter Durable Object):
+//! fixed-window counters per (limit name, duration, window). Calls are synchronous, so a check
+//! and its counting cannot interleave with another request.
+
+use serde::Deserialize;
+use worker::{SqlStorage, SqlStorageValue};
+
+use super::StoreResult;
+
+fn int(v: i64) -> SqlStorageValue {
+    SqlStorageValue::Integer(v)
+}
+
+/// Creates the counters table if needed.
+pub fn init(sql: &SqlStorage) -> StoreResult<()> {
+    sql.exec(
+        "CREATE TABLE IF NOT EXISTS counters (
+           name TEXT NOT NULL, duration INTEGER NOT NULL, window INTEGER NOT NULL,
+           count INTEGER NOT NULL, reset INTEGER NOT NULL,
+           PRIMARY KEY (name, duration, window))",
+        None,
+    )?;
+    Ok(())
+}
+
+/// Drops the counters of windows that ended at or before `now`.
+pub fn expire(sql: &SqlStorage, now: i64) -> StoreResult<()> {
+    sql.exec("DELETE FROM counters WHERE reset <= ?", vec![int(now)])?;
+    Ok(())
+}
+
+/// The count of one window (0 when it has none).
+pub fn count(sql: &SqlStorage, name: &str, duration: i64, window: i64) -> StoreResult<i64> {
+    #[derive(Deserialize)]
+    struct Count {
+        count: i64,
+    }
+    let rows: Vec<Count> = sql
+        .exec(
+            "SELECT count FROM counters WHERE name = ? AND duration = ? AND window = ?",
+            vec![SqlStorageValue::String(name.to_string()), int(duration), int(window)],
+        )?
+        .to_array()?;
+    Ok(rows.first().map(|r| r.count).unwrap_or(0))
+}
+
+/// Stores the count of one window.
+pub fn put(
+    sql: &SqlStorage,
+    name: &str,
+    duration: i64,
+    window: i64,
+    count: i64,
+    reset: i64,
+) -> StoreResult<()> {
+    sql.exec(
+        "INSERT INTO counters (name, duration, window, count, reset) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (name, duration, window) DO UPDATE SET count = excluded.count",
+        vec![SqlStorageValue::String(name.to_string()), int(duration), int(window), int(count), int(reset)],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! `identities` rows.
+
+use serde::Deserialize;
+
+use super::ratelimits::IdentityLimitRow;
+use super::{results, Count, Stmt, Store, StoreResult};
+use crate::domain::patch::Patch;
+use crate::stmt;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdentityRow {
+    pub id: String,
+    pub external_id: String,
+    /// Stored JSON text.
+    pub meta: Option<String>,
+}
+
+/// How an identity is addressed: by id, or by external id within an environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityRef<'a> {
+    Id(&'a str),
+    External { external_id: &'a str, environment: &'a str },
+}
+
+/// The live identity of `workspace_id` that `by` names.
+pub async fn find(
+    store: &Store,
+    workspace_id: &str,
+    by: IdentityRef<'_>,
+) -> StoreResult<Option<IdentityRow>> {
+    let stmt = match by {
+        IdentityRef::Id(id) => stmt!(
+            "SELECT id, external_id, meta FROM identities WHERE workspace_id = ?1 AND id = ?2 AND deleted = 0",
+            workspace_id,
+            id
+        ),
+        IdentityRef::External { external_id, environment } => stmt!(
+            "SELECT id, external_id, meta FROM identities
+             WHERE workspace_id = ?1 AND external_id = ?2 AND environment = ?3 AND deleted = 0",
+            workspace_id,
+            external_id,
+            environment
+        ),
+    };
+    store.first(stmt).await
+}
+
+/// The id of the live identity with this external id (any environment).
+pub async fn id_of_external(
+    store: &Store,
+    workspace_id: &str,
+    external_id: &str,
+) -> StoreResult<Option<String>> {
+    #[derive(Deserialize)]
+    struct Id {
+        id: String,
+    }
+    let found: Option<Id> = store
+        .first(stmt!(
+            "SELECT id FROM identities WHERE workspace_id = ?1 AND external_id = ?2 AND deleted = 0",
+            workspace_id,
+            external_id
+        ))
+        .await?;
+    Ok(found.map(|i| i.id))
+}
+
+pub fn insert(
+    id: &str,
+    external_id: &str,
+    workspace_id: &str,
+    environment: &str,
+    meta: Option<&str>,
+    now: i64,
+) -> Stmt {
+    stmt!(
+        "INSERT INTO identities (id, external_id, workspace_id, environment, meta, deleted, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
+        id,
+        external_id,
+        workspace_id,
+        environment,
+        meta,
+        now
+    )
+}
+
+/// Touches the identity, replacing its meta unless absent.
+pub fn update_meta(id: &str, meta: &Patch<String>, now: i64) -> Stmt {
+    match meta {
+        Patch::Absent => stmt!("UPDATE identities SET updated_at = ?2 WHERE id = ?1", id, now),
+        _ => stmt!(
+            "UPDATE identities SET meta = ?2, updated_at = ?3 WHERE id = ?1",
+            id,
+            meta.value().cloned(),
+            now
+        ),
+    }
+}
+
+pub fn delete(id: &str) -> Stmt {
+    stmt!("DELETE FROM identities WHERE id = ?1", id)
+}
+
+/// An identity of a page, with its credits.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ListedRow {
+    pub id: String,
+    pub external_id: String,
+    pub credit_remaining: Option<i64>,
+    pub credit_refill_amount: Option<i64>,
+    pub credit_refill_day: Option<i64>,
+    pub credit_refilled_at: Option<i64>,
+}
+
+/// One page of identities.
+pub struct IdentityPage {
+    pub rows: Vec<ListedRow>,
+    pub ratelimits: Vec<IdentityLimitRow>,
+    pub total: i64,
+}
+
+/// The page: `?1` workspace, `?2` environment, `?3` cursor (or NULL), `?4` limit.
+const PAGE: &str = "SELECT id FROM identities
+                    WHERE workspace_id = ?1 AND environment = ?2 AND deleted = 0 AND (?3 IS NULL OR id > ?3)
+                    ORDER BY id LIMIT ?4";
+
+/// The identities of an environment after `cursor` in id order, their rate limits and the total,
+/// as one snapshot.
+pub async fn page(
+    store: &Store,
+    workspace_id: &str,
+    environment: &str,
+    cursor: Option<&str>,
+    limit: i64,
+) -> StoreResult<IdentityPage> {
+    let [rows, ratelimits, total] = results(
+        store
+            .batch(vec![
+                stmt!(
+                    format!(
+                        "SELECT i.id, i.external_id, c.remaining AS credit_remaining,
+                                c.refill_amount AS credit_refill_amount, c.refill_day AS credit_refill_day,
+                                c.refilled_at AS credit_refilled_at
+                         FROM identities i LEFT JOIN credits c ON c.identity_id = i.id
+                         WHERE i.id IN ({PAGE}) ORDER BY i.id"
+                    ),
+                    workspace_id,
+                    environment,
+                    cursor,
+                    limit
+                ),
+                stmt!(
+                    format!(
+                        "SELECT id, identity_id, name, \"limit\", duration FROM ratelimits
+                         WHERE identity_id IN ({PAGE}) ORDER BY identity_id, name"
+                    ),
+                    workspace_id,
+                    environment,
+                    cursor,
+                    limit
+                ),
+                stmt!(
+                    "SELECT COUNT(*) AS n FROM identities WHERE workspace_id = ?1 AND environment = ?2 AND deleted = 0",
+                    workspace_id,
+                    environment
+                ),
+            ])
+            .await?,
+    )?;
+    Ok(IdentityPage {
+        rows: rows.parse()?,
+        ratelimits: ratelimits.parse()?,
+        total: total.first::<Count>()?.map(|c| c.n).unwrap_or(0),
+    })
+}
