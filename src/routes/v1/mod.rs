@@ -23,33 +23,49 @@ mod keys;
 mod permissions;
 mod ratelimits;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use serde_json::{json, Value};
 use worker::{Method, Request, Response};
 
 use crate::api::openapi::{request_schema, response_schema, Auth, HttpMethod, RouteDoc};
 use crate::api::v1::{self as api, common::Empty};
 use crate::api::Refine;
-use crate::domain::permissions::require;
+use crate::domain::permissions::{require, PermissionQuery};
 use crate::domain::rbac::LinkKind;
 use crate::domain::validate::{parse, Source};
 use crate::http::{self, Incoming};
 use crate::service::auth::{admin_access, authenticate, AdminAccess, Credentials, Principal};
 use crate::service::{Ctx, Error, Result};
 
-/// Reads and validates the input of a route: the query string for GET, the JSON body otherwise.
-async fn input<T: serde::de::DeserializeOwned + schemars::JsonSchema + Refine + 'static>(
-    req: &mut Request,
-    is_get: bool,
-) -> Result<T> {
-    let (value, source) = if is_get {
-        (http::query(req).map_err(|e| Error::Internal(e.to_string()))?, Source::Query)
+/// Reads the input of a route as JSON: the query string for GET, the body otherwise (one
+/// non-generic function for every route).
+async fn read_input(req: &mut Request, is_get: bool) -> Result<(Value, Source)> {
+    if is_get {
+        Ok((http::query(req).map_err(|e| Error::Internal(e.to_string()))?, Source::Query))
     } else {
         let body = http::body(req).await.map_err(|_| Error::bad_request("Malformed JSON in request body"))?;
-        (body, Source::Json)
-    };
+        Ok((body, Source::Json))
+    }
+}
+
+/// Validates a route's input against its schema and cross-field rules.
+fn validate<T: serde::de::DeserializeOwned + schemars::JsonSchema + Refine + 'static>(
+    (value, source): (Value, Source),
+) -> Result<T> {
     let input = parse::<T>(value, source)?;
     input.refine().map_err(Error::BadRequest)?;
     Ok(input)
+}
+
+/// Authenticates the root key of the request (one boxed future shared by every route).
+fn root_key<'a>(
+    ctx: &'a Ctx,
+    incoming: &'a Incoming,
+    query: Option<PermissionQuery>,
+) -> Pin<Box<dyn Future<Output = Result<Principal>> + 'a>> {
+    Box::pin(async move { authenticate(ctx, incoming.token.as_deref(), query.as_ref()).await })
 }
 
 /// The operator token check of `admin` routes; `Ok(false)` when the operator API is off.
@@ -83,12 +99,12 @@ macro_rules! call {
         $handler($ctx, &Credentials($incoming.token.clone()), $input).await
     };
     (root_then, $ctx:ident, $incoming:ident, $input:ident, $handler:path) => {{
-        let principal: Principal = authenticate($ctx, $incoming.token.as_deref(), None).await?;
+        let principal = root_key($ctx, $incoming, None).await?;
         $handler($ctx, &principal, $input).await
     }};
     (root ($query:expr), $ctx:ident, $incoming:ident, $input:ident, $handler:path) => {{
         let query = ($query)(&$input);
-        let principal: Principal = authenticate($ctx, $incoming.token.as_deref(), Some(&query)).await?;
+        let principal = root_key($ctx, $incoming, Some(query)).await?;
         $handler($ctx, &principal, $input).await
     }};
 }
@@ -120,7 +136,7 @@ macro_rules! route_table {
                 if incoming.path == $path && incoming.method == Method::$method {
                     gate!($auth, ctx, incoming);
                     let run = async {
-                        let input = input::<$req>(req, incoming.method == Method::Get).await?;
+                        let input = validate::<$req>(read_input(req, incoming.method == Method::Get).await?)?;
                         let output: $resp = call!($auth $( ($query) )?, ctx, incoming, input, $handler)?;
                         Ok::<_, Error>(output)
                     };
