@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
 # Builds the worker (build/index.js + build/index_bg.wasm) with no network access:
 # worker-build would download wasm-bindgen and wasm-opt from GitHub, so point it at local ones.
-# Skips the build when build/ is newer than every input (wrangler dev runs this on start).
+# Skips the build when build/ is newer than every input and was built with the same profile
+# (wrangler dev runs this on start). KEYGATE_DEV_BUILD=1 builds the unoptimised dev profile
+# (seconds instead of minutes when iterating; never for deploys or benchmarks).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$KEYGATE_ROOT"
 out=build/index_bg.wasm
+profile=release
+[ -n "${KEYGATE_DEV_BUILD:-}" ] && profile=dev
 if [ -z "${KEYGATE_FORCE_BUILD:-}" ] && [ -f "$out" ] && [ -f build/index.js ] \
+  && [ "$(cat build/.profile 2>/dev/null)" = "$profile" ] \
   && [ -z "$(find src Cargo.toml Cargo.lock -newer "$out" -print -quit)" ]; then
-  echo "build: up to date ($out)"
+  echo "build: up to date ($out, $profile)"
   exit 0
 fi
 export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$(command -v wasm-bindgen)}"
 export WASM_OPT_BIN="${WASM_OPT_BIN:-$KEYGATE_ROOT/node_modules/binaryen/bin/wasm-opt}"
 export ESBUILD_BIN="${ESBUILD_BIN:-$KEYGATE_ROOT/node_modules/esbuild/bin/esbuild}"
-worker-build --release "$@"
-node scripts/strip-names.mjs "$out"
-echo "build: $(wc -c < "$out") bytes of wasm ($(gzip -c "$out" | wc -c) gzipped)"
+if [ "$profile" = dev ]; then
+  worker-build --dev "$@"
+else
+  worker-build --release "$@"
+  node scripts/strip-names.mjs "$out"
+fi
+echo "$profile" > build/.profile
+echo "build: $(wc -c < "$out") bytes of wasm ($(gzip -c "$out" | wc -c) gzipped, $profile)"
