@@ -16,6 +16,9 @@ if [ -z "${KEYGATE_FORCE_BUILD:-}" ] && [ -f "$out" ] && [ -f build/index.js ] \
   echo "build: up to date ($out, $profile)"
   exit 0
 fi
+# the OpenAPI documents the worker serves and validates with are generated from the Rust types
+# natively (cargo test); regenerate them so a build never embeds a stale one
+UPDATE_OPENAPI=1 cargo test --quiet --lib openapi_snapshot >/dev/null
 export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$(command -v wasm-bindgen)}"
 export WASM_OPT_BIN="${WASM_OPT_BIN:-$KEYGATE_ROOT/node_modules/binaryen/bin/wasm-opt}"
 export ESBUILD_BIN="${ESBUILD_BIN:-$KEYGATE_ROOT/node_modules/esbuild/bin/esbuild}"

@@ -19,7 +19,6 @@ mod app;
 mod http;
 #[cfg(target_arch = "wasm32")]
 mod limiter;
-#[cfg(target_arch = "wasm32")]
 mod routes;
 #[cfg(target_arch = "wasm32")]
 mod service;

@@ -42,7 +42,9 @@ async fn route(
         return http::preflight(req);
     }
     if incoming.method == Method::Get && incoming.path == "/openapi.json" {
-        return http::json(&v1::openapi(), 200, incoming.pretty);
+        let mut resp = Response::ok(v1::OPENAPI)?;
+        resp.headers_mut().set("Content-Type", "application/json")?;
+        return Ok(resp);
     }
     let now = test_clock(env, req).unwrap_or(now);
     let origin = Origin { ip: incoming.ip.clone(), user_agent: incoming.user_agent.clone() };

@@ -72,11 +72,19 @@ pub fn request_schema<T: JsonSchema + 'static>() -> Rc<Value> {
 
 /// Validates `input` against `T`'s schema, then deserializes it.
 pub fn parse<T: DeserializeOwned + JsonSchema + 'static>(
+    input: Value,
+    source: Source,
+) -> Result<T, ValidationError> {
+    parse_with(&request_schema::<T>(), input, source)
+}
+
+/// Validates `input` against `schema` (e.g. taken from an OpenAPI document), then deserializes it.
+pub fn parse_with<T: DeserializeOwned>(
+    schema: &Value,
     mut input: Value,
     source: Source,
 ) -> Result<T, ValidationError> {
-    let schema = request_schema::<T>();
-    check(&schema, &mut input, &mut Vec::new(), source)?;
+    check(schema, &mut input, &mut Vec::new(), source)?;
     serde_json::from_value(input).map_err(|e| ValidationError::new("", e.to_string()))
 }
 
@@ -257,17 +265,33 @@ fn limit(s: &Map<String, Value>, key: &str) -> Option<f64> {
     s.get(key).and_then(Value::as_f64)
 }
 
+/// A limit as zod prints it (schema limits are integers; others go through JSON's formatting,
+/// which avoids linking the float `Display` machinery into the worker).
+fn show(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() <= MAX_SAFE_INTEGER as f64 {
+        (x as i64).to_string()
+    } else {
+        Number::from_f64(x).map(|n| n.to_string()).unwrap_or_default()
+    }
+}
+
 fn check_string(s: &Map<String, Value>, text: &str, path: &[String]) -> Result<(), ValidationError> {
     // zod counts UTF-16 code units, as JavaScript's `length` does
     let len = text.encode_utf16().count() as f64;
     if let Some(min) = limit(s, "minLength") {
         if len < min {
-            return Err(err(path, format!("String must contain at least {min} character(s)")));
+            return Err(err(
+                path,
+                format!("String must contain at least {min} character(s)", min = show(min)),
+            ));
         }
     }
     if let Some(max) = limit(s, "maxLength") {
         if len > max {
-            return Err(err(path, format!("String must contain at most {max} character(s)")));
+            return Err(err(
+                path,
+                format!("String must contain at most {max} character(s)", max = show(max)),
+            ));
         }
     }
     Ok(())
@@ -277,19 +301,19 @@ fn check_number(s: &Map<String, Value>, n: &Number, path: &[String]) -> Result<(
     let x = n.as_f64().unwrap_or(f64::NAN);
     if let Some(min) = limit(s, "minimum") {
         if x < min {
-            return Err(err(path, format!("Number must be greater than or equal to {min}")));
+            return Err(err(path, format!("Number must be greater than or equal to {min}", min = show(min))));
         }
     }
     if let Some(min) = limit(s, "exclusiveMinimum") {
         if x <= min {
-            return Err(err(path, format!("Number must be greater than {min}")));
+            return Err(err(path, format!("Number must be greater than {min}", min = show(min))));
         }
     }
     let max = limit(s, "maximum");
     let integer = type_list(s).contains(&"integer");
     if let Some(max) = max.or(integer.then_some(MAX_SAFE_INTEGER as f64)) {
         if x > max {
-            return Err(err(path, format!("Number must be less than or equal to {max}")));
+            return Err(err(path, format!("Number must be less than or equal to {max}", max = show(max))));
         }
     }
     if integer && x < -(MAX_SAFE_INTEGER as f64) {
@@ -297,7 +321,7 @@ fn check_number(s: &Map<String, Value>, n: &Number, path: &[String]) -> Result<(
     }
     if let Some(max) = limit(s, "exclusiveMaximum") {
         if x >= max {
-            return Err(err(path, format!("Number must be less than {max}")));
+            return Err(err(path, format!("Number must be less than {max}", max = show(max))));
         }
     }
     Ok(())
@@ -312,12 +336,12 @@ fn check_array(
     let n = items.len() as f64;
     if let Some(min) = limit(s, "minItems") {
         if n < min {
-            return Err(err(path, format!("Array must contain at least {min} element(s)")));
+            return Err(err(path, format!("Array must contain at least {min} element(s)", min = show(min))));
         }
     }
     if let Some(max) = limit(s, "maxItems") {
         if n > max {
-            return Err(err(path, format!("Array must contain at most {max} element(s)")));
+            return Err(err(path, format!("Array must contain at most {max} element(s)", max = show(max))));
         }
     }
     if let Some(item_schema) = s.get("items") {

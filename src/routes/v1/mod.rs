@@ -15,158 +15,44 @@
 //!
 //! Validation of the input (body or query) comes first on every route, as upstream's does.
 
+#[cfg(target_arch = "wasm32")]
 mod admin;
+#[cfg(target_arch = "wasm32")]
 mod apis;
+#[cfg(target_arch = "wasm32")]
 pub mod envelope;
+#[cfg(target_arch = "wasm32")]
 mod identities;
+#[cfg(target_arch = "wasm32")]
 mod keys;
+#[cfg(target_arch = "wasm32")]
 mod permissions;
+#[cfg(target_arch = "wasm32")]
 mod ratelimits;
 
-use std::future::Future;
-use std::pin::Pin;
+// the table's types are used by the worker's dispatch and by the documentation test
+#[cfg(target_arch = "wasm32")]
+use serde_json::json;
+#[cfg(any(test, target_arch = "wasm32"))]
+use serde_json::Value;
 
-use serde_json::{json, Value};
-use worker::{Method, Request, Response};
-
-use crate::api::openapi::{request_schema, response_schema, Auth, HttpMethod, RouteDoc};
+#[cfg(any(test, target_arch = "wasm32"))]
 use crate::api::v1::{self as api, common::Empty};
-use crate::api::Refine;
-use crate::domain::permissions::{require, PermissionQuery};
+#[cfg(target_arch = "wasm32")]
+use crate::domain::permissions::require;
+#[cfg(target_arch = "wasm32")]
 use crate::domain::rbac::LinkKind;
-use crate::domain::validate::{parse, Source};
-use crate::http::{self, Incoming};
-use crate::service::auth::{admin_access, authenticate, AdminAccess, Credentials, Principal};
-use crate::service::{Ctx, Error, Result};
 
-/// Reads the input of a route as JSON: the query string for GET, the body otherwise (one
-/// non-generic function for every route).
-async fn read_input(req: &mut Request, is_get: bool) -> Result<(Value, Source)> {
-    if is_get {
-        Ok((http::query(req).map_err(|e| Error::Internal(e.to_string()))?, Source::Query))
-    } else {
-        let body = http::body(req).await.map_err(|_| Error::bad_request("Malformed JSON in request body"))?;
-        Ok((body, Source::Json))
-    }
-}
+/// The v1 OpenAPI document, generated from the route table below by `cargo test` (which fails
+/// when this file is stale; `UPDATE_OPENAPI=1 cargo test` rewrites it). The worker serves it and
+/// validates requests against it, so no schema is generated at run time.
+#[cfg(target_arch = "wasm32")]
+pub const OPENAPI: &str = include_str!("../../../openapi/v1.json");
 
-/// Validates a route's input against its schema and cross-field rules.
-fn validate<T: serde::de::DeserializeOwned + schemars::JsonSchema + Refine + 'static>(
-    (value, source): (Value, Source),
-) -> Result<T> {
-    let input = parse::<T>(value, source)?;
-    input.refine().map_err(Error::BadRequest)?;
-    Ok(input)
-}
-
-/// Authenticates the root key of the request (one boxed future shared by every route).
-fn root_key<'a>(
-    ctx: &'a Ctx,
-    incoming: &'a Incoming,
-    query: Option<PermissionQuery>,
-) -> Pin<Box<dyn Future<Output = Result<Principal>> + 'a>> {
-    Box::pin(async move { authenticate(ctx, incoming.token.as_deref(), query.as_ref()).await })
-}
-
-/// The operator token check of `admin` routes; `Ok(false)` when the operator API is off.
-fn admin_gate(ctx: &Ctx, incoming: &Incoming) -> Result<bool> {
-    match admin_access(ctx.config.admin_token.as_deref(), incoming.token.as_deref()) {
-        AdminAccess::Disabled => Ok(false),
-        AdminAccess::Denied => Err(Error::unauthorized("invalid admin token")),
-        AdminAccess::Granted => Ok(true),
-    }
-}
-
-macro_rules! gate {
-    (admin, $ctx:ident, $incoming:ident) => {
-        match admin_gate($ctx, $incoming) {
-            Ok(true) => {}
-            Ok(false) => return Some(http::not_found()),
-            Err(e) => return Some(envelope::error(&e, &$incoming.request_id, $incoming.pretty)),
-        }
-    };
-    ($other:ident, $ctx:ident, $incoming:ident) => {};
-}
-
-macro_rules! call {
-    (public, $ctx:ident, $incoming:ident, $input:ident, $handler:path) => {
-        $handler($ctx, $input).await
-    };
-    (admin, $ctx:ident, $incoming:ident, $input:ident, $handler:path) => {
-        $handler($ctx, $input).await
-    };
-    (loads_first, $ctx:ident, $incoming:ident, $input:ident, $handler:path) => {
-        $handler($ctx, &Credentials($incoming.token.clone()), $input).await
-    };
-    (root_then, $ctx:ident, $incoming:ident, $input:ident, $handler:path) => {{
-        let principal = root_key($ctx, $incoming, None).await?;
-        $handler($ctx, &principal, $input).await
-    }};
-    (root ($query:expr), $ctx:ident, $incoming:ident, $input:ident, $handler:path) => {{
-        let query = ($query)(&$input);
-        let principal = root_key($ctx, $incoming, Some(query)).await?;
-        $handler($ctx, &principal, $input).await
-    }};
-}
-
-macro_rules! doc_auth {
-    (public) => {
-        Auth::Public
-    };
-    (admin) => {
-        Auth::Admin
-    };
-    (loads_first) => {
-        Auth::RootKeyAfterLoad
-    };
-    ($other:ident) => {
-        Auth::RootKey
-    };
-}
-
-macro_rules! route_table {
-    ($( $method:ident $path:literal $auth:ident $( ($query:expr) )? $summary:literal
-        => $handler:path, $req:ty => $resp:ty; )*) => {
-        /// Runs the route matching the request, if there is one.
-        pub async fn dispatch(ctx: &Ctx, req: &mut Request, incoming: &Incoming) -> Option<worker::Result<Response>> {
-            if incoming.method == Method::Get && incoming.path == "/v1/liveness" {
-                return Some(http::json(&liveness(), 200, incoming.pretty));
-            }
-            $(
-                if incoming.path == $path && incoming.method == Method::$method {
-                    gate!($auth, ctx, incoming);
-                    let run = async {
-                        let input = validate::<$req>(read_input(req, incoming.method == Method::Get).await?)?;
-                        let output: $resp = call!($auth $( ($query) )?, ctx, incoming, input, $handler)?;
-                        Ok::<_, Error>(output)
-                    };
-                    return Some(match run.await {
-                        Ok(output) => http::json(&output, 200, incoming.pretty),
-                        Err(e) => envelope::error(&e, &incoming.request_id, incoming.pretty),
-                    });
-                }
-            )*
-            None
-        }
-
-        /// Every route, as documented.
-        pub fn routes() -> Vec<RouteDoc> {
-            vec![$(
-                RouteDoc {
-                    method: HttpMethod::$method,
-                    path: $path,
-                    summary: $summary,
-                    auth: doc_auth!($auth),
-                    request: request_schema::<$req>,
-                    response: response_schema::<$resp>,
-                },
-            )*]
-        }
-    };
-}
-
-fn liveness() -> Value {
-    json!({
+/// `GET /v1/liveness`.
+#[cfg(target_arch = "wasm32")]
+async fn liveness(_ctx: &crate::service::Ctx, _req: Empty) -> crate::service::Result<Value> {
+    Ok(json!({
         "status": "we're so back",
         "services": {
             "metrics": "NoopMetrics",
@@ -174,16 +60,15 @@ fn liveness() -> Value {
             "ratelimit": "DurableRateLimiter",
             "usagelimit": "DurableUsageLimiter"
         }
-    })
+    }))
 }
 
-use api::apis as a;
-use api::identities as i;
-use api::keys as k;
-use api::permissions as p;
-use api::ratelimits as r;
+#[cfg(any(test, target_arch = "wasm32"))]
+use api::{apis as a, identities as i, keys as k, permissions as p, ratelimits as r};
 
-route_table! {
+crate::routes::route_table! {
+    Get "/v1/liveness" public "Liveness" => liveness, Empty => Value;
+
     // ---- keys.* and migrations.*
     Post "/v1/keys.verifyKey" public "Verify a key" =>
         keys::verify_key, k::VerifyKeyRequest => k::VerifyKeyResponse;
@@ -307,7 +192,16 @@ route_table! {
         admin::update_api, api::admin::UpdateApiRequest => Empty;
 }
 
-/// The OpenAPI 3.1 document of every v1 route.
+/// The OpenAPI 3.1 document of every v1 route, generated from the Rust types.
+#[cfg(test)]
 pub fn openapi() -> Value {
     api::openapi(&routes())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn openapi_snapshot_is_current() {
+        crate::routes::table::check_snapshot(&super::openapi(), "openapi/v1.json");
+    }
 }

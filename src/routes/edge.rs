@@ -1,0 +1,103 @@
+//! What every route of every wire version does before its handler: read the input, validate it
+//! against the route's schema in the version's OpenAPI document, check the operator token,
+//! authenticate the root key.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+
+use serde::de::DeserializeOwned;
+use serde_json::{json, Map, Value};
+use worker::Request;
+
+use crate::api::Refine;
+use crate::domain::permissions::PermissionQuery;
+use crate::domain::validate::{parse_with, Source};
+use crate::http::{self, Incoming};
+use crate::service::auth::{admin_access, authenticate, AdminAccess, Principal};
+use crate::service::{Ctx, Error, Result};
+
+/// Reads the input of a route as JSON: the query string for GET, the body otherwise.
+pub async fn read_input(req: &mut Request, is_get: bool) -> Result<(Value, Source)> {
+    if is_get {
+        Ok((http::query(req).map_err(|e| Error::Internal(e.to_string()))?, Source::Query))
+    } else {
+        let body = http::body(req).await.map_err(|_| Error::bad_request("Malformed JSON in request body"))?;
+        Ok((body, Source::Json))
+    }
+}
+
+thread_local! {
+    /// Parsed documents, by the address of their text.
+    static DOCUMENTS: RefCell<HashMap<usize, Rc<Value>>> = RefCell::new(HashMap::new());
+    /// Request schemas, by (method, path).
+    static SCHEMAS: RefCell<HashMap<(&'static str, &'static str), Rc<Value>>> = RefCell::new(HashMap::new());
+}
+
+fn document(text: &'static str) -> Result<Rc<Value>> {
+    let key = text.as_ptr() as usize;
+    if let Some(doc) = DOCUMENTS.with(|d| d.borrow().get(&key).cloned()) {
+        return Ok(doc);
+    }
+    let doc = Rc::new(serde_json::from_str::<Value>(text)?);
+    DOCUMENTS.with(|d| d.borrow_mut().insert(key, doc.clone()));
+    Ok(doc)
+}
+
+/// The request schema of an operation: its JSON body's, or its query parameters as one object.
+fn operation_schema(doc: &Value, method: &str, path: &str) -> Value {
+    let op = &doc["paths"][path][method.to_ascii_lowercase()];
+    if let Some(body) = op.pointer("/requestBody/content/application~1json/schema") {
+        return body.clone();
+    }
+    let (mut properties, mut required) = (Map::new(), Vec::new());
+    for p in op["parameters"].as_array().into_iter().flatten() {
+        let Some(name) = p["name"].as_str() else { continue };
+        properties.insert(name.to_string(), p["schema"].clone());
+        if p["required"] == Value::Bool(true) {
+            required.push(Value::from(name));
+        }
+    }
+    json!({ "type": "object", "properties": properties, "required": required })
+}
+
+fn schema(doc: &'static str, method: &'static str, path: &'static str) -> Result<Rc<Value>> {
+    if let Some(s) = SCHEMAS.with(|c| c.borrow().get(&(method, path)).cloned()) {
+        return Ok(s);
+    }
+    let s = Rc::new(operation_schema(document(doc)?.as_ref(), method, path));
+    SCHEMAS.with(|c| c.borrow_mut().insert((method, path), s.clone()));
+    Ok(s)
+}
+
+/// Validates a route's input against its schema in `doc`, then its cross-field rules.
+pub fn validate<T: DeserializeOwned + Refine>(
+    doc: &'static str,
+    method: &'static str,
+    path: &'static str,
+    (value, source): (Value, Source),
+) -> Result<T> {
+    let input: T = parse_with(schema(doc, method, path)?.as_ref(), value, source)?;
+    input.refine().map_err(Error::BadRequest)?;
+    Ok(input)
+}
+
+/// Authenticates the root key of the request (one boxed future shared by every route).
+pub fn root_key<'a>(
+    ctx: &'a Ctx,
+    incoming: &'a Incoming,
+    query: Option<PermissionQuery>,
+) -> Pin<Box<dyn Future<Output = Result<Principal>> + 'a>> {
+    Box::pin(async move { authenticate(ctx, incoming.token.as_deref(), query.as_ref()).await })
+}
+
+/// The operator token check of `admin` routes; `Ok(false)` when the operator API is off.
+pub fn admin_gate(ctx: &Ctx, incoming: &Incoming) -> Result<bool> {
+    match admin_access(ctx.config.admin_token.as_deref(), incoming.token.as_deref()) {
+        AdminAccess::Disabled => Ok(false),
+        AdminAccess::Denied => Err(Error::unauthorized("invalid admin token")),
+        AdminAccess::Granted => Ok(true),
+    }
+}

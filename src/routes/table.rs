@@ -1,0 +1,140 @@
+//! The route table macro shared by the wire versions. One line per route:
+//!
+//! `Method "path" auth "summary" => handler, Request => Response;`
+//!
+//! In the worker it expands to `dispatch` (validate the input against the route's schema in the
+//! version's OpenAPI document, authenticate as `auth` says, run the handler, answer with the
+//! version's envelope); natively it expands to `routes()`, the documentation of every route, from
+//! which `cargo test` generates that document.
+//!
+//! `auth` is one of:
+//! - `public`: no credentials.
+//! - `admin`: the operator token, checked before the input is read (404 when the operator API is
+//!   off, 403 for a wrong token).
+//! - `root(|req| query)`: the root key must satisfy `query` (built from the request) before the
+//!   handler runs; the handler gets the authenticated `Principal`.
+//! - `root_then`: the root key is authenticated here; the service checks the rights that depend
+//!   on stored data (e.g. updateKey: the key's api).
+//! - `loads_first`: **exceptions** — upstream loads the resource before authenticating, so an
+//!   unknown id is a 404 even without credentials; the handler gets the unchecked `Credentials`
+//!   and the service authenticates after loading.
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __route_gate {
+    (admin, $ctx:ident, $incoming:ident) => {
+        match $crate::routes::edge::admin_gate($ctx, $incoming) {
+            Ok(true) => {}
+            Ok(false) => return Some($crate::http::not_found()),
+            Err(e) => return Some(envelope::error(&e, &$incoming.request_id, $incoming.pretty)),
+        }
+    };
+    ($other:ident, $ctx:ident, $incoming:ident) => {};
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __route_call {
+    (public, $ctx:ident, $incoming:ident, $input:ident, $handler:path) => {
+        $handler($ctx, $input).await
+    };
+    (admin, $ctx:ident, $incoming:ident, $input:ident, $handler:path) => {
+        $handler($ctx, $input).await
+    };
+    (loads_first, $ctx:ident, $incoming:ident, $input:ident, $handler:path) => {
+        $handler($ctx, &$crate::service::auth::Credentials($incoming.token.clone()), $input).await
+    };
+    (root_then, $ctx:ident, $incoming:ident, $input:ident, $handler:path) => {{
+        let principal = $crate::routes::edge::root_key($ctx, $incoming, None).await?;
+        $handler($ctx, &principal, $input).await
+    }};
+    (root ($query:expr), $ctx:ident, $incoming:ident, $input:ident, $handler:path) => {{
+        let query = ($query)(&$input);
+        let principal = $crate::routes::edge::root_key($ctx, $incoming, Some(query)).await?;
+        $handler($ctx, &principal, $input).await
+    }};
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __route_doc_auth {
+    (public) => {
+        $crate::api::openapi::Auth::Public
+    };
+    (admin) => {
+        $crate::api::openapi::Auth::Admin
+    };
+    (loads_first) => {
+        $crate::api::openapi::Auth::RootKeyAfterLoad
+    };
+    ($other:ident) => {
+        $crate::api::openapi::Auth::RootKey
+    };
+}
+
+/// See the module documentation. The calling module provides `OPENAPI` (its document) and an
+/// `envelope` module with `error(&service::Error, request_id, pretty)`.
+#[macro_export]
+macro_rules! __route_table {
+    ($( $method:ident $path:literal $auth:ident $( ($query:expr) )? $summary:literal
+        => $handler:path, $req:ty => $resp:ty; )*) => {
+        /// Runs the route matching the request, if there is one.
+        #[cfg(target_arch = "wasm32")]
+        pub async fn dispatch(
+            ctx: &$crate::service::Ctx,
+            req: &mut worker::Request,
+            incoming: &$crate::http::Incoming,
+        ) -> Option<worker::Result<worker::Response>> {
+            use $crate::routes::edge;
+            $(
+                if incoming.path == $path && incoming.method == worker::Method::$method {
+                    $crate::__route_gate!($auth, ctx, incoming);
+                    let run = async {
+                        let value = edge::read_input(req, incoming.method == worker::Method::Get).await?;
+                        let input: $req = edge::validate(OPENAPI, stringify!($method), $path, value)?;
+                        let output: $resp = $crate::__route_call!($auth $( ($query) )?, ctx, incoming, input, $handler)?;
+                        Ok::<_, $crate::service::Error>(output)
+                    };
+                    return Some(match run.await {
+                        Ok(output) => $crate::http::json(&output, 200, incoming.pretty),
+                        Err(e) => envelope::error(&e, &incoming.request_id, incoming.pretty),
+                    });
+                }
+            )*
+            None
+        }
+
+        /// Every route, as documented (for the OpenAPI snapshot test).
+        #[cfg(test)]
+        pub fn routes() -> Vec<$crate::api::openapi::RouteDoc> {
+            use $crate::api::openapi::{request_schema, response_schema, HttpMethod, RouteDoc};
+            vec![$(
+                RouteDoc {
+                    method: HttpMethod::$method,
+                    path: $path,
+                    summary: $summary,
+                    auth: $crate::__route_doc_auth!($auth),
+                    request: request_schema::<$req>,
+                    response: response_schema::<$resp>,
+                },
+            )*]
+        }
+    };
+}
+pub use __route_table as route_table;
+
+/// Compares a generated document with its committed snapshot (`UPDATE_OPENAPI=1` rewrites it).
+#[cfg(test)]
+pub fn check_snapshot(doc: &serde_json::Value, file: &str) {
+    let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = serde_json::to_string_pretty(doc).expect("document serialises") + "\n";
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &text).expect("snapshot written");
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == text,
+        "{file} is stale: the route table or the wire types changed; run `UPDATE_OPENAPI=1 cargo test` and commit it"
+    );
+}
