@@ -24,8 +24,8 @@
 //
 // How a request is built (so that a route added later gets a valid one without anyone editing this
 // file; bodies are validated BEFORE authentication, so an invalid one would be a 400 and fail the
-// checks): POST bodies from requestBody.content["application/json"].schema, GET queries from
-// `parameters`. A property is filled when it is required, or when its name is a fixture name
+// checks): bodies from requestBody.content["application/json"].schema, query (and path) strings
+// from `parameters`. A property is filled when it is required, or when its name is a fixture name
 // (BY_NAME: apiId, keyId, key, identityId, externalId, permissionId, roleId, namespaceId,
 // namespaceName, namespace, identifier, workspaceId; IN_LIST: `permissions[].id`, `roles[].id`,
 // lists of permission slugs / role names): those take the workspace's fixtures (made in before()).
@@ -217,18 +217,17 @@ function build(schema, fx, path = []) {
 /** The request of an operation for the workspace `fx`: {method, url, body}. */
 function requestFor(o, fx) {
   let req = { method: o.method, url: o.path, body: undefined };
-  if (o.method === "GET") {
-    const qs = new URLSearchParams();
-    for (const p of o.op.parameters ?? []) {
-      if (p.in !== "query") continue;
-      if (p.required || fixtureAt([p.name], fx) !== undefined) {
-        const v = build(p.schema, fx, [p.name]);
-        qs.set(p.name, typeof v === "object" ? JSON.stringify(v) : String(v));
-      }
-    }
-    const q = qs.toString();
-    req.url = `${o.path}${q ? `?${q}` : ""}`;
-  } else {
+  const qs = new URLSearchParams();
+  for (const p of o.op.parameters ?? []) {
+    if (!(p.required || fixtureAt([p.name], fx) !== undefined)) continue;
+    const v = build(p.schema, fx, [p.name]);
+    const text = typeof v === "object" ? JSON.stringify(v) : String(v);
+    if (p.in === "query") qs.set(p.name, text);
+    else if (p.in === "path") req.url = req.url.replace(`{${p.name}}`, encodeURIComponent(text));
+  }
+  const q = qs.toString();
+  if (q) req.url = `${req.url}?${q}`;
+  if (o.method !== "GET") {
     const schema = o.op.requestBody?.content?.["application/json"]?.schema;
     req.body = schema ? build(schema, fx) : {};
   }
@@ -265,27 +264,28 @@ async function fixtures(tag) {
   return fx;
 }
 
-const TABLES = [
-  "key_auth", "apis", "keys", "credits", "identities", "ratelimits", "permissions", "roles", "keys_permissions", "keys_roles",
-  "roles_permissions", "encrypted_keys", "ratelimit_namespaces", "ratelimit_overrides", "audit_log", "audit_log_target",
-];
-
-/** Everything stored for a workspace: its row, every row of every table it owns (verification
- * events aside) and its root keys. One SQL statement (D1 calls from the test process are slow),
- * built from the tables' columns on first use. */
+/** Everything stored for a workspace: its row, its root keys and every row of every table with a
+ * `workspace_id` (verification events aside: they are analytics). One SQL statement (D1 calls
+ * from the test process are slow), built from the schema on first use, so a table added later is
+ * compared too. */
 let stateSql;
 async function stateOf(workspaceId) {
   if (!stateSql) {
-    const json = async (table, where, columns) => {
-      const names = columns ?? (await kg.rows(`PRAGMA table_info(${table})`)).map((c) => c.name);
-      const row = `json_array(${names.map((n) => `"${n}"`).join(", ")})`;
-      return `'${table}${columns ? ":root" : ""}', (SELECT json_group_array(${row}) FROM (SELECT * FROM ${table} WHERE ${where} ORDER BY rowid))`;
-    };
+    const columns = async (table) => (await kg.rows(`PRAGMA table_info("${table}")`)).map((c) => c.name);
+    const rows = (label, table, names, where) =>
+      `'${label}', (SELECT json_group_array(json(r)) FROM (SELECT json_array(${names.map((n) => `"${n}"`).join(", ")}) AS r FROM "${table}" WHERE ${where} ORDER BY r))`;
+    const tables = (await kg.rows("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT GLOB 'sqlite_*' AND name NOT GLOB '_cf_*' ORDER BY name"))
+      .map((t) => t.name)
+      .filter((t) => t !== "key_verifications");
     const parts = [
-      await json("workspaces", "id = ?1"),
-      await json("keys", "for_workspace_id = ?1", ["id", "hash", "enabled", "deleted_at_m", "expires"]),
-      ...(await Promise.all(TABLES.map((t) => json(t, "workspace_id = ?1")))),
+      rows("workspace", "workspaces", await columns("workspaces"), "id = ?1"),
+      rows("root keys", "keys", ["id", "hash", "enabled", "deleted_at_m", "expires"], "for_workspace_id = ?1"),
     ];
+    for (const t of tables) {
+      const names = await columns(t);
+      if (names.includes("workspace_id")) parts.push(rows(t, t, names, "workspace_id = ?1"));
+    }
+    assert.ok(parts.length > 10, `only ${parts.length} parts of a workspace's state`);
     stateSql = `SELECT json_object(${parts.join(", ")}) AS state`;
   }
   return JSON.parse((await kg.row(stateSql, workspaceId)).state);
@@ -360,6 +360,9 @@ describe("openapi.json", () => {
     assert.deepEqual(ADMIN_OPERATIONS.filter((o) => !o.route.startsWith("admin.")).map((o) => o.name), [], "adminToken outside /v1/admin.*");
     assert.deepEqual(OPERATIONS.filter((o) => o.route.startsWith("admin.") && !securedBy(o, "adminToken")).map((o) => o.name), [], "/v1/admin.* without adminToken");
     assert.ok(ROOT_KEY_OPERATIONS.length >= 30, `${ROOT_KEY_OPERATIONS.length} root-key operations`);
+    // the checks below know the v1 error envelope only: other versions need their own here
+    assert.deepEqual([...ROOT_KEY_OPERATIONS, ...ADMIN_OPERATIONS].filter((o) => !o.path.startsWith("/v1/")).map((o) => o.name), [],
+      "authenticated operations outside /v1/");
     assert.deepEqual(Object.keys(doc.components?.securitySchemes ?? {}).sort(), ["adminToken", "rootKey"]);
   });
 });
