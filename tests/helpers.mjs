@@ -1,5 +1,8 @@
 // Test harness: runs the built worker (build/index.js) in Miniflare with a fresh in-memory D1
 // database (migrations applied) and Durable Objects, bound to 127.0.0.1 on a random port.
+// Also the helpers the test files share, each with one signature: methods of Keygate (createKey,
+// verify, getKey, creditsOf, seedLegacy, createIdentity, createPermission, counts, ...) and the
+// exported functions below it (ok, uniq, at, sha256, base58Decode, ...).
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
