@@ -1,6 +1,6 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { startKeygate, expectError } from "./helpers.mjs";
+import { startKeygate, expectError, sha256 } from "./helpers.mjs";
 
 let kg, s;
 before(async () => {
@@ -10,8 +10,6 @@ before(async () => {
 after(async () => {
   await kg?.stop();
 });
-
-const count = async (sql, ...args) => (await kg.row(sql, ...args)).n;
 
 describe("root-key authentication (common route tests)", () => {
   test("no Authorization header", async () => {
@@ -38,7 +36,7 @@ describe("root-key authentication (common route tests)", () => {
     const other = await kg.rootKey(s.workspaceId, ["api.api_other.read_api"]);
     expectError(assert, await kg.get("apis.getApi", { apiId: s.apiId }, other), 403, "INSUFFICIENT_PERMISSIONS");
     // nothing was created by the refused calls
-    assert.equal(await count("SELECT COUNT(*) AS n FROM apis WHERE name = 'nope'"), 0);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM apis WHERE name = 'nope'"), 0);
   });
 
   test("exact permission names: api.<id>.read_api and api.*.read_api", async () => {
@@ -60,10 +58,9 @@ describe("root-key authentication (common route tests)", () => {
 
   test("a key that is not a root key", async () => {
     // a plain key of the workspace's api, inserted directly (keys.createKey comes later)
-    const { createHash } = await import("node:crypto");
     const plain = "plain_notaroot";
     await kg.db.prepare("INSERT INTO keys (id, key_auth_id, hash, start, workspace_id, created_at_m) SELECT 'key_plain', key_auth_id, ?, 'plain', workspace_id, 0 FROM apis WHERE id = ?")
-      .bind(createHash("sha256").update(plain).digest("base64"), s.apiId).run();
+      .bind(sha256(plain), s.apiId).run();
     expectError(assert, await kg.post("apis.createApi", { name: "nope" }, plain), 403, "INSUFFICIENT_PERMISSIONS");
     // even with a permission named "*" it is not a root key
     await kg.db.batch([
@@ -90,14 +87,14 @@ describe("apis.*", () => {
   });
 
   test("validation failures name the field and write nothing", async () => {
-    const before = await count("SELECT COUNT(*) AS n FROM apis");
+    const before = await kg.count("SELECT COUNT(*) AS n FROM apis");
     expectError(assert, await kg.post("apis.createApi", { name: "ab" }, s.rootKey), 400, "BAD_REQUEST", "name: String must contain at least 3 character(s)");
     expectError(assert, await kg.post("apis.createApi", { name: 42 }, s.rootKey), 400, "BAD_REQUEST", "name: Expected string, received number");
     expectError(assert, await kg.post("apis.createApi", {}, s.rootKey), 400, "BAD_REQUEST", "name: Required");
     const malformed = await kg.call("/v1/apis.createApi", { method: "POST", raw: "{not json", rootKey: s.rootKey, headers: { "Content-Type": "application/json" } });
     expectError(assert, malformed, 400, "BAD_REQUEST", "Malformed JSON in request body");
     expectError(assert, await kg.get("apis.getApi", {}, s.rootKey), 400, "BAD_REQUEST", "apiId: Required");
-    assert.equal(await count("SELECT COUNT(*) AS n FROM apis"), before);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM apis"), before);
   });
 
   test("unknown and cross-workspace apis are 404", async () => {
@@ -106,7 +103,7 @@ describe("apis.*", () => {
     expectError(assert, await kg.get("apis.getApi", { apiId: other.apiId }, s.rootKey), 404, "NOT_FOUND", `api ${other.apiId} not found`);
     expectError(assert, await kg.post("apis.deleteApi", { apiId: other.apiId }, s.rootKey), 404, "NOT_FOUND");
     expectError(assert, await kg.post("apis.deleteKeys", { apiId: other.apiId }, s.rootKey), 404, "NOT_FOUND");
-    assert.equal(await count("SELECT COUNT(*) AS n FROM apis WHERE id = ? AND deleted_at_m IS NULL", other.apiId), 1);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM apis WHERE id = ? AND deleted_at_m IS NULL", other.apiId), 1);
   });
 
   test("deleteApi soft-deletes the api and its keys", async () => {
@@ -139,13 +136,13 @@ describe("apis.*", () => {
     await kg.db.prepare("INSERT INTO credits (id, workspace_id, key_id, remaining) VALUES ('cr_bulk1', ?, 'key_bulk1', 5)").bind(s.workspaceId).run();
     const soft = await kg.post("apis.deleteKeys", { apiId: result.apiId }, s.rootKey);
     assert.deepEqual(soft.body, { deletedKeys: 3 });
-    assert.equal(await count("SELECT COUNT(*) AS n FROM keys WHERE id LIKE 'key_bulk%' AND deleted_at_m IS NOT NULL"), 3);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM keys WHERE id LIKE 'key_bulk%' AND deleted_at_m IS NOT NULL"), 3);
     const again = await kg.post("apis.deleteKeys", { apiId: result.apiId }, s.rootKey);
     assert.deepEqual(again.body, { deletedKeys: 0 });
     const hard = await kg.post("apis.deleteKeys", { apiId: result.apiId, permanent: true }, s.rootKey);
     assert.deepEqual(hard.body, { deletedKeys: 3 });
-    assert.equal(await count("SELECT COUNT(*) AS n FROM keys WHERE id LIKE 'key_bulk%'"), 0);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM credits WHERE id = 'cr_bulk1'"), 0);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM keys WHERE id LIKE 'key_bulk%'"), 0);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM credits WHERE id = 'cr_bulk1'"), 0);
   });
 
   test("admin.updateApi settings are stored", async () => {

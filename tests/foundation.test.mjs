@@ -1,6 +1,6 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { startKeygate, expectError, ADMIN_TOKEN } from "./helpers.mjs";
+import { startKeygate, expectError, ADMIN_TOKEN, sha256 } from "./helpers.mjs";
 
 let kg;
 before(async () => {
@@ -79,8 +79,7 @@ describe("operator API", () => {
     assert.equal(row.for_workspace_id, ws);
     assert.equal(row.name, "ops");
     assert.equal(row.start, key.slice(0, 12));
-    const { createHash } = await import("node:crypto");
-    assert.equal(row.hash, createHash("sha256").update(key).digest("base64"));
+    assert.equal(row.hash, sha256(key));
     const all = JSON.stringify(await kg.rows("SELECT * FROM keys"));
     assert.ok(!all.includes(key), "the plaintext root key is not stored");
     const perms = await kg.rows("SELECT p.slug FROM keys_permissions kp JOIN permissions p ON p.id = kp.permission_id WHERE kp.key_id = ? ORDER BY p.slug", keyId);

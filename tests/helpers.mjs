@@ -1,5 +1,10 @@
 // Test harness: runs the built worker (build/index.js) in Miniflare with a fresh in-memory D1
 // database (migrations applied) and Durable Objects, bound to 127.0.0.1 on a random port.
+// Also the helpers the test files share, each with one signature: methods of Keygate (createKey,
+// verify, getKey, creditsOf, seedLegacy, createIdentity, createPermission, counts, ...) and the
+// exported functions below it (ok, uniq, at, sha256, base58Decode, ...).
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
 import http from "node:http";
 import { Miniflare, Log, LogLevel } from "miniflare";
@@ -85,7 +90,7 @@ export class Keygate {
     await this.mf.dispose();
   }
 
-  /** Raw HTTP call: returns { status, body, headers }. */
+  /** Raw HTTP call: returns { status, body (parsed JSON), text, headers, request (what was asked) }. */
   async call(path, { method, body, rootKey, headers = {}, raw } = {}) {
     const h = { ...headers };
     if (rootKey) h.Authorization = `Bearer ${rootKey}`;
@@ -95,7 +100,8 @@ export class Keygate {
       payload = JSON.stringify(body);
       h["Content-Type"] = "application/json";
     }
-    const res = await request(this.agent, `${this.url}${path}`, { method: method ?? (payload === undefined ? "GET" : "POST"), headers: h, body: payload });
+    const m = method ?? (payload === undefined ? "GET" : "POST");
+    const res = await request(this.agent, `${this.url}${path}`, { method: m, headers: h, body: payload });
     const text = res.text;
     let json;
     try {
@@ -103,7 +109,9 @@ export class Keygate {
     } catch {
       json = undefined;
     }
-    return { status: res.status, body: json, text, headers: res.headers };
+    // what was asked, for assertion messages (see `ok`)
+    const asked = `${m} ${path}${payload === undefined ? "" : ` ${String(payload).slice(0, 300)}`}`;
+    return { status: res.status, body: json, text, headers: res.headers, request: asked };
   }
 
   post(route, body, rootKey, headers) {
@@ -154,7 +162,195 @@ export class Keygate {
   async rows(sql, ...args) {
     return (await this.db.prepare(sql).bind(...args).all()).results;
   }
+
+  /** The `n` of a `SELECT COUNT(*) AS n …` query. */
+  async count(sql, ...args) {
+    return (await this.row(sql, ...args)).n;
+  }
+
+  /** Row counts of `tables` in one workspace, or (no workspaceId) in every workspace but keygate's
+   * own, where root keys and their permissions live (so creating root keys changes nothing). */
+  async counts(tables, workspaceId) {
+    const out = {};
+    for (const t of tables) {
+      out[t] = workspaceId === undefined
+        ? await this.count(`SELECT COUNT(*) AS n FROM ${t} WHERE workspace_id <> 'ws_keygate'`)
+        : await this.count(`SELECT COUNT(*) AS n FROM ${t} WHERE workspace_id = ?`, workspaceId);
+    }
+    return out;
+  }
+
+  // ---- keys ------------------------------------------------------------------------------------
+
+  /** keys.createKey in ctx's api ({apiId, rootKey}) that must succeed; returns {keyId, key}. */
+  async createKey(ctx, body = {}) {
+    const r = await this.post("keys.createKey", { apiId: ctx.apiId, ...body }, ctx.rootKey);
+    assert.equal(r.status, 200, `createKey: ${r.text}`);
+    assert.match(r.body.keyId, /^key_/);
+    assert.equal(typeof r.body.key, "string");
+    return r.body;
+  }
+
+  /** keys.getKey with ctx's root key that must answer 200; returns the key. */
+  async getKey(ctx, keyId) {
+    const r = await this.get("keys.getKey", { keyId }, ctx.rootKey);
+    assert.equal(r.status, 200, `getKey: ${r.text}`);
+    return r.body;
+  }
+
+  /** keys.verifyKey (no Authorization) as it answers: {status, body, …}. */
+  verifyKey(body, headers) {
+    return this.post("keys.verifyKey", body, undefined, headers);
+  }
+
+  /** keys.verifyKey of `key` (plus `extra` fields), which must answer HTTP 200; returns the body. */
+  async verify(key, extra = {}, headers) {
+    const r = await this.verifyKey({ key, ...extra }, headers);
+    assert.equal(r.status, 200, `verifyKey: ${r.text}`);
+    return r.body;
+  }
+
+  /** The verification code of `key` for a permission query (none when undefined). */
+  async codeOf(key, permissions) {
+    return (await this.verify(key, permissions === undefined ? {} : { authorization: { permissions } })).code;
+  }
+
+  /** The key's credits row, or null. */
+  creditsOf(keyId) {
+    return this.row("SELECT * FROM credits WHERE key_id = ?", keyId);
+  }
+
+  /** The key's legacy credit columns: {remaining_requests, refill_amount, refill_day, last_refill_at}. */
+  legacyOf(keyId) {
+    return this.row("SELECT remaining_requests, refill_amount, refill_day, last_refill_at FROM keys WHERE id = ?", keyId);
+  }
+
+  /** Test-only D1 write: turn a key into a legacy-credits key (keys.remaining_requests & co); the
+   * API cannot create one (keygate's createKey always writes credits rows). */
+  async seedLegacy(keyId, remaining, { amount = null, day = null, lastRefillAt = null } = {}) {
+    await this.db
+      .prepare("UPDATE keys SET remaining_requests = ?, refill_amount = ?, refill_day = ?, last_refill_at = ? WHERE id = ?")
+      .bind(remaining, amount, day, lastRefillAt, keyId)
+      .run();
+  }
+
+  /** A key (createKey with `body`) whose balance lives in the legacy columns; returns {keyId, key}. */
+  async legacyKey(ctx, remaining, refill = {}, body = {}) {
+    const k = await this.createKey(ctx, body);
+    await this.seedLegacy(k.keyId, remaining, refill);
+    return k;
+  }
+
+  /** Test-only D1 write: give a key a credits row directly (for legacy + credits combinations);
+   * returns the row's id (`cr_test_…`). */
+  async seedCredits(ctx, keyId, remaining, { amount = null, day = null, refilledAt = null } = {}) {
+    const id = `cr_test_${++seq}_${Date.now()}`;
+    await this.db
+      .prepare(
+        "INSERT INTO credits (id, workspace_id, key_id, remaining, refill_amount, refill_day, refilled_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      )
+      .bind(id, ctx.workspaceId, keyId, remaining, amount, day, refilledAt, Date.now())
+      .run();
+    return id;
+  }
+
+  /** How many audit log entries of `event` in the workspace name the key as a target. */
+  auditTargets(workspaceId, event, keyId) {
+    return this.count(
+      "SELECT COUNT(*) AS n FROM audit_log l JOIN audit_log_target t ON t.audit_log_id = l.id WHERE l.workspace_id = ? AND l.event = ? AND t.type = 'key' AND t.id = ?",
+      workspaceId,
+      event,
+      keyId,
+    );
+  }
+
+  /** A second api in ctx's workspace (for "permission on another api" cases); returns its id. */
+  async otherApi(ctx) {
+    const r = await this.post("apis.createApi", { name: "other-api" }, ctx.adminRootKey);
+    assert.equal(r.status, 200, r.text);
+    return r.body.apiId;
+  }
+
+  /** The key's direct links in D1: permission ids and role ids, sorted. */
+  async linked(keyId) {
+    const permissions = await this.rows("SELECT permission_id AS id FROM keys_permissions WHERE key_id = ? ORDER BY permission_id", keyId);
+    const roles = await this.rows("SELECT role_id AS id FROM keys_roles WHERE key_id = ? ORDER BY role_id", keyId);
+    return { permissions: permissions.map((r) => r.id), roles: roles.map((r) => r.id) };
+  }
+
+  // ---- identities, permissions, roles -----------------------------------------------------------
+
+  /** identities.createIdentity with ctx's root key that must succeed; returns the identityId. */
+  async createIdentity(ctx, body) {
+    const r = await this.post("identities.createIdentity", body, ctx.rootKey);
+    assert.equal(r.status, 200, r.text);
+    return r.body.identityId;
+  }
+
+  /** permissions.createPermission with ctx's root key that must succeed; returns the permissionId. */
+  async createPermission(ctx, body) {
+    return (await ok(this.post("permissions.createPermission", body, ctx.rootKey))).permissionId;
+  }
+
+  /** permissions.createRole (with keygate's `permissions` extension: slugs of existing
+   * permissions) with ctx's root key that must succeed; returns the roleId. */
+  async createRole(ctx, body) {
+    return (await ok(this.post("permissions.createRole", body, ctx.rootKey))).roleId;
+  }
 }
+
+let seq = 0;
+
+/** A fresh name: `<base>_<n>`, so tests sharing a workspace do not collide. */
+export const uniq = (base = "user") => `${base}_${++seq}`;
+
+/** Headers that set the request's clock (UNSAFE_TEST_CLOCK) to `ms`. */
+export const at = (ms) => ({ "X-Test-Now": String(ms) });
+
+/** A call (or its promise) that must answer 200; returns the body. */
+export async function ok(res) {
+  const r = await res;
+  assert.equal(r.status, 200, `${r.request}: ${r.text}`);
+  return r.body;
+}
+
+/** Standard base64 of the SHA-256 of a string (keygate's key hash). */
+export const sha256 = (text) => createHash("sha256").update(text, "utf8").digest("base64");
+
+const BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+
+/** The bytes of a base58 string (Bitcoin alphabet); asserts it is base58. */
+export function base58Decode(text) {
+  let n = 0n;
+  for (const c of text) {
+    const i = BASE58.indexOf(c);
+    assert.ok(i >= 0, `not base58: ${c} in ${text}`);
+    n = n * 58n + BigInt(i);
+  }
+  const bytes = [];
+  while (n > 0n) {
+    bytes.unshift(Number(n % 256n));
+    n /= 256n;
+  }
+  for (const c of text) {
+    if (c !== "1") break;
+    bytes.unshift(0);
+  }
+  return bytes;
+}
+
+export const sorted = (list) => [...list].sort();
+export const byId = (list) => [...list].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+
+/** The 403 message of a permission query; the root key's permissions are listed sorted. */
+export const missingPermissions = (wanted, have) =>
+  `Missing one of these permissions: [${wanted.map((w) => `'"${w}"'`).join(", ")}], have: [${sorted(have).map((h) => `'"${h}"'`).join(", ")}]`;
+
+/** Every table a key route writes (for "a refused request wrote nothing"; see Keygate.counts). */
+export const KEY_TABLES = ["keys", "credits", "ratelimits", "identities", "permissions", "roles", "keys_permissions", "keys_roles", "encrypted_keys"];
+
+/** Every table the key permission/role routes write, audit log included. */
+export const RBAC_TABLES = ["permissions", "roles", "keys_permissions", "keys_roles", "roles_permissions", "audit_log", "keys"];
 
 /** Asserts the v1 error envelope and returns it. */
 export function expectError(assert, res, status, code, message) {

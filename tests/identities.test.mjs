@@ -1,22 +1,20 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { startKeygate, expectError } from "./helpers.mjs";
+import { startKeygate, expectError, uniq } from "./helpers.mjs";
 
 const ALL = ["identity.*.create_identity", "identity.*.read_identity", "identity.*.update_identity", "identity.*.delete_identity"];
 
-let kg, s, root;
+// identityAdmin: the workspace of `s` with a root key that holds exactly the four identity permissions
+let kg, s, root, identityAdmin;
 before(async () => {
   kg = await startKeygate();
   s = await kg.setup();
   root = await kg.rootKey(s.workspaceId, ALL);
+  identityAdmin = { ...s, rootKey: root };
 });
 after(async () => {
   await kg?.stop();
 });
-
-const count = async (sql, ...args) => (await kg.row(sql, ...args)).n;
-let seq = 0;
-const ext = (p = "user") => `${p}_${Date.now()}_${++seq}`;
 
 /** Everything an identities route can write, to check that a refused request wrote nothing. */
 async function snapshot(workspaceId = s.workspaceId) {
@@ -24,14 +22,8 @@ async function snapshot(workspaceId = s.workspaceId) {
     identities: await kg.rows("SELECT id, external_id, meta, updated_at FROM identities WHERE workspace_id = ? ORDER BY id", workspaceId),
     ratelimits: await kg.rows('SELECT id, name, "limit", duration, identity_id FROM ratelimits WHERE workspace_id = ? ORDER BY id', workspaceId),
     credits: await kg.rows("SELECT * FROM credits WHERE workspace_id = ? ORDER BY id", workspaceId),
-    audit: await count("SELECT COUNT(*) AS n FROM audit_log WHERE workspace_id = ?", workspaceId),
+    audit: await kg.count("SELECT COUNT(*) AS n FROM audit_log WHERE workspace_id = ?", workspaceId),
   };
-}
-
-async function create(body, key = root) {
-  const r = await kg.post("identities.createIdentity", body, key);
-  assert.equal(r.status, 200, r.text);
-  return r.body.identityId;
 }
 
 /** Talks to the usage limiter of an identity's credits row directly, as verification does. */
@@ -47,7 +39,7 @@ const spend = (creditId, cost = 1) => limiter(creditId, { op: "spend", balance: 
 describe("identities through the SDK", () => {
   test("create, get, list, update and delete", async () => {
     const unkey = kg.sdk(root);
-    const externalId = ext();
+    const externalId = uniq();
     const created = await unkey.identities.create({
       externalId,
       meta: { plan: "pro", seats: 3 },
@@ -83,22 +75,22 @@ describe("identities through the SDK", () => {
   });
 
   test("create stores the identity, its auto-applied ratelimits and audit rows in D1", async () => {
-    const externalId = ext();
-    const id = await create({ externalId, meta: { a: 1 }, ratelimits: [{ name: "tokens", limit: 5, duration: 1000 }] });
+    const externalId = uniq();
+    const id = await kg.createIdentity(identityAdmin, { externalId, meta: { a: 1 }, ratelimits: [{ name: "tokens", limit: 5, duration: 1000 }] });
     const row = await kg.row("SELECT external_id, workspace_id, environment, meta, deleted FROM identities WHERE id = ?", id);
     assert.deepEqual(row, { external_id: externalId, workspace_id: s.workspaceId, environment: "default", meta: '{"a":1}', deleted: 0 });
     const rls = await kg.rows('SELECT id, name, "limit", duration, auto_apply, key_id, workspace_id FROM ratelimits WHERE identity_id = ?', id);
     assert.equal(rls.length, 1);
     assert.match(rls[0].id, /^rl_/);
     assert.deepEqual({ ...rls[0], id: undefined }, { id: undefined, name: "tokens", limit: 5, duration: 1000, auto_apply: 1, key_id: null, workspace_id: s.workspaceId });
-    assert.equal(await count("SELECT COUNT(*) AS n FROM credits WHERE identity_id = ?", id), 0);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM credits WHERE identity_id = ?", id), 0);
     const audit = await kg.rows(
       "SELECT l.event, l.actor_type, t.type FROM audit_log l JOIN audit_log_target t ON t.audit_log_id = l.id WHERE t.id = ? ORDER BY l.event",
       id,
     );
     assert.deepEqual(audit.map((a) => `${a.event}/${a.type}`), ["identity.create/identity", "ratelimit.create/identity"]);
     // meta is {} when none was given
-    const bare = await create({ externalId: ext() });
+    const bare = await kg.createIdentity(identityAdmin, { externalId: uniq() });
     assert.equal((await kg.row("SELECT meta FROM identities WHERE id = ?", bare)).meta, null);
     assert.deepEqual((await kg.get("identities.getIdentity", { identityId: bare }, root)).body.meta, {});
   });
@@ -111,17 +103,17 @@ describe("createIdentity errors", () => {
       [{}, "externalId: Required"],
       [{ externalId: "ab" }, "externalId: String must contain at least 3 character(s)"],
       [{ externalId: 123 }, "externalId: Expected string, received number"],
-      [{ externalId: ext(), meta: "x" }, "meta: Expected object, received string"],
-      [{ externalId: ext(), ratelimits: [{ name: "a", limit: 0, duration: 1000 }] }, "ratelimits.0.limit: Number must be greater than or equal to 1"],
-      [{ externalId: ext(), ratelimits: [{ name: "a", limit: 1, duration: 1000 }, { name: "b", limit: 1, duration: 999 }] }, "ratelimits.1.duration: Number must be greater than or equal to 1000"],
-      [{ externalId: ext(), ratelimits: [{ name: "", limit: 1, duration: 1000 }] }, "ratelimits.0.name: String must contain at least 1 character(s)"],
-      [{ externalId: ext(), ratelimits: [{ name: "a", limit: 1.5, duration: 1000 }] }, "ratelimits.0.limit: Expected integer, received float"],
-      [{ externalId: ext(), credits: { remaining: -1 } }, "credits.remaining: Number must be greater than or equal to 0"],
-      [{ externalId: ext(), credits: {} }, "credits.remaining: Required"],
-      [{ externalId: ext(), credits: { remaining: 1, refill: { interval: "weekly", amount: 1 } } }, "credits.refill.interval: Invalid enum value. Expected 'daily' | 'monthly', received 'weekly'"],
-      [{ externalId: ext(), credits: { remaining: 1, refill: { interval: "daily", amount: 0 } } }, "credits.refill.amount: Number must be greater than or equal to 1"],
-      [{ externalId: ext(), credits: { remaining: 1, refill: { interval: "monthly", amount: 1, refillDay: 32 } } }, "credits.refill.refillDay: Number must be less than or equal to 31"],
-      [{ externalId: ext(), credits: { remaining: 1, refill: { interval: "daily", amount: 1, refillDay: 3 } } }, "credits.refill.refillDay: when interval is set to 'daily', 'refillDay' must be null."],
+      [{ externalId: uniq(), meta: "x" }, "meta: Expected object, received string"],
+      [{ externalId: uniq(), ratelimits: [{ name: "a", limit: 0, duration: 1000 }] }, "ratelimits.0.limit: Number must be greater than or equal to 1"],
+      [{ externalId: uniq(), ratelimits: [{ name: "a", limit: 1, duration: 1000 }, { name: "b", limit: 1, duration: 999 }] }, "ratelimits.1.duration: Number must be greater than or equal to 1000"],
+      [{ externalId: uniq(), ratelimits: [{ name: "", limit: 1, duration: 1000 }] }, "ratelimits.0.name: String must contain at least 1 character(s)"],
+      [{ externalId: uniq(), ratelimits: [{ name: "a", limit: 1.5, duration: 1000 }] }, "ratelimits.0.limit: Expected integer, received float"],
+      [{ externalId: uniq(), credits: { remaining: -1 } }, "credits.remaining: Number must be greater than or equal to 0"],
+      [{ externalId: uniq(), credits: {} }, "credits.remaining: Required"],
+      [{ externalId: uniq(), credits: { remaining: 1, refill: { interval: "weekly", amount: 1 } } }, "credits.refill.interval: Invalid enum value. Expected 'daily' | 'monthly', received 'weekly'"],
+      [{ externalId: uniq(), credits: { remaining: 1, refill: { interval: "daily", amount: 0 } } }, "credits.refill.amount: Number must be greater than or equal to 1"],
+      [{ externalId: uniq(), credits: { remaining: 1, refill: { interval: "monthly", amount: 1, refillDay: 32 } } }, "credits.refill.refillDay: Number must be less than or equal to 31"],
+      [{ externalId: uniq(), credits: { remaining: 1, refill: { interval: "daily", amount: 1, refillDay: 3 } } }, "credits.refill.refillDay: when interval is set to 'daily', 'refillDay' must be null."],
     ];
     for (const [body, message] of cases) {
       expectError(assert, await kg.post("identities.createIdentity", body, root), 400, "BAD_REQUEST", message);
@@ -132,16 +124,16 @@ describe("createIdentity errors", () => {
   test("meta over 64,000 characters of JSON is a 400; exactly 64,000 is fine", async () => {
     const before = await snapshot();
     const big = { a: "x".repeat(64_000 - 7) }; // {"a":"…"} = 64,001 characters
-    const r = await kg.post("identities.createIdentity", { externalId: ext(), meta: big }, root);
+    const r = await kg.post("identities.createIdentity", { externalId: uniq(), meta: big }, root);
     expectError(assert, r, 400, "BAD_REQUEST", "meta: metadata is too large, it must be less than 64k characters when json encoded, got: 64001");
     assert.deepEqual(await snapshot(), before);
-    const id = await create({ externalId: ext(), meta: { a: "x".repeat(64_000 - 8) } });
+    const id = await kg.createIdentity(identityAdmin, { externalId: uniq(), meta: { a: "x".repeat(64_000 - 8) } });
     assert.equal((await kg.row("SELECT LENGTH(meta) AS n FROM identities WHERE id = ?", id)).n, 64_000);
   });
 
   test("duplicate externalId is a 409 and writes nothing", async () => {
-    const externalId = ext();
-    await create({ externalId });
+    const externalId = uniq();
+    await kg.createIdentity(identityAdmin, { externalId });
     const before = await snapshot();
     const r = await kg.post("identities.createIdentity", { externalId, ratelimits: [{ name: "a", limit: 1, duration: 1000 }], credits: { remaining: 5 } }, root);
     expectError(assert, r, 409, "CONFLICT", `Identity with externalId "${externalId}" already exists in this workspace`);
@@ -152,17 +144,17 @@ describe("createIdentity errors", () => {
   });
 
   test("concurrent creates of one externalId: exactly one wins", async () => {
-    const externalId = ext("race");
+    const externalId = uniq("race");
     const results = await Promise.all(Array.from({ length: 10 }, () => kg.post("identities.createIdentity", { externalId, credits: { remaining: 1 } }, root)));
     assert.deepEqual(results.map((r) => r.status).sort(), [200, ...Array(9).fill(409)]);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM identities WHERE external_id = ?", externalId), 1);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM credits c JOIN identities i ON i.id = c.identity_id WHERE i.external_id = ?", externalId), 1);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM credits WHERE identity_id IS NOT NULL AND identity_id NOT IN (SELECT id FROM identities)"), 0);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM identities WHERE external_id = ?", externalId), 1);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM credits c JOIN identities i ON i.id = c.identity_id WHERE i.external_id = ?", externalId), 1);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM credits WHERE identity_id IS NOT NULL AND identity_id NOT IN (SELECT id FROM identities)"), 0);
   });
 
   test("duplicate ratelimit names in the request are a 409 and write nothing", async () => {
     const before = await snapshot();
-    const r = await kg.post("identities.createIdentity", { externalId: ext(), ratelimits: [{ name: "a", limit: 1, duration: 1000 }, { name: "a", limit: 2, duration: 1000 }] }, root);
+    const r = await kg.post("identities.createIdentity", { externalId: uniq(), ratelimits: [{ name: "a", limit: 1, duration: 1000 }, { name: "a", limit: 2, duration: 1000 }] }, root);
     expectError(assert, r, 409, "CONFLICT", 'Ratelimit with name "a" is already defined in the request');
     assert.deepEqual(await snapshot(), before);
   });
@@ -179,10 +171,10 @@ describe("getIdentity", () => {
   });
 
   test("identityId wins over externalId; externalId is looked up in an environment", async () => {
-    const a = ext();
-    const b = ext();
-    const idA = await create({ externalId: a });
-    await create({ externalId: b });
+    const a = uniq();
+    const b = uniq();
+    const idA = await kg.createIdentity(identityAdmin, { externalId: a });
+    await kg.createIdentity(identityAdmin, { externalId: b });
     assert.equal((await kg.get("identities.getIdentity", { identityId: idA, externalId: b }, root)).body.externalId, a);
     assert.equal((await kg.get("identities.getIdentity", { externalId: a, environment: "default" }, root)).body.id, idA);
     expectError(assert, await kg.get("identities.getIdentity", { externalId: a, environment: "prod" }, root), 404, "NOT_FOUND", `identity ${a} not found`);
@@ -192,8 +184,8 @@ describe("getIdentity", () => {
 describe("permissions (upstream's queries, exact names)", () => {
   test("a '*' root key may do everything (upstream left '*' out of get, update and delete)", async () => {
     const star = s.rootKey;
-    const externalId = ext();
-    const id = await create({ externalId }, star);
+    const externalId = uniq();
+    const id = await kg.createIdentity({ rootKey: star }, { externalId });
     assert.equal((await kg.get("identities.listIdentities", {}, star)).status, 200);
     assert.equal((await kg.get("identities.getIdentity", { identityId: id }, star)).status, 200);
     assert.equal((await kg.get("identities.getIdentity", { externalId }, star)).status, 200);
@@ -203,8 +195,8 @@ describe("permissions (upstream's queries, exact names)", () => {
 
   test("get, update and delete name the permissions they need", async () => {
     const none = await kg.rootKey(s.workspaceId, ["api.*.read_api"]);
-    const externalId = ext();
-    const id = await create({ externalId });
+    const externalId = uniq();
+    const id = await kg.createIdentity(identityAdmin, { externalId });
     const have = `have: ['"api.*.read_api"']`;
     expectError(assert, await kg.get("identities.getIdentity", { identityId: id }, none), 403, "INSUFFICIENT_PERMISSIONS",
       `Missing one of these permissions: ['"*"', '"identity.*.read_identity"', '"identity.${id}.read_identity"'], ${have}`);
@@ -221,7 +213,7 @@ describe("permissions (upstream's queries, exact names)", () => {
   test("create and list need their permission", async () => {
     const none = await kg.rootKey(s.workspaceId, ["api.*.read_api"]);
     const before = await snapshot();
-    expectError(assert, await kg.post("identities.createIdentity", { externalId: ext() }, none), 403, "INSUFFICIENT_PERMISSIONS",
+    expectError(assert, await kg.post("identities.createIdentity", { externalId: uniq() }, none), 403, "INSUFFICIENT_PERMISSIONS",
       `Missing one of these permissions: ['"*"', '"identity.*.create_identity"'], have: ['"api.*.read_api"']`);
     assert.deepEqual(await snapshot(), before);
     expectError(assert, await kg.get("identities.listIdentities", { environment: "prod" }, none), 403, "INSUFFICIENT_PERMISSIONS",
@@ -230,8 +222,8 @@ describe("permissions (upstream's queries, exact names)", () => {
   });
 
   test("per-identity and per-environment permissions", async () => {
-    const id = await create({ externalId: ext() });
-    const other = await create({ externalId: ext() });
+    const id = await kg.createIdentity(identityAdmin, { externalId: uniq() });
+    const other = await kg.createIdentity(identityAdmin, { externalId: uniq() });
     const reader = await kg.rootKey(s.workspaceId, [`identity.${id}.read_identity`]);
     assert.equal((await kg.get("identities.getIdentity", { identityId: id }, reader)).status, 200);
     expectError(assert, await kg.get("identities.getIdentity", { identityId: other }, reader), 403, "INSUFFICIENT_PERMISSIONS");
@@ -241,8 +233,8 @@ describe("permissions (upstream's queries, exact names)", () => {
     const deleter = await kg.rootKey(s.workspaceId, [`identity.${id}.delete_identity`]);
     expectError(assert, await kg.post("identities.deleteIdentity", { identityId: other }, deleter), 403, "INSUFFICIENT_PERMISSIONS");
     assert.equal((await kg.post("identities.deleteIdentity", { identityId: id }, deleter)).status, 200);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM identities WHERE id = ?", id), 0);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM identities WHERE id = ?", other), 1);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM identities WHERE id = ?", id), 0);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM identities WHERE id = ?", other), 1);
     // update has no per-identity permission upstream
     const updater = await kg.rootKey(s.workspaceId, [`identity.${other}.update_identity`]);
     expectError(assert, await kg.post("identities.updateIdentity", { identityId: other, meta: {} }, updater), 403, "INSUFFICIENT_PERMISSIONS");
@@ -253,8 +245,8 @@ describe("workspace scoping", () => {
   test("another workspace's identity is a 404 everywhere and stays untouched", async () => {
     const other = await kg.setup();
     const otherRoot = await kg.rootKey(other.workspaceId, ALL);
-    const externalId = ext("foreign");
-    const id = await create({ externalId, meta: { mine: true }, ratelimits: [{ name: "a", limit: 1, duration: 1000 }], credits: { remaining: 3 } }, otherRoot);
+    const externalId = uniq("foreign");
+    const id = await kg.createIdentity({ rootKey: otherRoot }, { externalId, meta: { mine: true }, ratelimits: [{ name: "a", limit: 1, duration: 1000 }], credits: { remaining: 3 } });
     const before = await snapshot(other.workspaceId);
     expectError(assert, await kg.get("identities.getIdentity", { identityId: id }, root), 404, "NOT_FOUND", `identity ${id} not found`);
     expectError(assert, await kg.get("identities.getIdentity", { externalId }, root), 404, "NOT_FOUND", `identity ${externalId} not found`);
@@ -263,7 +255,7 @@ describe("workspace scoping", () => {
     expectError(assert, await kg.post("identities.deleteIdentity", { identityId: id }, root), 404, "NOT_FOUND", `identity ${id} not found`);
     const listed = await kg.get("identities.listIdentities", {}, root);
     assert.equal(listed.body.identities.some((i) => i.id === id), false);
-    assert.equal(listed.body.total, await count("SELECT COUNT(*) AS n FROM identities WHERE workspace_id = ?", s.workspaceId));
+    assert.equal(listed.body.total, await kg.count("SELECT COUNT(*) AS n FROM identities WHERE workspace_id = ?", s.workspaceId));
     assert.deepEqual(await snapshot(other.workspaceId), before);
     assert.deepEqual((await kg.get("identities.getIdentity", { identityId: id }, otherRoot)).body.meta, { mine: true });
   });
@@ -276,7 +268,7 @@ describe("listIdentities", () => {
     const unkey = kg.sdk(key);
     const created = [];
     for (let i = 0; i < 5; i++) {
-      created.push(await create({ externalId: ext("page"), ratelimits: [{ name: `rl${i}`, limit: i + 1, duration: 1000 }], ...(i % 2 ? { credits: { remaining: i } } : {}) }, key));
+      created.push(await kg.createIdentity({ rootKey: key }, { externalId: uniq("page"), ratelimits: [{ name: `rl${i}`, limit: i + 1, duration: 1000 }], ...(i % 2 ? { credits: { remaining: i } } : {}) }));
     }
     const seen = [];
     const sizes = [];
@@ -308,7 +300,7 @@ describe("listIdentities", () => {
   test("environment filter, default limit and bad input", async () => {
     const ws = await kg.setup();
     const key = await kg.rootKey(ws.workspaceId, ALL);
-    await create({ externalId: ext() }, key);
+    await kg.createIdentity({ rootKey: key }, { externalId: uniq() });
     const prod = await kg.get("identities.listIdentities", { environment: "prod" }, key);
     assert.deepEqual(prod.body, { identities: [], total: 0 });
     const all = await kg.get("identities.listIdentities", {}, key);
@@ -322,7 +314,7 @@ describe("listIdentities", () => {
 
 describe("updateIdentity", () => {
   test("errors: no target, unknown target, bad input", async () => {
-    const id = await create({ externalId: ext(), meta: { keep: 1 }, ratelimits: [{ name: "a", limit: 1, duration: 1000 }] });
+    const id = await kg.createIdentity(identityAdmin, { externalId: uniq(), meta: { keep: 1 }, ratelimits: [{ name: "a", limit: 1, duration: 1000 }] });
     const before = await snapshot();
     expectError(assert, await kg.post("identities.updateIdentity", { meta: {} }, root), 400, "BAD_REQUEST", "Provide either identityId or externalId");
     expectError(assert, await kg.post("identities.updateIdentity", { identityId: "id_nope", meta: {} }, root), 404, "NOT_FOUND", "identity id_nope not found");
@@ -342,7 +334,7 @@ describe("updateIdentity", () => {
   });
 
   test("duplicate ratelimit names are a 409 and nothing is written", async () => {
-    const id = await create({ externalId: ext(), meta: { keep: 1 }, ratelimits: [{ name: "a", limit: 1, duration: 1000 }] });
+    const id = await kg.createIdentity(identityAdmin, { externalId: uniq(), meta: { keep: 1 }, ratelimits: [{ name: "a", limit: 1, duration: 1000 }] });
     const before = await snapshot();
     const r = await kg.post("identities.updateIdentity", {
       identityId: id,
@@ -356,8 +348,8 @@ describe("updateIdentity", () => {
   });
 
   test("meta: absent keeps, null clears, object replaces", async () => {
-    const externalId = ext();
-    const id = await create({ externalId, meta: { a: 1 } });
+    const externalId = uniq();
+    const id = await kg.createIdentity(identityAdmin, { externalId, meta: { a: 1 } });
     const kept = await kg.post("identities.updateIdentity", { identityId: id }, root);
     assert.deepEqual(kept.body, { id, externalId, meta: { a: 1 }, ratelimits: [] });
     const replaced = await kg.post("identities.updateIdentity", { externalId, meta: { b: 2 } }, root);
@@ -369,12 +361,12 @@ describe("updateIdentity", () => {
     assert.ok((await kg.row("SELECT updated_at FROM identities WHERE id = ?", id)).updated_at > 0);
     // by externalId in another environment: not found
     expectError(assert, await kg.post("identities.updateIdentity", { externalId, environment: "prod", meta: {} }, root), 404, "NOT_FOUND", `identity ${externalId} not found`);
-    const audit = await count("SELECT COUNT(*) AS n FROM audit_log l JOIN audit_log_target t ON t.audit_log_id = l.id WHERE t.id = ? AND l.event = 'identity.update'", id);
+    const audit = await kg.count("SELECT COUNT(*) AS n FROM audit_log l JOIN audit_log_target t ON t.audit_log_id = l.id WHERE t.id = ? AND l.event = 'identity.update'", id);
     assert.equal(audit, 3);
   });
 
   test("ratelimits replace the whole set; same names keep their row", async () => {
-    const id = await create({ externalId: ext(), ratelimits: [{ name: "a", limit: 1, duration: 1000 }, { name: "b", limit: 2, duration: 2000 }] });
+    const id = await kg.createIdentity(identityAdmin, { externalId: uniq(), ratelimits: [{ name: "a", limit: 1, duration: 1000 }, { name: "b", limit: 2, duration: 2000 }] });
     const idOf = async (name) => (await kg.row("SELECT id FROM ratelimits WHERE identity_id = ? AND name = ?", id, name))?.id;
     const bId = await idOf("b");
     const r = await kg.post("identities.updateIdentity", { identityId: id, ratelimits: [{ name: "b", limit: 20, duration: 20000 }, { name: "c", limit: 3, duration: 3000 }] }, root);
@@ -388,7 +380,7 @@ describe("updateIdentity", () => {
     assert.equal((await kg.post("identities.updateIdentity", { identityId: id, meta: {} }, root)).body.ratelimits.length, 2);
     const emptied = await kg.post("identities.updateIdentity", { identityId: id, ratelimits: [] }, root);
     assert.deepEqual(emptied.body.ratelimits, []);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM ratelimits WHERE identity_id = ?", id), 0);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM ratelimits WHERE identity_id = ?", id), 0);
     const events = await kg.rows(
       "SELECT l.event FROM audit_log l JOIN audit_log_target t ON t.audit_log_id = l.id WHERE t.id = ? AND t.type = 'identity' AND l.event LIKE 'ratelimit.%' ORDER BY l.event",
       id,
@@ -402,8 +394,8 @@ describe("identity credits", () => {
 
   test("created with the identity, stored as an identity row, returned by get and list", async () => {
     const t0 = Date.now();
-    const externalId = ext();
-    const id = await create({ externalId, credits: { remaining: 100, refill: { interval: "daily", amount: 50 } } });
+    const externalId = uniq();
+    const id = await kg.createIdentity(identityAdmin, { externalId, credits: { remaining: 100, refill: { interval: "daily", amount: 50 } } });
     const row = await creditsRow(id);
     assert.match(row.id, /^cr_/);
     assert.deepEqual({ ...row, id: undefined, refilled_at: undefined },
@@ -415,17 +407,17 @@ describe("identity credits", () => {
     assert.deepEqual(listed, { id, externalId, ratelimits: [], credits });
 
     // monthly without refillDay refills on the 1st; no refill means no refilledAt
-    const monthly = await create({ externalId: ext(), credits: { remaining: 0, refill: { interval: "monthly", amount: 10 } } });
+    const monthly = await kg.createIdentity(identityAdmin, { externalId: uniq(), credits: { remaining: 0, refill: { interval: "monthly", amount: 10 } } });
     assert.deepEqual((await kg.get("identities.getIdentity", { identityId: monthly }, root)).body.credits.refill.refillDay, 1);
     assert.equal((await creditsRow(monthly)).refill_day, 1);
-    const plain = await create({ externalId: ext(), credits: { remaining: 7, refill: null } });
+    const plain = await kg.createIdentity(identityAdmin, { externalId: uniq(), credits: { remaining: 7, refill: null } });
     assert.deepEqual((await kg.get("identities.getIdentity", { identityId: plain }, root)).body.credits, { remaining: 7 });
     assert.deepEqual({ ...(await creditsRow(plain)), id: undefined },
       { id: undefined, workspace_id: s.workspaceId, key_id: null, identity_id: plain, remaining: 7, refill_amount: null, refill_day: null, refilled_at: null });
   });
 
   test("update sets the balance (read back at once), changes or keeps the refill, and removes the credits", async () => {
-    const id = await create({ externalId: ext(), credits: { remaining: 100, refill: { interval: "daily", amount: 50 } } });
+    const id = await kg.createIdentity(identityAdmin, { externalId: uniq(), credits: { remaining: 100, refill: { interval: "daily", amount: 50 } } });
     const first = await creditsRow(id);
 
     // balance only: the refill schedule stays as it was
@@ -468,7 +460,7 @@ describe("identity credits", () => {
   });
 
   test("the usage limiter sees every balance change at once", async () => {
-    const id = await create({ externalId: ext(), credits: { remaining: 1 } });
+    const id = await kg.createIdentity(identityAdmin, { externalId: uniq(), credits: { remaining: 1 } });
     const creditId = (await creditsRow(id)).id;
     assert.deepEqual(await spend(creditId), { exists: true, valid: true, remaining: 0 });
     // the limiter now holds a balance of 0 and would refuse without reading D1
@@ -485,7 +477,7 @@ describe("identity credits", () => {
   });
 
   test("concurrent spends and a balance update: no credit is lost or double-spent", async () => {
-    const id = await create({ externalId: ext(), credits: { remaining: 1000 } });
+    const id = await kg.createIdentity(identityAdmin, { externalId: uniq(), credits: { remaining: 1000 } });
     const creditId = (await creditsRow(id)).id;
     const spends = Array.from({ length: 30 }, () => spend(creditId));
     const update = kg.post("identities.updateIdentity", { identityId: id, credits: { remaining: 500 } }, root);
@@ -499,8 +491,8 @@ describe("identity credits", () => {
   });
 
   test("deleteIdentity removes ratelimits and credits and detaches its keys", async () => {
-    const externalId = ext();
-    const id = await create({ externalId, ratelimits: [{ name: "a", limit: 1, duration: 1000 }], credits: { remaining: 0 } });
+    const externalId = uniq();
+    const id = await kg.createIdentity(identityAdmin, { externalId, ratelimits: [{ name: "a", limit: 1, duration: 1000 }], credits: { remaining: 0 } });
     const creditId = (await creditsRow(id)).id;
     assert.deepEqual(await spend(creditId), { exists: true, valid: false, remaining: 0 });
     await kg.db.prepare(
@@ -511,8 +503,8 @@ describe("identity credits", () => {
     const r = await kg.post("identities.deleteIdentity", { identityId: id }, root);
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.body, {});
-    assert.equal(await count("SELECT COUNT(*) AS n FROM identities WHERE id = ?", id), 0);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM ratelimits WHERE identity_id = ?", id), 0);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM identities WHERE id = ?", id), 0);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM ratelimits WHERE identity_id = ?", id), 0);
     assert.equal(await creditsRow(id), null);
     const key = await kg.row("SELECT identity_id, deleted_at_m, updated_at_m FROM keys WHERE id = ?", `key_${id}`);
     assert.equal(key.identity_id, null);

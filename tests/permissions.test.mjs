@@ -1,6 +1,6 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { startKeygate, expectError } from "./helpers.mjs";
+import { startKeygate, expectError, uniq } from "./helpers.mjs";
 
 let kg, s;
 before(async () => {
@@ -11,32 +11,8 @@ after(async () => {
   await kg?.stop();
 });
 
-const count = async (sql, ...args) => (await kg.row(sql, ...args)).n;
-let seq = 0;
-/** A fresh identifier so tests sharing the workspace do not collide. */
-const uniq = (base) => `${base}.${++seq}`;
-
-async function createPermission(body, rootKey = s.rootKey) {
-  const r = await kg.post("permissions.createPermission", body, rootKey);
-  assert.equal(r.status, 200, r.text);
-  return r.body.permissionId;
-}
-
-async function createRole(body, rootKey = s.rootKey) {
-  const r = await kg.post("permissions.createRole", body, rootKey);
-  assert.equal(r.status, 200, r.text);
-  return r.body.roleId;
-}
-
-/** Counts of everything the permission routes write, to show a refused call wrote nothing. */
-async function writes(workspaceId = s.workspaceId) {
-  return {
-    permissions: await count("SELECT COUNT(*) AS n FROM permissions WHERE workspace_id = ?", workspaceId),
-    roles: await count("SELECT COUNT(*) AS n FROM roles WHERE workspace_id = ?", workspaceId),
-    links: await count("SELECT COUNT(*) AS n FROM roles_permissions WHERE workspace_id = ?", workspaceId),
-    audit: await count("SELECT COUNT(*) AS n FROM audit_log WHERE workspace_id = ?", workspaceId),
-  };
-}
+/** Everything the permission routes write (kg.counts), to show a refused call wrote nothing. */
+const TABLES = ["permissions", "roles", "roles_permissions", "audit_log"];
 
 describe("permissions through the SDK", () => {
   test("create, get, list and delete a permission", async () => {
@@ -66,7 +42,7 @@ describe("permissions through the SDK", () => {
     const deleted = await unkey.permissions.deletePermission({ permissionId: id });
     assert.deepEqual(deleted, { result: {} });
     assert.equal(await kg.row("SELECT id FROM permissions WHERE id = ?", id), null);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM audit_log l JOIN audit_log_target t ON t.audit_log_id = l.id WHERE t.id = ? AND l.event = 'permission.delete'", id), 1);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM audit_log l JOIN audit_log_target t ON t.audit_log_id = l.id WHERE t.id = ? AND l.event = 'permission.delete'", id), 1);
     const again = await unkey.permissions.getPermission({ permissionId: id });
     assert.equal(again.error.code, "NOT_FOUND");
     assert.equal(again.error.message, `permission ${id} not found`);
@@ -82,11 +58,11 @@ describe("permissions through the SDK", () => {
     assert.deepEqual(got.result, { id, name: "dns manager (all zones)", description: "Manages DNS", permissions: [] });
     const listed = await unkey.permissions.listRoles();
     assert.deepEqual(listed.result.find((r) => r.id === id), got.result);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM audit_log l JOIN audit_log_target t ON t.audit_log_id = l.id WHERE t.id = ? AND l.event = 'role.create' AND t.type = 'role'", id), 1);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM audit_log l JOIN audit_log_target t ON t.audit_log_id = l.id WHERE t.id = ? AND l.event = 'role.create' AND t.type = 'role'", id), 1);
 
     assert.deepEqual(await unkey.permissions.deleteRole({ roleId: id }), { result: {} });
     assert.equal(await kg.row("SELECT id FROM roles WHERE id = ?", id), null);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM audit_log l JOIN audit_log_target t ON t.audit_log_id = l.id WHERE t.id = ? AND l.event = 'role.delete'", id), 1);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM audit_log l JOIN audit_log_target t ON t.audit_log_id = l.id WHERE t.id = ? AND l.event = 'role.delete'", id), 1);
     const again = await unkey.permissions.getRole({ roleId: id });
     assert.equal(again.error.message, `role ${id} not found`);
   });
@@ -95,16 +71,16 @@ describe("permissions through the SDK", () => {
 describe("permissions.createPermission", () => {
   test("slug defaults to the name; description is optional and may be empty", async () => {
     const name = uniq("defaults");
-    const id = await createPermission({ name });
+    const id = await kg.createPermission(s, { name });
     assert.deepEqual((await kg.get("permissions.getPermission", { permissionId: id }, s.rootKey)).body, { id, name, slug: name });
-    const empty = await createPermission({ name: uniq("empty-desc"), description: "" });
+    const empty = await kg.createPermission(s, { name: uniq("empty-desc"), description: "" });
     assert.equal((await kg.get("permissions.getPermission", { permissionId: empty }, s.rootKey)).body.description, "");
   });
 
   test("duplicate name or slug is a 409 and writes nothing", async () => {
     const name = uniq("dup");
-    await createPermission({ name, slug: `${name}-slug` });
-    const before = await writes();
+    await kg.createPermission(s, { name, slug: `${name}-slug` });
+    const before = await kg.counts(TABLES, s.workspaceId);
     expectError(assert, await kg.post("permissions.createPermission", { name }, s.rootKey), 409, "CONFLICT",
       `Permission with name "${name}" already exists in this workspace`);
     // another name with a taken slug
@@ -113,14 +89,14 @@ describe("permissions.createPermission", () => {
       `Permission with name "${other}" already exists in this workspace`);
     // a name equal to another permission's slug defaults the slug to a taken value
     expectError(assert, await kg.post("permissions.createPermission", { name: `${name}-slug` }, s.rootKey), 409, "CONFLICT");
-    assert.deepEqual(await writes(), before);
+    assert.deepEqual(await kg.counts(TABLES, s.workspaceId), before);
     // the same name is fine in another workspace
     const ws2 = await kg.setup();
     assert.equal((await kg.post("permissions.createPermission", { name }, ws2.rootKey)).status, 200);
   });
 
   test("bad input is a 400 naming the field and writes nothing", async () => {
-    const before = await writes();
+    const before = await kg.counts(TABLES, s.workspaceId);
     const bad = async (body, message) =>
       expectError(assert, await kg.post("permissions.createPermission", body, s.rootKey), 400, "BAD_REQUEST", message);
     const charset = "Only alphanumeric, underscores, periods, colons and hyphens are allowed";
@@ -136,7 +112,7 @@ describe("permissions.createPermission", () => {
     await bad({ name: "valid.name", description: "ab" }, "description: String must contain at least 3 character(s)");
     await bad({ name: "valid.name", description: "d".repeat(257) }, "description: String must contain at most 256 character(s)");
     await bad({ name: "valid.name", description: 5 }, "description: Expected string, received number");
-    assert.deepEqual(await writes(), before);
+    assert.deepEqual(await kg.counts(TABLES, s.workspaceId), before);
     assert.equal(await kg.row("SELECT id FROM permissions WHERE name = 'valid.name'"), null);
   });
 });
@@ -147,7 +123,7 @@ describe("permissions.* root-key permissions", () => {
     const createOnly = await kg.rootKey(ws, ["rbac.*.create_permission"]);
     const readOnly = await kg.rootKey(ws, ["rbac.*.read_permission"]);
     const deleteOnly = await kg.rootKey(ws, ["rbac.*.delete_permission"]);
-    const id = await createPermission({ name: uniq("scoped") }, createOnly);
+    const id = await kg.createPermission({ rootKey: createOnly }, { name: uniq("scoped") });
     expectError(assert, await kg.get("permissions.getPermission", { permissionId: id }, createOnly), 403, "INSUFFICIENT_PERMISSIONS",
       `Missing one of these permissions: ['"*"', '"rbac.*.read_permission"'], have: ['"rbac.*.create_permission"']`);
     expectError(assert, await kg.get("permissions.listPermissions", {}, createOnly), 403, "INSUFFICIENT_PERMISSIONS");
@@ -165,7 +141,7 @@ describe("permissions.* root-key permissions", () => {
     const roleCreate = await kg.rootKey(ws, ["rbac.*.create_role"]);
     const roleRead = await kg.rootKey(ws, ["rbac.*.read_role"]);
     const roleDelete = await kg.rootKey(ws, ["rbac.*.delete_role"]);
-    const roleId = await createRole({ name: uniq("scoped-role") }, roleCreate);
+    const roleId = await kg.createRole({ rootKey: roleCreate }, { name: uniq("scoped-role") });
     expectError(assert, await kg.get("permissions.getRole", { roleId }, roleCreate), 403, "INSUFFICIENT_PERMISSIONS",
       `Missing one of these permissions: ['"*"', '"rbac.*.read_role"'], have: ['"rbac.*.create_role"']`);
     expectError(assert, await kg.post("permissions.deleteRole", { roleId }, roleRead), 403, "INSUFFICIENT_PERMISSIONS",
@@ -193,8 +169,8 @@ describe("not found and workspace scoping", () => {
 
   test("another workspace's permissions and roles are 404 and untouched", async () => {
     const other = await kg.setup();
-    const perm = await createPermission({ name: "other.perm" }, other.rootKey);
-    const role = await createRole({ name: "other role", permissions: ["other.perm"] }, other.rootKey);
+    const perm = await kg.createPermission(other, { name: "other.perm" });
+    const role = await kg.createRole(other, { name: "other role", permissions: ["other.perm"] });
     expectError(assert, await kg.get("permissions.getPermission", { permissionId: perm }, s.rootKey), 404, "NOT_FOUND", `permission ${perm} not found`);
     expectError(assert, await kg.post("permissions.deletePermission", { permissionId: perm }, s.rootKey), 404, "NOT_FOUND", `Permission ${perm} not found`);
     expectError(assert, await kg.get("permissions.getRole", { roleId: role }, s.rootKey), 404, "NOT_FOUND", `role ${role} not found`);
@@ -205,8 +181,8 @@ describe("not found and workspace scoping", () => {
     assert.ok((await kg.get("permissions.listRoles", {}, s.rootKey)).body.every((r) => r.id !== role));
     // another workspace's permission cannot be put into a role
     expectError(assert, await kg.post("permissions.createRole", { name: uniq("steal"), permissions: ["other.perm"] }, s.rootKey), 404, "NOT_FOUND", "permission other.perm not found");
-    assert.equal(await count("SELECT COUNT(*) AS n FROM permissions WHERE id = ?", perm), 1);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM roles_permissions WHERE role_id = ?", role), 1);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM permissions WHERE id = ?", perm), 1);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM roles_permissions WHERE role_id = ?", role), 1);
     // and the other workspace sees exactly its own
     assert.deepEqual((await kg.get("permissions.listPermissions", {}, other.rootKey)).body, [{ id: perm, name: "other.perm", slug: "other.perm" }]);
     assert.deepEqual((await kg.get("permissions.listRoles", {}, other.rootKey)).body, [
@@ -218,15 +194,15 @@ describe("not found and workspace scoping", () => {
 describe("roles", () => {
   test("duplicate role name is a 409 and writes nothing", async () => {
     const name = uniq("Role Name");
-    await createRole({ name });
-    const before = await writes();
+    await kg.createRole(s, { name });
+    const before = await kg.counts(TABLES, s.workspaceId);
     expectError(assert, await kg.post("permissions.createRole", { name }, s.rootKey), 409, "CONFLICT",
       `Role with name "${name}" already exists in this workspace`);
-    assert.deepEqual(await writes(), before);
+    assert.deepEqual(await kg.counts(TABLES, s.workspaceId), before);
   });
 
   test("bad input is a 400 naming the field and writes nothing", async () => {
-    const before = await writes();
+    const before = await kg.counts(TABLES, s.workspaceId);
     const bad = async (body, message) =>
       expectError(assert, await kg.post("permissions.createRole", body, s.rootKey), 400, "BAD_REQUEST", message);
     await bad({}, "name: Required");
@@ -235,13 +211,13 @@ describe("roles", () => {
     await bad({ name: "fine role", description: "no" }, "description: String must contain at least 3 character(s)");
     await bad({ name: "fine role", permissions: "record.read" }, "permissions: Expected array, received string");
     await bad({ name: "fine role", permissions: [1] }, "permissions.0: Expected string, received number");
-    assert.deepEqual(await writes(), before);
+    assert.deepEqual(await kg.counts(TABLES, s.workspaceId), before);
   });
 
   test("createRole connects existing permissions by slug or name (keygate extension)", async () => {
-    const read = await createPermission({ name: uniq("Read.records"), slug: uniq("records.read") });
+    const read = await kg.createPermission(s, { name: uniq("Read.records"), slug: uniq("records.read") });
     const readRow = await kg.row("SELECT name, slug FROM permissions WHERE id = ?", read);
-    const write = await createPermission({ name: uniq("records.write") });
+    const write = await kg.createPermission(s, { name: uniq("records.write") });
     const writeRow = await kg.row("SELECT name, slug FROM permissions WHERE id = ?", write);
     const unkey = kg.sdk(s.rootKey);
     // by slug, by name, and the same permission twice
@@ -268,53 +244,53 @@ describe("roles", () => {
   });
 
   test("an unknown permission in createRole is a 404 and nothing is written", async () => {
-    const known = await createPermission({ name: uniq("known") });
+    const known = await kg.createPermission(s, { name: uniq("known") });
     const knownName = (await kg.row("SELECT name FROM permissions WHERE id = ?", known)).name;
-    const before = await writes();
+    const before = await kg.counts(TABLES, s.workspaceId);
     const name = uniq("never");
     expectError(assert, await kg.post("permissions.createRole", { name, permissions: [knownName, "does.not.exist", "neither"] }, s.rootKey),
       404, "NOT_FOUND", "permission does.not.exist not found");
-    assert.deepEqual(await writes(), before);
+    assert.deepEqual(await kg.counts(TABLES, s.workspaceId), before);
     assert.equal(await kg.row("SELECT id FROM roles WHERE name = ?", name), null);
     // an empty list is a role without permissions
-    const empty = await createRole({ name, permissions: [] });
+    const empty = await kg.createRole(s, { name, permissions: [] });
     assert.deepEqual((await kg.get("permissions.getRole", { roleId: empty }, s.rootKey)).body.permissions, []);
   });
 
   test("deleting a permission removes its key and role links only", async () => {
-    const p1 = await createPermission({ name: uniq("cascade.one") });
-    const p2 = await createPermission({ name: uniq("cascade.two") });
+    const p1 = await kg.createPermission(s, { name: uniq("cascade.one") });
+    const p2 = await kg.createPermission(s, { name: uniq("cascade.two") });
     const slugs = await kg.rows("SELECT id, slug FROM permissions WHERE id IN (?, ?) ORDER BY id", p1, p2);
-    const role = await createRole({ name: uniq("cascade role"), permissions: slugs.map((p) => p.slug) });
+    const role = await kg.createRole(s, { name: uniq("cascade role"), permissions: slugs.map((p) => p.slug) });
     await kg.db.batch([
       kg.db.prepare("INSERT INTO keys_permissions (key_id, permission_id, workspace_id) VALUES ('key_cascade', ?, ?)").bind(p1, s.workspaceId),
       kg.db.prepare("INSERT INTO keys_permissions (key_id, permission_id, workspace_id) VALUES ('key_cascade', ?, ?)").bind(p2, s.workspaceId),
     ]);
     assert.equal((await kg.post("permissions.deletePermission", { permissionId: p1 }, s.rootKey)).status, 200);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM keys_permissions WHERE permission_id = ?", p1), 0);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM roles_permissions WHERE permission_id = ?", p1), 0);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM keys_permissions WHERE permission_id = ?", p2), 1);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM roles_permissions WHERE permission_id = ?", p2), 1);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM keys_permissions WHERE permission_id = ?", p1), 0);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM roles_permissions WHERE permission_id = ?", p1), 0);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM keys_permissions WHERE permission_id = ?", p2), 1);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM roles_permissions WHERE permission_id = ?", p2), 1);
     const got = (await kg.get("permissions.getRole", { roleId: role }, s.rootKey)).body;
     assert.deepEqual(got.permissions.map((p) => p.id), [p2]);
     expectError(assert, await kg.post("permissions.deletePermission", { permissionId: p1 }, s.rootKey), 404, "NOT_FOUND", `Permission ${p1} not found`);
   });
 
   test("deleting a role removes its key and permission links, not the permissions", async () => {
-    const p = await createPermission({ name: uniq("kept") });
+    const p = await kg.createPermission(s, { name: uniq("kept") });
     const slug = (await kg.row("SELECT slug FROM permissions WHERE id = ?", p)).slug;
-    const doomed = await createRole({ name: uniq("doomed role"), permissions: [slug] });
-    const survivor = await createRole({ name: uniq("surviving role"), permissions: [slug] });
+    const doomed = await kg.createRole(s, { name: uniq("doomed role"), permissions: [slug] });
+    const survivor = await kg.createRole(s, { name: uniq("surviving role"), permissions: [slug] });
     await kg.db.batch([
       kg.db.prepare("INSERT INTO keys_roles (role_id, key_id, workspace_id) VALUES (?, 'key_roles', ?)").bind(doomed, s.workspaceId),
       kg.db.prepare("INSERT INTO keys_roles (role_id, key_id, workspace_id) VALUES (?, 'key_roles', ?)").bind(survivor, s.workspaceId),
     ]);
     assert.deepEqual((await kg.sdk(s.rootKey).permissions.deleteRole({ roleId: doomed })).result, {});
-    assert.equal(await count("SELECT COUNT(*) AS n FROM keys_roles WHERE role_id = ?", doomed), 0);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM roles_permissions WHERE role_id = ?", doomed), 0);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM keys_roles WHERE role_id = ?", survivor), 1);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM roles_permissions WHERE role_id = ?", survivor), 1);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM permissions WHERE id = ?", p), 1);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM keys_roles WHERE role_id = ?", doomed), 0);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM roles_permissions WHERE role_id = ?", doomed), 0);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM keys_roles WHERE role_id = ?", survivor), 1);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM roles_permissions WHERE role_id = ?", survivor), 1);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM permissions WHERE id = ?", p), 1);
     expectError(assert, await kg.post("permissions.deleteRole", { roleId: doomed }, s.rootKey), 404, "NOT_FOUND", `Role ${doomed} not found`);
   });
 
@@ -322,11 +298,11 @@ describe("roles", () => {
     const name = uniq("race");
     const results = await Promise.all(Array.from({ length: 8 }, () => kg.post("permissions.createPermission", { name }, s.rootKey)));
     assert.deepEqual(results.map((r) => r.status).sort(), [200, 409, 409, 409, 409, 409, 409, 409]);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM permissions WHERE name = ?", name), 1);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM permissions WHERE name = ?", name), 1);
     const roleName = uniq("race role");
     const roles = await Promise.all(Array.from({ length: 8 }, () => kg.post("permissions.createRole", { name: roleName }, s.rootKey)));
     assert.equal(roles.filter((r) => r.status === 200).length, 1);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM roles WHERE name = ?", roleName), 1);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM audit_log l JOIN audit_log_target t ON t.audit_log_id = l.id WHERE l.event = 'role.create' AND t.name = ?", roleName), 1);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM roles WHERE name = ?", roleName), 1);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM audit_log l JOIN audit_log_target t ON t.audit_log_id = l.id WHERE l.event = 'role.create' AND t.name = ?", roleName), 1);
   });
 });

@@ -1,7 +1,7 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startKeygate, expectError } from "./helpers.mjs";
+import { startKeygate, expectError, ok, uniq, at } from "./helpers.mjs";
 
 let kg, s;
 before(async () => {
@@ -12,18 +12,8 @@ after(async () => {
   await kg?.stop();
 });
 
-const count = async (sql, ...args) => (await kg.row(sql, ...args)).n;
-let seq = 0;
-const uniq = (base) => `${base}-${++seq}`;
-
 const limit = (body, rootKey = s.rootKey, now) =>
-  kg.post("ratelimits.limit", body, rootKey, now === undefined ? undefined : { "X-Test-Now": String(now) });
-
-async function ok(res) {
-  const r = await res;
-  assert.equal(r.status, 200, r.text);
-  return r.body;
-}
+  kg.post("ratelimits.limit", body, rootKey, now === undefined ? undefined : at(now));
 
 /** A namespace created through ratelimits.limit; returns its id. */
 async function namespace(name) {
@@ -35,8 +25,8 @@ async function setOverride(body, rootKey = s.rootKey) {
   return (await ok(kg.post("ratelimits.setOverride", body, rootKey))).overrideId;
 }
 
-const overrideRows = () => count("SELECT COUNT(*) AS n FROM ratelimit_overrides");
-const namespaceRows = () => count("SELECT COUNT(*) AS n FROM ratelimit_namespaces");
+const overrideRows = () => kg.count("SELECT COUNT(*) AS n FROM ratelimit_overrides");
+const namespaceRows = () => kg.count("SELECT COUNT(*) AS n FROM ratelimit_namespaces");
 
 describe("ratelimits.limit", () => {
   test("through the SDK: creates the namespace on first use and counts", async () => {
@@ -63,7 +53,7 @@ describe("ratelimits.limit", () => {
     const second = await unkey.ratelimits.limit({ namespace: name, identifier: "user_123", limit: 3, duration: 60000 });
     assert.equal(second.result.remaining, 1);
     // the namespace is reused, not created again
-    assert.equal(await count("SELECT COUNT(*) AS n FROM ratelimit_namespaces WHERE name = ?", name), 1);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM ratelimit_namespaces WHERE name = ?", name), 1);
     // another identifier has its own counter
     const other = await unkey.ratelimits.limit({ namespace: name, identifier: "user_456", limit: 3, duration: 60000 });
     assert.equal(other.result.remaining, 2);
@@ -72,7 +62,7 @@ describe("ratelimits.limit", () => {
   test("namespace defaults to 'default'", async () => {
     const r = await ok(limit({ identifier: uniq("who"), limit: 5, duration: 1000 }));
     assert.equal(r.success, true);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM ratelimit_namespaces WHERE workspace_id = ? AND name = 'default'", s.workspaceId), 1);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM ratelimit_namespaces WHERE workspace_id = ? AND name = 'default'", s.workspaceId), 1);
   });
 
   test("exactly `limit` of 60 concurrent requests pass", async () => {
@@ -100,9 +90,9 @@ describe("ratelimits.limit", () => {
     );
     assert.deepEqual(results.map((r) => r.status), Array(12).fill(200), results.map((r) => r.text).join("\n"));
     assert.ok(results.every((r) => r.body.success));
-    assert.equal(await count("SELECT COUNT(*) AS n FROM ratelimit_namespaces WHERE name = ?", name), 1);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM ratelimit_namespaces WHERE name = ?", name), 1);
     assert.equal(
-      await count("SELECT COUNT(*) AS n FROM audit_log l JOIN audit_log_target t ON t.audit_log_id = l.id WHERE l.event = 'ratelimitNamespace.create' AND t.name = ?", name),
+      await kg.count("SELECT COUNT(*) AS n FROM audit_log l JOIN audit_log_target t ON t.audit_log_id = l.id WHERE l.event = 'ratelimitNamespace.create' AND t.name = ?", name),
       1,
     );
   });
@@ -199,7 +189,7 @@ describe("ratelimits.limit", () => {
     assert.equal(here.success, true);
     // a separate namespace and counter in the other workspace
     assert.equal(there.success, true);
-    assert.equal(await count("SELECT COUNT(*) AS n FROM ratelimit_namespaces WHERE name = ?", name), 2);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM ratelimit_namespaces WHERE name = ?", name), 2);
     const denied = await kg.rootKey(other.workspaceId, ["ratelimit.*.limit"]);
     expectError(assert, await limit({ namespace: uniq("only-here"), identifier: "x", limit: 1, duration: 1000 }, denied), 404, "NOT_FOUND");
   });
@@ -241,7 +231,7 @@ describe("overrides through the SDK", () => {
     assert.equal(gone.error.code, "NOT_FOUND");
     assert.equal(gone.error.message, "Override not found");
     assert.deepEqual((await unkey.ratelimits.listOverrides({ namespaceId: nsId })).result, { overrides: [], total: 0 });
-    assert.equal(await count("SELECT COUNT(*) AS n FROM audit_log l JOIN audit_log_target t ON t.audit_log_id = l.id WHERE l.event = 'ratelimit.delete_override' AND t.id = ?", overrideId), 1);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM audit_log l JOIN audit_log_target t ON t.audit_log_id = l.id WHERE l.event = 'ratelimit.delete_override' AND t.id = ?", overrideId), 1);
   });
 });
 
@@ -261,7 +251,7 @@ describe("ratelimits overrides", () => {
     const revived = await setOverride({ namespaceName: name, identifier: "user_1", limit: 0, duration: 1000 });
     assert.equal(revived, id);
     assert.deepEqual(await kg.row("SELECT \"limit\", deleted_at_m FROM ratelimit_overrides WHERE id = ?", id), { limit: 0, deleted_at_m: null });
-    assert.equal(await count("SELECT COUNT(*) AS n FROM ratelimit_overrides WHERE namespace_id = ?", nsId), 1);
+    assert.equal(await kg.count("SELECT COUNT(*) AS n FROM ratelimit_overrides WHERE namespace_id = ?", nsId), 1);
   });
 
   test("concurrent setOverride of one identifier keeps one override", async () => {

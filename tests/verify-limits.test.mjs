@@ -1,7 +1,7 @@
 // keys.verifyKey with rate limits (v1 §3.2 step 9) and identity credits (decisions.md §3).
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { startKeygate, expectError } from "./helpers.mjs";
+import { startKeygate, expectError, at, uniq } from "./helpers.mjs";
 
 let kg, s;
 before(async () => {
@@ -12,37 +12,22 @@ after(async () => {
   await kg?.stop();
 });
 
-const verify = (body, headers) => kg.post("keys.verifyKey", body, undefined, headers);
-const at = (ms) => ({ "X-Test-Now": String(ms) });
-async function createKey(body = {}) {
-  const r = await kg.post("keys.createKey", { apiId: s.apiId, ...body }, s.rootKey);
-  assert.equal(r.status, 200, r.text);
-  return r.body;
-}
-async function createIdentity(body) {
-  const r = await kg.post("identities.createIdentity", body, s.rootKey);
-  assert.equal(r.status, 200, r.text);
-  return r.body.identityId;
-}
-let n = 0;
-const ext = () => `user_${Date.now()}_${n++}`;
-
 describe("rate limits in verification", () => {
   test("the key's default limit applies automatically and is reported", async () => {
-    const { key } = await createKey({ ratelimit: { limit: 10, duration: 60000 } });
-    const r = await verify({ key, ratelimits: [{ name: "default" }] });
+    const { key } = await kg.createKey(s, { ratelimit: { limit: 10, duration: 60000 } });
+    const r = await kg.verifyKey({ key, ratelimits: [{ name: "default" }] });
     assert.equal(r.body.valid, true);
     assert.equal(r.body.ratelimit.limit, 10);
     assert.equal(r.body.ratelimit.remaining, 9);
     assert.ok(r.body.ratelimit.reset > Date.now());
-    assert.equal((await verify({ key })).body.ratelimit.remaining, 8);
+    assert.equal((await kg.verifyKey({ key })).body.ratelimit.remaining, 8);
   });
 
   test("a limit of 0 rejects with the identity echoed", async () => {
-    const externalId = ext();
-    const { key, keyId } = await createKey({ externalId, ratelimit: { limit: 1, duration: 60000 } });
+    const externalId = uniq();
+    const { key, keyId } = await kg.createKey(s, { externalId, ratelimit: { limit: 1, duration: 60000 } });
     await kg.db.prepare("UPDATE ratelimits SET \"limit\" = 0 WHERE key_id = ?").bind(keyId).run();
-    const r = await verify({ key });
+    const r = await kg.verifyKey({ key });
     assert.equal(r.body.code, "RATE_LIMITED");
     assert.equal(r.body.valid, false);
     assert.equal(r.body.ownerId, externalId);
@@ -51,146 +36,144 @@ describe("rate limits in verification", () => {
   });
 
   test("ad hoc limits (multilimit)", async () => {
-    const { key } = await createKey();
-    const ok = await verify({ key, ratelimits: [{ name: "tokens", limit: 10, duration: 10000, cost: 4 }, { name: "requests", limit: 1, duration: 60000, cost: 1 }] });
+    const { key } = await kg.createKey(s);
+    const ok = await kg.verifyKey({ key, ratelimits: [{ name: "tokens", limit: 10, duration: 10000, cost: 4 }, { name: "requests", limit: 1, duration: 60000, cost: 1 }] });
     assert.equal(ok.body.code, "VALID");
     assert.equal(ok.body.ratelimit.limit, undefined, "no default limit applied");
-    const { key: key2 } = await createKey();
-    const limited = await verify({ key: key2, ratelimits: [{ name: "requests", limit: 1, duration: 60000, cost: 2 }] });
+    const { key: key2 } = await kg.createKey(s);
+    const limited = await kg.verifyKey({ key: key2, ratelimits: [{ name: "requests", limit: 1, duration: 60000, cost: 2 }] });
     assert.equal(limited.body.code, "RATE_LIMITED");
   });
 
   test("an unknown named limit is a 400 with the spec's message", async () => {
-    const { key, keyId } = await createKey();
-    expectError(assert, await verify({ key, ratelimits: [{ name: "nope" }] }), 400, "BAD_REQUEST",
+    const { key, keyId } = await kg.createKey(s);
+    expectError(assert, await kg.verifyKey({ key, ratelimits: [{ name: "nope" }] }), 400, "BAD_REQUEST",
       `ratelimit "nope" was requested but does not exist for key "${keyId}" and there is no identity connected`);
-    const externalId = ext();
-    const identityId = await createIdentity({ externalId });
-    const withIdentity = await createKey({ externalId });
-    expectError(assert, await verify({ key: withIdentity.key, ratelimits: [{ name: "nope", cost: 2 }] }), 400, "BAD_REQUEST",
+    const externalId = uniq();
+    const identityId = await kg.createIdentity(s, { externalId });
+    const withIdentity = await kg.createKey(s, { externalId });
+    expectError(assert, await kg.verifyKey({ key: withIdentity.key, ratelimits: [{ name: "nope", cost: 2 }] }), 400, "BAD_REQUEST",
       `ratelimit "nope" was requested but does not exist for key "${withIdentity.keyId}" nor identity { id: ${identityId}, externalId: ${externalId}}`);
   });
 
   test("several limits are all-or-nothing: a rejected request consumes no tokens", async () => {
-    const { key } = await createKey();
+    const { key } = await kg.createKey(s);
     const a = { name: "a", limit: 10, duration: 60000 };
     const b = { name: "b", limit: 1, duration: 60000 };
     // b rejects cost 2, so a must not be charged either
     for (let i = 0; i < 5; i++) {
-      assert.equal((await verify({ key, ratelimits: [{ ...a, cost: 1 }, { ...b, cost: 2 }] })).body.code, "RATE_LIMITED");
+      assert.equal((await kg.verifyKey({ key, ratelimits: [{ ...a, cost: 1 }, { ...b, cost: 2 }] })).body.code, "RATE_LIMITED");
     }
-    const full = await verify({ key, ratelimits: [{ ...a, cost: 10 }] });
+    const full = await kg.verifyKey({ key, ratelimits: [{ ...a, cost: 10 }] });
     assert.equal(full.body.code, "VALID", "all 10 tokens of a are still there");
     assert.equal(full.body.ratelimit.remaining, 0);
-    assert.equal((await verify({ key, ratelimits: [{ ...a, cost: 1 }] })).body.code, "RATE_LIMITED");
+    assert.equal((await kg.verifyKey({ key, ratelimits: [{ ...a, cost: 1 }] })).body.code, "RATE_LIMITED");
     // b was never charged either
-    assert.equal((await verify({ key, ratelimits: [{ ...b, cost: 1 }] })).body.code, "VALID");
+    assert.equal((await kg.verifyKey({ key, ratelimits: [{ ...b, cost: 1 }] })).body.code, "VALID");
   });
 
   test("accuracy: 150 concurrent verifications against a limit of 40 ⇒ exactly 40 pass", async () => {
-    const { key } = await createKey({ ratelimit: { limit: 40, duration: 60000 } });
+    const { key } = await kg.createKey(s, { ratelimit: { limit: 40, duration: 60000 } });
     const now = Date.now();
-    const out = await Promise.all(Array.from({ length: 150 }, () => verify({ key }, at(now))));
+    const out = await Promise.all(Array.from({ length: 150 }, () => kg.verifyKey({ key }, at(now))));
     assert.equal(out.filter((r) => r.body.valid).length, 40);
     assert.equal(out.filter((r) => r.body.code === "RATE_LIMITED").length, 110);
   });
 
   test("fixed windows: the limit resets at the next window", async () => {
-    const { key } = await createKey({ ratelimit: { limit: 2, duration: 1000 } });
+    const { key } = await kg.createKey(s, { ratelimit: { limit: 2, duration: 1000 } });
     const t = Math.floor(Date.now() / 1000) * 1000 + 100_000;
-    assert.equal((await verify({ key }, at(t))).body.code, "VALID");
-    const second = await verify({ key }, at(t + 500));
+    assert.equal((await kg.verifyKey({ key }, at(t))).body.code, "VALID");
+    const second = await kg.verifyKey({ key }, at(t + 500));
     assert.deepEqual([second.body.code, second.body.ratelimit.remaining, second.body.ratelimit.reset], ["VALID", 0, t + 1000]);
-    assert.equal((await verify({ key }, at(t + 999))).body.code, "RATE_LIMITED");
-    const next = await verify({ key }, at(t + 1000));
+    assert.equal((await kg.verifyKey({ key }, at(t + 999))).body.code, "RATE_LIMITED");
+    const next = await kg.verifyKey({ key }, at(t + 1000));
     assert.deepEqual([next.body.code, next.body.ratelimit.remaining, next.body.ratelimit.reset], ["VALID", 1, t + 2000]);
   });
 
   test("an identity's limits are shared by all its keys", async () => {
-    const externalId = ext();
-    await createIdentity({ externalId, ratelimits: [{ name: "requests", limit: 10, duration: 60000 }] });
-    const k1 = await createKey({ externalId });
-    const k2 = await createKey({ externalId });
+    const externalId = uniq();
+    await kg.createIdentity(s, { externalId, ratelimits: [{ name: "requests", limit: 10, duration: 60000 }] });
+    const k1 = await kg.createKey(s, { externalId });
+    const k2 = await kg.createKey(s, { externalId });
     const now = Date.now();
-    const out = await Promise.all(Array.from({ length: 30 }, (_, i) => verify({ key: i % 2 ? k1.key : k2.key }, at(now))));
+    const out = await Promise.all(Array.from({ length: 30 }, (_, i) => kg.verifyKey({ key: i % 2 ? k1.key : k2.key }, at(now))));
     assert.equal(out.filter((r) => r.body.valid).length, 10);
     // a key without the identity is not affected
-    const other = await createKey();
-    assert.equal((await verify({ key: other.key, ratelimits: [{ name: "requests", limit: 10, duration: 60000 }] }, at(now))).body.code, "VALID");
+    const other = await kg.createKey(s);
+    assert.equal((await kg.verifyKey({ key: other.key, ratelimits: [{ name: "requests", limit: 10, duration: 60000 }] }, at(now))).body.code, "VALID");
   });
 
   test("a key's limit overrides the identity's limit of the same name", async () => {
-    const externalId = ext();
-    await createIdentity({ externalId, ratelimits: [{ name: "default", limit: 1, duration: 60000 }] });
-    const k = await createKey({ externalId, ratelimit: { limit: 3, duration: 60000 } });
+    const externalId = uniq();
+    await kg.createIdentity(s, { externalId, ratelimits: [{ name: "default", limit: 1, duration: 60000 }] });
+    const k = await kg.createKey(s, { externalId, ratelimit: { limit: 3, duration: 60000 } });
     const codes = [];
-    for (let i = 0; i < 4; i++) codes.push((await verify({ key: k.key })).body.code);
+    for (let i = 0; i < 4; i++) codes.push((await kg.verifyKey({ key: k.key })).body.code);
     assert.deepEqual(codes, ["VALID", "VALID", "VALID", "RATE_LIMITED"]);
   });
 
   test("updateKey ratelimit changes apply at once, a name change keeps the limit", async () => {
-    const k = await createKey({ ratelimit: { limit: 10, duration: 60000 } });
+    const k = await kg.createKey(s, { ratelimit: { limit: 10, duration: 60000 } });
     await kg.post("keys.updateKey", { keyId: k.keyId, ratelimit: { limit: 5, duration: 5000 } }, s.rootKey);
-    const r = await verify({ key: k.key });
+    const r = await kg.verifyKey({ key: k.key });
     assert.deepEqual([r.body.ratelimit.limit, r.body.ratelimit.remaining], [5, 4]);
     await kg.post("keys.updateKey", { keyId: k.keyId, name: "renamed" }, s.rootKey);
-    assert.deepEqual([(await verify({ key: k.key })).body.ratelimit.limit, (await kg.get("keys.getKey", { keyId: k.keyId }, s.rootKey)).body.ratelimit.limit], [5, 5]);
+    assert.deepEqual([(await kg.verifyKey({ key: k.key })).body.ratelimit.limit, (await kg.get("keys.getKey", { keyId: k.keyId }, s.rootKey)).body.ratelimit.limit], [5, 5]);
     await kg.post("keys.updateKey", { keyId: k.keyId, ratelimit: null }, s.rootKey);
-    assert.equal((await verify({ key: k.key })).body.ratelimit, undefined);
+    assert.equal((await kg.verifyKey({ key: k.key })).body.ratelimit, undefined);
   });
 });
 
 describe("identity credits", () => {
-  const creditsOfKey = async (keyId) => (await kg.row("SELECT remaining FROM credits WHERE key_id = ?", keyId))?.remaining;
-
   test("keys of an identity spend the identity's balance first", async () => {
-    const externalId = ext();
-    const identityId = await createIdentity({ externalId, credits: { remaining: 5 } });
-    const k = await createKey({ externalId, remaining: 100 });
-    const r = await verify({ key: k.key });
+    const externalId = uniq();
+    const identityId = await kg.createIdentity(s, { externalId, credits: { remaining: 5 } });
+    const k = await kg.createKey(s, { externalId, remaining: 100 });
+    const r = await kg.verifyKey({ key: k.key });
     assert.deepEqual([r.body.valid, r.body.remaining], [true, 4]);
-    assert.equal(await creditsOfKey(k.keyId), 100, "the key's own credits are untouched");
+    assert.equal((await kg.creditsOf(k.keyId))?.remaining, 100, "the key's own credits are untouched");
     const got = await kg.get("identities.getIdentity", { identityId }, s.rootKey);
     assert.equal(got.body.credits.remaining, 4);
-    for (let i = 3; i >= 0; i--) assert.equal((await verify({ key: k.key })).body.remaining, i);
-    const exhausted = await verify({ key: k.key });
+    for (let i = 3; i >= 0; i--) assert.equal((await kg.verifyKey({ key: k.key })).body.remaining, i);
+    const exhausted = await kg.verifyKey({ key: k.key });
     assert.deepEqual([exhausted.body.code, exhausted.body.remaining], ["USAGE_EXCEEDED", 0]);
     // removing the identity's credits falls back to the key's own balance at once
     await kg.post("identities.updateIdentity", { identityId, credits: null }, s.rootKey);
-    assert.equal((await verify({ key: k.key })).body.remaining, 99);
+    assert.equal((await kg.verifyKey({ key: k.key })).body.remaining, 99);
   });
 
   test("two keys share one balance exactly under concurrency", async () => {
-    const externalId = ext();
-    await createIdentity({ externalId, credits: { remaining: 25 } });
-    const k1 = await createKey({ externalId });
-    const k2 = await createKey({ externalId });
-    const out = await Promise.all(Array.from({ length: 80 }, (_, i) => verify({ key: i % 2 ? k1.key : k2.key })));
+    const externalId = uniq();
+    await kg.createIdentity(s, { externalId, credits: { remaining: 25 } });
+    const k1 = await kg.createKey(s, { externalId });
+    const k2 = await kg.createKey(s, { externalId });
+    const out = await Promise.all(Array.from({ length: 80 }, (_, i) => kg.verifyKey({ key: i % 2 ? k1.key : k2.key })));
     assert.equal(out.filter((r) => r.body.valid).length, 25);
     const row = await kg.row("SELECT remaining FROM credits WHERE identity_id = (SELECT identity_id FROM keys WHERE id = ?)", k1.keyId);
     assert.equal(row.remaining, 0);
   });
 
   test("updateIdentity credits are seen by the next verification; the SDK reads them", async () => {
-    const externalId = ext();
-    const identityId = await createIdentity({ externalId, credits: { remaining: 1 } });
-    const k = await createKey({ externalId });
-    assert.equal((await verify({ key: k.key })).body.remaining, 0);
-    assert.equal((await verify({ key: k.key })).body.code, "USAGE_EXCEEDED");
+    const externalId = uniq();
+    const identityId = await kg.createIdentity(s, { externalId, credits: { remaining: 1 } });
+    const k = await kg.createKey(s, { externalId });
+    assert.equal((await kg.verifyKey({ key: k.key })).body.remaining, 0);
+    assert.equal((await kg.verifyKey({ key: k.key })).body.code, "USAGE_EXCEEDED");
     const u = await kg.sdk(s.rootKey).identities.update({ identityId, credits: { remaining: 10 } });
     assert.equal(u.error, undefined, JSON.stringify(u.error));
-    assert.equal((await verify({ key: k.key })).body.remaining, 9);
+    assert.equal((await kg.verifyKey({ key: k.key })).body.remaining, 9);
     const got = await kg.sdk(s.rootKey).identities.get({ identityId });
     assert.equal(got.result.credits.remaining, 9);
   });
 
   test("identity credits refill at verification time", async () => {
-    const externalId = ext();
-    await createIdentity({ externalId, credits: { remaining: 1, refill: { interval: "daily", amount: 20 } } });
-    const k = await createKey({ externalId });
-    assert.equal((await verify({ key: k.key })).body.remaining, 0);
+    const externalId = uniq();
+    await kg.createIdentity(s, { externalId, credits: { remaining: 1, refill: { interval: "daily", amount: 20 } } });
+    const k = await kg.createKey(s, { externalId });
+    assert.equal((await kg.verifyKey({ key: k.key })).body.remaining, 0);
     const tomorrow = Math.floor(Date.now() / 86_400_000 + 1) * 86_400_000;
-    const r = await verify({ key: k.key }, at(tomorrow + 1));
+    const r = await kg.verifyKey({ key: k.key }, at(tomorrow + 1));
     assert.deepEqual([r.body.valid, r.body.remaining], [true, 19]);
   });
 });
