@@ -64,14 +64,11 @@ const ADMIN_OPERATIONS = OPERATIONS.filter((o) => securedBy(o, "adminToken"));
 /** The operations that may be called without credentials (when the document lists them). */
 const PUBLIC = new Set(["POST /v1/keys.verifyKey", "GET /v1/liveness", "GET /openapi.json"]);
 
-/** Routes that refuse every caller with the same answer before looking at the credentials: keygate
- * has no queue, so migrations.enqueueKeys answers 412 "queue migrations are not enabled" to
- * anyone (as upstream without a KEY_MIGRATIONS binding). Such an answer leaks nothing as long as
- * a valid `*` root key gets it too, which the route's control test asserts; each check accepts it
- * in place of the expected refusal (and still passes once the route authenticates first). */
-const INERT = {
-  "migrations.enqueueKeys": { status: 412, code: "PRECONDITION_FAILED", message: "queue migrations are not enabled" },
-};
+/** Routes that refuse every caller with the same answer before looking at the credentials (such
+ * an answer leaks nothing as long as a valid `*` root key gets it too, which the route's control
+ * test asserts; each check would accept it in place of the expected refusal). None today:
+ * migrations.enqueueKeys authenticates before answering its 412 (keygate has no queue). */
+const INERT = {};
 
 /** Per-route changes of the generated request: (request, fixtures) => request, for what the schema
  * cannot say. (keys.setPermissions / keys.setRoles, whose rights depend on what the request

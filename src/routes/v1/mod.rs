@@ -104,7 +104,8 @@ crate::routes::route_table! {
         keys::set_roles, k::KeyRolesRequest => Vec<k::Connected>;
     Post "/v1/migrations.createKeys" root_then "Import keys (plaintext or sha256 hashes)" =>
         keys::migrate_keys, k::CreateKeysMigrationRequest => k::CreateKeysMigrationResponse;
-    Post "/v1/migrations.enqueueKeys" root_then "Queued imports (not available: use migrations.createKeys)" =>
+    Post "/v1/migrations.enqueueKeys" root(|_: &Value| require::any_api("create_key"))
+        "Queued imports (not available: use migrations.createKeys)" =>
         keys::enqueue_keys, serde_json::Value => Empty;
 
     // ---- identities.*
