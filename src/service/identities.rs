@@ -3,7 +3,7 @@
 //! that balance goes through the credits service.
 
 use super::auth::Principal;
-use super::{credits, Ctx, Error, Result};
+use super::{credits, Ctx, Error, Resource, Result};
 use crate::domain::credits::{
     plan_identity_credits, Balance, CreditsInput, CreditsOwner, CreditsPlan, LimiterStep, StoredCredits,
 };
@@ -60,7 +60,7 @@ async fn find(ctx: &Ctx, workspace_id: &str, by: IdentityRef<'_>) -> Result<Iden
             IdentityRef::Id(id) => id,
             IdentityRef::External { external_id, .. } => external_id,
         };
-        Error::not_found(format!("identity {shown} not found"))
+        Error::not_found(Resource::Identity, format!("identity {shown} not found"))
     })
 }
 
@@ -80,7 +80,7 @@ fn check_credits(credits: &CreditsInput) -> Result<()> {
 
 fn check_ratelimit_names(ratelimits: &[LimitSpec]) -> Result<()> {
     match first_duplicate(ratelimits.iter().map(|r| r.name.as_str())) {
-        Some(name) => Err(Error::conflict(duplicate_ratelimit_message(name))),
+        Some(name) => Err(Error::conflict(Resource::Identity, duplicate_ratelimit_message(name))),
         None => Ok(()),
     }
 }
@@ -162,10 +162,10 @@ pub async fn create(ctx: &Ctx, p: &Principal, req: NewIdentity) -> Result<String
     credits::stage(&mut batch, &credits, ws, ctx.now)?;
     match ctx.store.commit(batch).await {
         Ok(_) => Ok(identity_id),
-        Err(e) if e.is_conflict_on("identities") => Err(Error::conflict(format!(
-            "Identity with externalId \"{}\" already exists in this workspace",
-            req.external_id
-        ))),
+        Err(e) if e.is_conflict_on("identities") => Err(Error::conflict(
+            Resource::Identity,
+            format!("Identity with externalId \"{}\" already exists in this workspace", req.external_id),
+        )),
         Err(e) => Err(e.into()),
     }
 }

@@ -19,7 +19,7 @@ pub mod workspaces;
 use std::future::Future;
 use std::rc::Rc;
 
-pub use error::{Error, Result};
+pub use error::{AuthFailure, Error, Resource, Result};
 
 use crate::limiter::Limiters;
 use crate::store::Store;

@@ -2,11 +2,11 @@
 //! namespace overrides (exact identifier first, else the oldest matching wildcard rule).
 
 use super::auth::Principal;
-use super::{Ctx, Error, Result};
+use super::{Ctx, Error, Resource, Result};
 use crate::domain::ids::{new_id, IdKind};
 use crate::domain::overrides;
 use crate::domain::permissions::require;
-use crate::domain::ratelimit::LimitCheck;
+use crate::domain::ratelimit::{Algorithm, LimitCheck};
 use crate::store::audit::Target;
 use crate::store::namespaces::{self, Namespace};
 pub use crate::store::namespaces::{OverrideRow, OverrideSettings};
@@ -56,7 +56,9 @@ pub async fn limit(ctx: &Ctx, p: &Principal, req: &LimitInput) -> Result<LimitOu
         }
         None => None,
     };
-    let ns = namespace.ok_or_else(|| Error::not_found(format!("namespace {} not found", req.namespace)))?;
+    let ns = namespace.ok_or_else(|| {
+        Error::not_found(Resource::Namespace, format!("namespace {} not found", req.namespace))
+    })?;
     p.require(&require::ratelimit(Some(&ns.id), "limit"))?;
     let candidates = namespaces::candidates(&ctx.store, ws, &ns.id, &req.identifier).await?;
     let (limit, duration) = match overrides::pick(&req.identifier, &candidates, |o| &o.identifier) {
@@ -65,7 +67,7 @@ pub async fn limit(ctx: &Ctx, p: &Principal, req: &LimitInput) -> Result<LimitOu
     };
     let check = LimitCheck { name: "limit".into(), limit, duration, cost: req.cost };
     let identifier = format!("rl:{}:{}", ns.id, req.identifier);
-    let reply = ctx.limiters.limit(&identifier, vec![check], ctx.now).await?;
+    let reply = ctx.limiters.limit(&identifier, vec![check], ctx.now, Algorithm::Fixed).await?;
     let result = reply.results.first().ok_or_else(|| Error::Internal("rate limiter: no result".into()))?;
     Ok(LimitOutcome { success: reply.passed, limit, remaining: result.remaining.max(0), reset: result.reset })
 }
@@ -84,7 +86,7 @@ async fn namespace(ctx: &Ctx, p: &Principal, by: NamespaceRef<'_>) -> Result<Nam
         (None, Some(name)) => (namespaces::by_name(&ctx.store, ws, name).await?, name),
         (None, None) => return Err(Error::bad_request("You must provide a namespaceId or a namespaceName")),
     };
-    found.ok_or_else(|| Error::not_found(format!("Namespace {given} not found")))
+    found.ok_or_else(|| Error::not_found(Resource::Namespace, format!("Namespace {given} not found")))
 }
 
 /// Creates or updates the override of an identifier (reviving a deleted one); returns its id.
@@ -135,14 +137,14 @@ pub async fn get_override(
     let ns = namespace(ctx, p, by).await?;
     namespaces::live_override(&ctx.store, &ns.id, identifier)
         .await?
-        .ok_or_else(|| Error::not_found("Override not found"))
+        .ok_or_else(|| Error::not_found(Resource::Override, "Override not found"))
 }
 
 pub async fn delete_override(ctx: &Ctx, p: &Principal, by: NamespaceRef<'_>, identifier: &str) -> Result<()> {
     let ns = namespace(ctx, p, by).await?;
-    let found = namespaces::live_override(&ctx.store, &ns.id, identifier)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("Override with {identifier} identifier not found")))?;
+    let found = namespaces::live_override(&ctx.store, &ns.id, identifier).await?.ok_or_else(|| {
+        Error::not_found(Resource::Override, format!("Override with {identifier} identifier not found"))
+    })?;
     let display = format!("Deleted ratelimit override {}", found.id);
     let targets = vec![
         Target::named("ratelimitNamespace", &ns.id, Some(ns.name.clone())),

@@ -1,6 +1,6 @@
 //! The operator API's operations (decisions.md §4): workspaces, root keys, api settings.
 
-use super::{Ctx, Error, Result};
+use super::{Ctx, Error, Resource, Result};
 use crate::domain::ids::{new_id, IdKind};
 use crate::domain::keys::{hash_key, key_start, new_key};
 use crate::domain::patch::Patch;
@@ -19,7 +19,7 @@ pub const INTERNAL_KEYSPACE: &str = "ks_keygate";
 const ROOT_KEY_PREFIX: &str = "keygate";
 
 fn workspace_not_found(id: &str) -> Error {
-    Error::not_found(format!("workspace {id} not found"))
+    Error::not_found(Resource::Workspace, format!("workspace {id} not found"))
 }
 
 /// A workspace the operator may change (never keygate's own).
@@ -98,7 +98,7 @@ pub async fn create_root_key(
 pub async fn update_api(ctx: &Ctx, api_id: &str, mut settings: ApiSettings) -> Result<()> {
     let (workspace_id, key_auth_id) = apis::find_any(&ctx.store, api_id, INTERNAL_WORKSPACE)
         .await?
-        .ok_or_else(|| Error::not_found(format!("api {api_id} not found")))?;
+        .ok_or_else(|| Error::not_found(Resource::Api, format!("api {api_id} not found")))?;
     // an empty list after trimming removes the whitelist
     if let Patch::Value(v) = &settings.ip_whitelist {
         settings.ip_whitelist = normalise_ip_whitelist(v).map_or(Patch::Null, Patch::Value);

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::rc::Rc;
 
 use super::super::auth::Principal;
-use super::super::{apis, vault, Ctx, Error, Result};
+use super::super::{apis, vault, Ctx, Error, Resource, Result};
 use super::meta_json;
 use crate::domain::credits::{CreditWrite, CreditsOwner};
 use crate::domain::crypto::MasterKey;
@@ -324,7 +324,9 @@ pub async fn migrate(ctx: &Ctx, p: &Principal, import: Vec<MigratedKey>) -> Resu
     }
     match ctx.store.commit(batch).await {
         Ok(_) => Ok(new_keys.into_iter().map(|k| k.id).collect()),
-        Err(e) if e.is_conflict() => Err(Error::conflict("a key with this hash already exists")),
+        Err(e) if e.is_conflict() => {
+            Err(Error::conflict(Resource::Key, "a key with this hash already exists"))
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -1,7 +1,7 @@
 //! The workspace's permissions and roles (permissions.* routes).
 
 use super::super::auth::Principal;
-use super::super::{Ctx, Error, Result};
+use super::super::{Ctx, Error, Resource, Result};
 use crate::domain::ids::{new_id, IdKind};
 use crate::domain::names::{check_description, check_identifier};
 use crate::domain::rbac::resolve_permissions;
@@ -35,9 +35,10 @@ pub async fn create_permission(
     batch.push(rbac::insert_permission(&id, ws, name, slug.unwrap_or(name), description, ctx.now));
     match ctx.store.commit(batch).await {
         Ok(_) => Ok(id),
-        Err(e) if e.is_conflict() => {
-            Err(Error::conflict(format!("Permission with name \"{name}\" already exists in this workspace")))
-        }
+        Err(e) if e.is_conflict() => Err(Error::conflict(
+            Resource::Permission,
+            format!("Permission with name \"{name}\" already exists in this workspace"),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -45,7 +46,7 @@ pub async fn create_permission(
 pub async fn get_permission(ctx: &Ctx, p: &Principal, id: &str) -> Result<PermissionRow> {
     rbac::find_permission(&ctx.store, &p.workspace_id, id)
         .await?
-        .ok_or_else(|| Error::not_found(format!("permission {id} not found")))
+        .ok_or_else(|| Error::not_found(Resource::Permission, format!("permission {id} not found")))
 }
 
 pub async fn list_permissions(ctx: &Ctx, p: &Principal) -> Result<Vec<PermissionRow>> {
@@ -57,7 +58,7 @@ pub async fn delete_permission(ctx: &Ctx, p: &Principal, id: &str) -> Result<()>
     let ws = &p.workspace_id;
     let permission = rbac::find_permission(&ctx.store, ws, id)
         .await?
-        .ok_or_else(|| Error::not_found(format!("Permission {id} not found")))?;
+        .ok_or_else(|| Error::not_found(Resource::Permission, format!("Permission {id} not found")))?;
     let target = vec![Target::named("permission", &permission.id, Some(permission.name.clone()))];
     let mut batch =
         ctx.batch(&p.actor(), ws, "permission.delete", &format!("Deleted {}", permission.id), target);
@@ -79,8 +80,9 @@ pub async fn create_role(
     let mut permission_ids = Vec::new();
     if !permissions.is_empty() {
         let known = rbac::permissions_named(&ctx.store, ws, permissions).await?;
-        permission_ids = resolve_permissions(permissions, &known)
-            .map_err(|missing| Error::not_found(format!("permission {missing} not found")))?;
+        permission_ids = resolve_permissions(permissions, &known).map_err(|missing| {
+            Error::not_found(Resource::Permission, format!("permission {missing} not found"))
+        })?;
     }
     let role_id = new_id(IdKind::Role, ctx.now)?;
     let mut targets = vec![Target::named("role", &role_id, Some(name.to_string()))];
@@ -92,9 +94,10 @@ pub async fn create_role(
     }
     match ctx.store.commit(batch).await {
         Ok(_) => Ok(role_id),
-        Err(e) if e.is_conflict() => {
-            Err(Error::conflict(format!("Role with name \"{name}\" already exists in this workspace")))
-        }
+        Err(e) if e.is_conflict() => Err(Error::conflict(
+            Resource::Role,
+            format!("Role with name \"{name}\" already exists in this workspace"),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -102,7 +105,7 @@ pub async fn create_role(
 pub async fn get_role(ctx: &Ctx, p: &Principal, id: &str) -> Result<RoleWithPermissions> {
     rbac::role_with_permissions(&ctx.store, &p.workspace_id, id)
         .await?
-        .ok_or_else(|| Error::not_found(format!("role {id} not found")))
+        .ok_or_else(|| Error::not_found(Resource::Role, format!("role {id} not found")))
 }
 
 pub async fn list_roles(ctx: &Ctx, p: &Principal) -> Result<Vec<RoleWithPermissions>> {
@@ -114,7 +117,7 @@ pub async fn delete_role(ctx: &Ctx, p: &Principal, id: &str) -> Result<()> {
     let ws = &p.workspace_id;
     let role = rbac::find_role(&ctx.store, ws, id)
         .await?
-        .ok_or_else(|| Error::not_found(format!("Role {id} not found")))?;
+        .ok_or_else(|| Error::not_found(Resource::Role, format!("Role {id} not found")))?;
     let target = vec![Target::named("role", &role.id, Some(role.name.clone()))];
     let mut batch = ctx.batch(&p.actor(), ws, "role.delete", &format!("Deleted {}", role.id), target);
     rbac::delete_role(&mut batch, ws, &role.id);
