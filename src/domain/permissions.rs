@@ -260,6 +260,16 @@ pub mod require {
         PermissionQuery::any_of(names)
     }
 
+    /// `or("*", and(rbac.*.<action> for each action))`: every one of the actions.
+    pub fn rbac_all(actions: &[&str]) -> PermissionQuery {
+        PermissionQuery::Or(vec![
+            PermissionQuery::has(ROOT),
+            PermissionQuery::And(
+                actions.iter().map(|a| PermissionQuery::has(format!("rbac.*.{a}"))).collect(),
+            ),
+        ])
+    }
+
     /// The rights of a key's role/permission links: `create` a missing one, `add` one to a key,
     /// `remove` one from a key. Creating a role also accepts `create_permission` (upstream's
     /// historical check).
@@ -416,6 +426,7 @@ mod tests {
             require::rbac(&["create_role", "create_permission"]),
             require::ratelimit(Some("rlns_1"), "limit"),
             require::ratelimit(None, "read_override"),
+            require::rbac_all(&["add_permission_to_role", "remove_permission_from_role"]),
         ];
         for q in &queries {
             assert!(q.is_satisfied_by(&["*"]), "{q:?}");
@@ -447,5 +458,10 @@ mod tests {
             PermissionQuery::any_of(["*", "rbac.*.remove_role_from_key"])
         );
         assert!(require::link(LinkKind::Role, "create").is_satisfied_by(&["rbac.*.create_permission"]));
+        let both = require::rbac_all(&["add_permission_to_role", "remove_permission_from_role"]);
+        assert!(
+            both.is_satisfied_by(&["rbac.*.add_permission_to_role", "rbac.*.remove_permission_from_role"])
+        );
+        assert!(!both.is_satisfied_by(&["rbac.*.add_permission_to_role"]));
     }
 }

@@ -266,6 +266,18 @@ mod tests {
     }
 }
 
+/// A named rate limit to configure on a key (v1's `ratelimit` is the auto-applied limit
+/// `default`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedLimit {
+    pub name: String,
+    pub limit: i64,
+    /// The window in ms.
+    pub duration: i64,
+    /// Checked on every verification (else only when a verification names it).
+    pub auto_apply: bool,
+}
+
 /// A limit configured on a key or its identity (the `ratelimits` table).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Configured {

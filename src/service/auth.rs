@@ -43,10 +43,10 @@ pub async fn authenticate(
     token: Option<&str>,
     query: Option<&PermissionQuery>,
 ) -> Result<Principal> {
-    let token = token.ok_or_else(|| Error::Unauthenticated(AuthFailure::Missing))?;
+    let token = token.ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
     let loaded = load_by_hash(&ctx.store, &hash_key(token))
         .await?
-        .ok_or_else(|| Error::Unauthenticated(AuthFailure::UnknownKey))?;
+        .ok_or(Error::Unauthenticated(AuthFailure::UnknownKey))?;
     let key = &loaded.key;
     if !key.workspaces_enabled {
         return Err(Error::Forbidden("workspace is disabled".into()));

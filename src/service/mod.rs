@@ -10,6 +10,7 @@ pub mod credits;
 mod error;
 pub mod identities;
 pub mod keys;
+pub mod migrations;
 pub mod ratelimits;
 pub mod rbac;
 pub mod vault;

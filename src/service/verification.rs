@@ -83,9 +83,24 @@ pub async fn verify(ctx: &Ctx, input: &VerifyInput) -> Result<Option<Verified>> 
 }
 
 /// Verifies a key for a root key (v2): `None` (NOT_FOUND) also when the key belongs to another
-/// workspace or the root key may not verify keys of its api.
-pub async fn verify_as(ctx: &Ctx, p: &Principal, input: &VerifyInput) -> Result<Option<Verified>> {
-    let Some(key) = load_by_hash(&ctx.store, &hash_key(&input.key)).await? else {
+/// workspace or the root key may not verify keys of its api. A key whose hash is unknown is
+/// looked up through the key migration `migration_id` when one is given.
+pub async fn verify_as(
+    ctx: &Ctx,
+    p: &Principal,
+    input: &VerifyInput,
+    migration_id: Option<&str>,
+) -> Result<Option<Verified>> {
+    let hash = hash_key(&input.key);
+    let mut loaded = load_by_hash(&ctx.store, &hash).await?;
+    if loaded.is_none() {
+        if let Some(migration_id) = migration_id {
+            if super::migrations::adopt(ctx, &p.workspace_id, migration_id, &input.key).await? {
+                loaded = load_by_hash(&ctx.store, &hash).await?;
+            }
+        }
+    }
+    let Some(key) = loaded else {
         return Ok(None);
     };
     if key.key.workspace_id != p.workspace_id || !p.allows(&require::api(&key.key.api_id, "verify_key")) {

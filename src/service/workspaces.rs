@@ -23,7 +23,7 @@ fn workspace_not_found(id: &str) -> Error {
 }
 
 /// A workspace the operator may change (never keygate's own).
-async fn require_workspace(ctx: &Ctx, id: &str) -> Result<()> {
+pub(crate) async fn require_workspace(ctx: &Ctx, id: &str) -> Result<()> {
     if id != INTERNAL_WORKSPACE && workspaces::exists(&ctx.store, id).await? {
         Ok(())
     } else {
@@ -84,6 +84,7 @@ pub async fn create_root_key(
             enabled: true,
             environment: None,
             for_workspace_id: Some(workspace_id),
+            pending_migration_id: None,
         },
         ctx.now,
     ));
