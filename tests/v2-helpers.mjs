@@ -1,11 +1,16 @@
 // Helpers of the v2 test files (tests/v2-*.test.mjs): the stock v2 SDKs pointed at the worker
 // started by helpers.mjs, raw v2 calls, and assertions on the v2 error envelope and on the SDK's
 // typed errors.
+import { createRequire } from "node:module";
 import { Unkey } from "@unkey/api-v2";
 import * as errors from "@unkey/api-v2/models/errors";
 import { Ratelimit, Overrides } from "@unkey/ratelimit";
 
-export { errors, Ratelimit, Overrides };
+// @unkey/ratelimit brings its own @unkey/api 2.2.0, whose error classes are its own
+const fromRatelimit = createRequire(createRequire(import.meta.url).resolve("@unkey/ratelimit"));
+const errors22 = await import(fromRatelimit.resolve("@unkey/api/models/errors"));
+
+export { errors, errors22, Ratelimit, Overrides };
 
 /** `@unkey/api` 2.5.1 as users construct it, without retries (a 5xx must show, not be retried). */
 export function sdk(kg, rootKey) {
