@@ -17,11 +17,11 @@ fn require_decrypt(p: &Principal, api_id: &str) -> Result<()> {
     }
 }
 
-/// Checks a loaded key against the principal (another workspace's key is not found, then
+/// Checks a loaded key against the principal (another workspace's key is `missing`, then
 /// `read_key` on its api) and reveals it when asked.
-async fn shown(ctx: &Ctx, p: &Principal, view: KeyView, decrypt: bool) -> Result<KeyView> {
+async fn shown(ctx: &Ctx, p: &Principal, view: KeyView, decrypt: bool, missing: Error) -> Result<KeyView> {
     if view.workspace_id != p.workspace_id {
-        return Err(not_found(&view.id));
+        return Err(missing);
     }
     let api_id = view.api_id.clone().unwrap_or_default();
     p.require(&require::api(&api_id, "read_key"))?;
@@ -41,14 +41,14 @@ pub async fn get(ctx: &Ctx, creds: &Credentials, key_id: &str, decrypt: bool) ->
     let view = key_view::by_id(&ctx.store, key_id, detail).await?.ok_or_else(|| not_found(key_id))?;
     let api_id = view.api_id.clone().unwrap_or_default();
     let p = creds.authenticate(ctx, Some(&require::api(&api_id, "read_key"))).await?;
-    shown(ctx, &p, view, decrypt).await
+    shown(ctx, &p, view, decrypt, not_found(key_id)).await
 }
 
 /// getKey (v2): the key of the principal's workspace, permissions by slug, with every rate limit.
 pub async fn get_as(ctx: &Ctx, p: &Principal, key_id: &str, decrypt: bool) -> Result<KeyView> {
     let detail = Detail { slugs: true, ratelimits: true };
     let view = key_view::by_id(&ctx.store, key_id, detail).await?.ok_or_else(|| not_found(key_id))?;
-    shown(ctx, p, view, decrypt).await
+    shown(ctx, p, view, decrypt, not_found(key_id)).await
 }
 
 /// whoami (v2): the key with this value, as getKey shows it.
@@ -56,7 +56,8 @@ pub async fn view_by_value(ctx: &Ctx, p: &Principal, key: &str) -> Result<KeyVie
     let detail = Detail { slugs: true, ratelimits: true };
     let missing = || Error::not_found(Resource::Key, "The specified key was not found.");
     let view = key_view::by_hash(&ctx.store, &hash_key(key), detail).await?.ok_or_else(missing)?;
-    shown(ctx, p, view, false).await
+    // never the id of a key the caller may not see
+    shown(ctx, p, view, false, missing()).await
 }
 
 /// Which keys of an api listKeys shows.
