@@ -6,7 +6,7 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startKeygate } from "./helpers.mjs";
-import { sdk, workspaceV2, ratelimiter } from "./v2-helpers.mjs";
+import { sdk, workspaceV2, ratelimiter, awayFromWindowEdge } from "./v2-helpers.mjs";
 
 let kg;
 before(async () => {
@@ -107,6 +107,7 @@ describe("rate limits across versions", () => {
     const ctx = await workspaceV2(kg);
     const rl = ratelimiter(kg, ctx.admin, { namespace: "mixed", limit: 40, duration: "1h" });
     const v1 = kg.sdk(ctx.admin);
+    await awayFromWindowEdge(3_600_000);
     const calls = Array.from({ length: 150 }, (_, i) =>
       i % 2
         ? v1.ratelimits.limit({ namespace: "mixed", identifier: "hot", limit: 40, duration: 3_600_000 }).then((r) => r.result.success)

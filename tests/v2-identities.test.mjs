@@ -45,10 +45,15 @@ describe("identities.*", () => {
     assert.deepEqual(updated.data.meta, { tier: "platinum" });
     assert.deepEqual(updated.data.ratelimits.map((r) => [r.name, r.limit, r.autoApply]), [["requests", 20, false], ["tokens", 5, true]]);
     assert.equal(updated.data.ratelimits.find((r) => r.name === "requests").id, keptId);
-    // delete answers {meta} without data
+    // delete answers {meta} without data (raw), which the SDK returns as it is
     const r = await v2(kg, "identities.deleteIdentity", { identity: "user.1-x" }, ctx.admin);
     assert.equal(r.status, 200);
     assert.deepEqual(Object.keys(r.body), ["meta"]);
+    const second = (await unkey.identities.createIdentity({ externalId: "second" })).data.identityId;
+    const gone = await unkey.identities.deleteIdentity({ identity: second });
+    assert.match(gone.meta.requestId, /^req_/);
+    assert.equal(gone.data, undefined);
+    await sdkError(assert, unkey.identities.getIdentity({ identity: "second" }), errors.NotFoundErrorResponse, 404);
     const deleted = await sdk(kg, ctx.admin).identities.deleteIdentity({ identity: id }).catch((e) => e);
     // identities.deleteIdentity types its errors only as application/problem+json: a JSON 404 is
     // the SDK's generic APIError (upstream answers the same)

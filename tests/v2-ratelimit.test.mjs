@@ -5,7 +5,7 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startKeygate } from "./helpers.mjs";
-import { sdk, v2, expectV2Error, sdkError, errors, errors22, workspaceV2, ratelimiter, overrides } from "./v2-helpers.mjs";
+import { sdk, v2, expectV2Error, sdkError, errors, errors22, workspaceV2, ratelimiter, overrides, awayFromWindowEdge } from "./v2-helpers.mjs";
 
 let kg;
 before(async () => {
@@ -22,6 +22,7 @@ describe("ratelimit.limit", () => {
   test("@unkey/ratelimit: counts, creates the namespace, answers limit/remaining/reset", async () => {
     const ctx = await workspaceV2(kg);
     const rl = ratelimiter(kg, ctx.admin, { namespace: "api-calls", limit: 3, duration: "1h" });
+    await awayFromWindowEdge(3_600_000);
     const results = [];
     for (let i = 0; i < 4; i++) results.push(await rl.limit("user_1"));
     assert.deepEqual(results.map((r) => r.success), [true, true, true, false]);
@@ -42,6 +43,7 @@ describe("ratelimit.limit", () => {
   test("150 concurrent limits against 40: exactly 40 pass (@unkey/ratelimit)", async () => {
     const ctx = await workspaceV2(kg);
     const rl = ratelimiter(kg, ctx.admin, { namespace: "burst", limit: 40, duration: "1h" });
+    await awayFromWindowEdge(3_600_000);
     const results = await Promise.all(Array.from({ length: 150 }, () => rl.limit("hot")));
     assert.equal(results.filter((r) => r.success).length, 40);
   });

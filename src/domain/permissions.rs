@@ -210,6 +210,19 @@ impl PermissionQuery {
 /// The root permission that grants every action on every route (decisions.md §2).
 pub const ROOT: &str = "*";
 
+/// Whether `held` grants `action` on some api: `*`, `api.*.<action>` or any
+/// `api.<apiId>.<action>` (v2 analytics, whose results are scoped to the permitted apis).
+pub fn grants_some_api<S: AsRef<str>>(held: &[S], action: &str) -> bool {
+    held.iter().any(|h| {
+        let h = h.as_ref();
+        h == ROOT
+            || h.strip_prefix("api.")
+                .and_then(|rest| rest.strip_suffix(action))
+                .and_then(|rest| rest.strip_suffix('.'))
+                .is_some_and(|api| !api.is_empty() && !api.contains('.'))
+    })
+}
+
 /// Every permission query a route asks of a root key is built here. Each one accepts `*`;
 /// the other names are upstream's exact strings: `<resource>.*.<action>` for the whole
 /// workspace and `<resource>.<id>.<action>` for one resource.
@@ -413,6 +426,16 @@ mod tests {
         assert!(!v2("api.*").is_satisfied_by(&["api.read"]));
         assert!(v2("a AND (b OR c)").is_satisfied_by(&["a", "c"]));
         assert!(!v2("a AND (b OR c)").is_satisfied_by(&["b", "c"]));
+    }
+
+    #[test]
+    fn some_api_grants() {
+        assert!(grants_some_api(&["*"], "read_analytics"));
+        assert!(grants_some_api(&["api.*.read_analytics"], "read_analytics"));
+        assert!(grants_some_api(&["x", "api.api_1.read_analytics"], "read_analytics"));
+        assert!(!grants_some_api(&["api.api_1.read_key"], "read_analytics"));
+        assert!(!grants_some_api(&["api..read_analytics", "api.a.b.read_analytics"], "read_analytics"));
+        assert!(!grants_some_api::<&str>(&[], "read_analytics"));
     }
 
     #[test]

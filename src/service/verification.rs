@@ -9,7 +9,8 @@ use crate::domain::credits::Balance;
 use crate::domain::keys::hash_key;
 use crate::domain::permissions::{require, PermissionQuery, QuerySyntaxError};
 use crate::domain::ratelimit::{
-    plan_checks, summarise, Algorithm, Configured, LimitResult, LimitSummary, Requested, UnknownLimit,
+    plan_checks, summarise, Algorithm, Configured, LimitResult, LimitSummary, Planned, Requested,
+    UnknownLimit,
 };
 use crate::domain::verify::{precheck, Caller, Denial};
 use crate::store::analytics::{self, VerificationEvent};
@@ -175,10 +176,7 @@ async fn check(ctx: &Ctx, key: LoadedKey, input: &VerifyInput) -> Result<Verifie
 }
 
 /// The limits to check; a requested limit that exists nowhere is a 412 (v1 answers it as a 400).
-fn ratelimit_checks(
-    loaded: &LoadedKey,
-    requested: &[Requested],
-) -> Result<Vec<crate::domain::ratelimit::Planned>> {
+fn ratelimit_checks(loaded: &LoadedKey, requested: &[Requested]) -> Result<Vec<Planned>> {
     let configured = |on_key: bool| -> Vec<Configured> {
         loaded.ratelimits.iter().filter(|r| r.on_key == on_key).map(KeyLimitRow::configured).collect()
     };

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::api::v2::analytics::GetVerificationsRequest;
 use crate::api::v2::Data;
-use crate::domain::permissions::ROOT;
+use crate::domain::permissions::grants_some_api;
 use crate::service::auth::Principal;
 use crate::service::{Ctx, Error, Result};
 
@@ -16,13 +16,7 @@ pub async fn get_verifications(
     _req: GetVerificationsRequest,
 ) -> Result<Data<Vec<Value>>> {
     // `api.*.read_analytics` for the workspace, or `api.<apiId>.read_analytics` for some api
-    let allowed = p.permissions.iter().any(|perm| {
-        perm == ROOT
-            || (perm.starts_with("api.")
-                && perm.ends_with(".read_analytics")
-                && perm.matches('.').count() == 2)
-    });
-    if !allowed {
+    if !grants_some_api(&p.permissions, "read_analytics") {
         return Err(Error::InsufficientPermissions(
             "Missing one of these permissions: 'api.*.read_analytics', 'api.<apiId>.read_analytics'".into(),
         ));
