@@ -3,6 +3,7 @@
 
 pub mod openapi;
 pub mod v1;
+pub mod v2;
 
 /// Cross-field rules of a request that its schema cannot state (upstream's zod refinements),
 /// checked right after the schema, before authentication. The message is the whole error.

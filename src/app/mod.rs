@@ -1,11 +1,11 @@
 //! The composition root: turns a Workers request into a service context and hands it to the wire
-//! layer of its version; runs the cron. `http` (plumbing) and `routes` (wire layers) meet here and
+//! layer of its version (`/v2/*` to v2, everything else to v1); runs the cron. `http` (plumbing) and `routes` (wire layers) meet here and
 //! nowhere else.
 
 use worker::{Context, Date, Env, Method, Request, Response};
 
 use crate::http::{self, Incoming};
-use crate::routes::v1;
+use crate::routes::{v1, v2};
 use crate::service::{credits, Ctx, Origin};
 
 /// Unix ms now.
@@ -21,6 +21,13 @@ fn test_clock(env: &Env, req: &Request) -> Option<i64> {
         return None;
     }
     http::header(req, "X-Test-Now")?.parse().ok()
+}
+
+/// An OpenAPI document (generated at build time, see `routes::table`).
+fn openapi(document: &'static str) -> worker::Result<Response> {
+    let mut resp = Response::ok(document)?;
+    resp.headers_mut().set("Content-Type", "application/json")?;
+    Ok(resp)
 }
 
 /// Serves one request: every response carries `Unkey-Request-Id` and CORS headers.
@@ -42,17 +49,26 @@ async fn route(
         return http::preflight(req);
     }
     if incoming.method == Method::Get && incoming.path == "/openapi.json" {
-        let mut resp = Response::ok(v1::OPENAPI)?;
-        resp.headers_mut().set("Content-Type", "application/json")?;
-        return Ok(resp);
+        return openapi(v1::OPENAPI);
+    }
+    let is_v2 = incoming.path.starts_with("/v2/");
+    if is_v2 && incoming.method == Method::Get {
+        match incoming.path.as_str() {
+            "/v2/openapi.json" => return openapi(v2::OPENAPI),
+            "/v2/liveness" => return http::json(&v2::liveness(&incoming.request_id), 200, incoming.pretty),
+            _ => {}
+        }
     }
     let now = test_clock(env, req).unwrap_or(now);
     let origin = Origin { ip: incoming.ip.clone(), user_agent: incoming.user_agent.clone() };
     let ctx = match Ctx::new(env, Some(worker), now, incoming.request_id.clone(), origin) {
         Ok(ctx) => ctx,
+        Err(e) if is_v2 => return v2::envelope::error(&e, incoming),
         Err(e) => return v1::envelope::error(&e, &incoming.request_id, incoming.pretty),
     };
-    match v1::dispatch(&ctx, req, incoming).await {
+    let routed =
+        if is_v2 { v2::dispatch(&ctx, req, incoming).await } else { v1::dispatch(&ctx, req, incoming).await };
+    match routed {
         Some(resp) => resp,
         None => http::not_found(),
     }

@@ -156,6 +156,8 @@ impl BalanceState {
 pub enum Adjustment {
     Increment(i64),
     Decrement(i64),
+    /// v2's decrement: the balance stops at 0.
+    DecrementToZero(i64),
     Set(i64),
 }
 
@@ -165,6 +167,7 @@ impl Adjustment {
         match self {
             Adjustment::Increment(v) => balance.saturating_add(v),
             Adjustment::Decrement(v) => balance.saturating_sub(v),
+            Adjustment::DecrementToZero(v) => balance.saturating_sub(v).max(0),
             Adjustment::Set(v) => v,
         }
     }
@@ -213,6 +216,9 @@ pub enum CreditWrite {
     /// Set the key's credits row to `remaining`, creating it if missing (updateRemaining `set`
     /// on a key without credits).
     UpsertKeyRow { key_id: String, remaining: i64 },
+    /// A copy of one key's credits row (balance and refill schedule) for another key
+    /// (rerollKey); none when it has no row.
+    CopyKeyRow { from_key: String, to_key: String },
 }
 
 /// What the usage limiter of a balance must learn once the writes are stored.
@@ -328,6 +334,8 @@ pub fn plan_key_update(
 pub enum RemainingOp {
     Increment,
     Decrement,
+    /// v2's decrement: the balance stops at 0.
+    DecrementToZero,
     Set,
 }
 
@@ -360,6 +368,7 @@ pub fn plan_remaining(
     match (op, value, &balance) {
         (RemainingOp::Increment, ..) => adjust("increment", Adjustment::Increment),
         (RemainingOp::Decrement, ..) => adjust("decrement", Adjustment::Decrement),
+        (RemainingOp::DecrementToZero, ..) => adjust("decrement", Adjustment::DecrementToZero),
         (RemainingOp::Set, Some(v), Some(b)) => Ok(RemainingPlan::Adjust(b.clone(), Adjustment::Set(v))),
         // the legacy column, if set, becomes effective again
         (RemainingOp::Set, None, Some(b @ Balance::KeyCredits(credit_id))) => Ok(RemainingPlan::Remove {

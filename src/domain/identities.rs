@@ -9,9 +9,36 @@ use super::validate::ValidationError;
 /// Upstream's limit on the JSON-encoded metadata (characters as JavaScript counts them).
 pub const MAX_META_CHARS: usize = 64_000;
 
+/// How large metadata may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetaLimit {
+    /// v1: 64,000 characters of JSON, as JavaScript counts them.
+    #[default]
+    Chars,
+    /// v2: 1 MiB of JSON.
+    Mebibyte,
+}
+
+/// v2's limit on the JSON-encoded metadata, in bytes.
+pub const MAX_META_BYTES: usize = 1 << 20;
+
 /// The metadata as stored (JSON text), or a 400 naming `meta` when it is too large.
 pub fn encode_meta<T: Serialize>(meta: &T) -> Result<String, ValidationError> {
+    encode_meta_within(meta, MetaLimit::Chars)
+}
+
+/// [`encode_meta`] under `limit`.
+pub fn encode_meta_within<T: Serialize>(meta: &T, limit: MetaLimit) -> Result<String, ValidationError> {
     let json = serde_json::to_string(meta).map_err(|e| ValidationError::new("meta", e.to_string()))?;
+    if limit == MetaLimit::Mebibyte {
+        return match json.len() {
+            n if n > MAX_META_BYTES => Err(ValidationError::new(
+                "meta",
+                format!("Metadata is too large: {n} bytes, at most {MAX_META_BYTES}"),
+            )),
+            _ => Ok(json),
+        };
+    }
     let chars = json.encode_utf16().count();
     if chars > MAX_META_CHARS {
         return Err(ValidationError::new(
@@ -82,6 +109,15 @@ pub fn plan_ratelimits<'a, T>(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn v2_meta_size_limit() {
+        let ok = json!({"a": "x".repeat(MAX_META_BYTES - 8)});
+        assert_eq!(encode_meta_within(&ok, MetaLimit::Mebibyte).map(|s| s.len()), Ok(MAX_META_BYTES));
+        let big = json!({"a": "x".repeat(MAX_META_BYTES - 7)});
+        assert!(encode_meta_within(&big, MetaLimit::Mebibyte).is_err());
+        assert!(encode_meta_within(&json!({"a": "x".repeat(100_000)}), MetaLimit::Chars).is_err());
+    }
 
     #[test]
     fn meta_size_limit() {

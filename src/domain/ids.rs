@@ -22,6 +22,7 @@ pub enum IdKind {
     RatelimitNamespace,
     RatelimitOverride,
     AuditLog,
+    Migration,
 }
 
 impl IdKind {
@@ -40,6 +41,7 @@ impl IdKind {
             IdKind::RatelimitNamespace => "rlns",
             IdKind::RatelimitOverride => "rlor",
             IdKind::AuditLog => "log",
+            IdKind::Migration => "mig",
         }
     }
 }
@@ -109,6 +111,7 @@ mod tests {
             (IdKind::RatelimitNamespace, "rlns"),
             (IdKind::RatelimitOverride, "rlor"),
             (IdKind::AuditLog, "log"),
+            (IdKind::Migration, "mig"),
         ];
         for (kind, prefix) in all {
             assert!(format_id(kind, 0, [0; 8]).starts_with(&format!("{prefix}_")));

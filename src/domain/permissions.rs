@@ -84,8 +84,144 @@ impl PermissionQuery {
     }
 }
 
+/// A v2 permission query that does not parse (`keys.verifyKey` answers 400).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuerySyntaxError(pub String);
+
+impl std::fmt::Display for QuerySyntaxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Name(String),
+    And,
+    Or,
+    Open,
+    Close,
+}
+
+/// Splits a v2 query into tokens: names of letters, digits and `. _ - * : /`, parentheses, and
+/// the words `AND` / `OR` (any case).
+fn tokens(query: &str) -> Result<Vec<Token>, QuerySyntaxError> {
+    let is_name = |c: char| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '*' | ':' | '/');
+    let mut out = Vec::new();
+    let mut chars = query.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            ' ' | '\t' | '\r' | '\n' => {}
+            '(' => out.push(Token::Open),
+            ')' => out.push(Token::Close),
+            c if is_name(c) => {
+                let mut name = c.to_string();
+                while let Some(&(_, n)) = chars.peek().filter(|(_, n)| is_name(*n)) {
+                    name.push(n);
+                    chars.next();
+                }
+                out.push(match name.to_ascii_uppercase().as_str() {
+                    "AND" => Token::And,
+                    "OR" => Token::Or,
+                    _ => Token::Name(name),
+                });
+            }
+            c => {
+                return Err(QuerySyntaxError(format!(
+                    "Invalid character '{c}' found in query at position {i}: permission names may \
+                     contain letters, digits and . _ - * : / only"
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    at: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.at)
+    }
+
+    /// `expr := and ("OR" and)*`
+    fn expr(&mut self) -> Result<PermissionQuery, QuerySyntaxError> {
+        let mut parts = vec![self.and()?];
+        while self.peek() == Some(&Token::Or) {
+            self.at += 1;
+            parts.push(self.and()?);
+        }
+        Ok(if parts.len() == 1 { parts.remove(0) } else { PermissionQuery::Or(parts) })
+    }
+
+    /// `and := primary ("AND" primary)*`
+    fn and(&mut self) -> Result<PermissionQuery, QuerySyntaxError> {
+        let mut parts = vec![self.primary()?];
+        while self.peek() == Some(&Token::And) {
+            self.at += 1;
+            parts.push(self.primary()?);
+        }
+        Ok(if parts.len() == 1 { parts.remove(0) } else { PermissionQuery::And(parts) })
+    }
+
+    /// `primary := name | "(" expr ")"`
+    fn primary(&mut self) -> Result<PermissionQuery, QuerySyntaxError> {
+        let token = self.tokens.get(self.at).cloned();
+        self.at += 1;
+        match token {
+            Some(Token::Name(name)) => Ok(PermissionQuery::Has(name)),
+            Some(Token::Open) => {
+                let inner = self.expr()?;
+                if self.peek() != Some(&Token::Close) {
+                    return Err(QuerySyntaxError("Expected ')' in permission query".into()));
+                }
+                self.at += 1;
+                Ok(inner)
+            }
+            Some(Token::Close) => Err(QuerySyntaxError("Unexpected ')' in permission query".into())),
+            Some(Token::And | Token::Or) => {
+                Err(QuerySyntaxError("Expected a permission before or after AND / OR".into()))
+            }
+            None => Err(QuerySyntaxError("Unexpected end of permission query".into())),
+        }
+    }
+}
+
+impl PermissionQuery {
+    /// Parses the v2 string form of `keys.verifyKey`'s `permissions`, e.g.
+    /// `"admin OR (read AND write)"`: AND binds tighter than OR, both left to right; names are
+    /// compared as exact strings (`*` has no wildcard meaning).
+    pub fn parse_v2(query: &str) -> Result<Self, QuerySyntaxError> {
+        let mut parser = Parser { tokens: tokens(query)?, at: 0 };
+        if parser.tokens.is_empty() {
+            return Err(QuerySyntaxError("The permission query is empty".into()));
+        }
+        let parsed = parser.expr()?;
+        match parser.peek() {
+            None => Ok(parsed),
+            Some(_) => Err(QuerySyntaxError("Unexpected input after the end of the permission query".into())),
+        }
+    }
+}
+
 /// The root permission that grants every action on every route (decisions.md §2).
 pub const ROOT: &str = "*";
+
+/// Whether `held` grants `action` on some api: `*`, `api.*.<action>` or any
+/// `api.<apiId>.<action>` (v2 analytics, whose results are scoped to the permitted apis).
+pub fn grants_some_api<S: AsRef<str>>(held: &[S], action: &str) -> bool {
+    held.iter().any(|h| {
+        let h = h.as_ref();
+        h == ROOT
+            || h.strip_prefix("api.")
+                .and_then(|rest| rest.strip_suffix(action))
+                .and_then(|rest| rest.strip_suffix('.'))
+                .is_some_and(|api| !api.is_empty() && !api.contains('.'))
+    })
+}
 
 /// Every permission query a route asks of a root key is built here. Each one accepts `*`;
 /// the other names are upstream's exact strings: `<resource>.*.<action>` for the whole
@@ -135,6 +271,16 @@ pub mod require {
         let mut names = vec![ROOT.to_string()];
         names.extend(actions.iter().map(|a| format!("rbac.*.{a}")));
         PermissionQuery::any_of(names)
+    }
+
+    /// `or("*", and(rbac.*.<action> for each action))`: every one of the actions.
+    pub fn rbac_all(actions: &[&str]) -> PermissionQuery {
+        PermissionQuery::Or(vec![
+            PermissionQuery::has(ROOT),
+            PermissionQuery::And(
+                actions.iter().map(|a| PermissionQuery::has(format!("rbac.*.{a}"))).collect(),
+            ),
+        ])
     }
 
     /// The rights of a key's role/permission links: `create` a missing one, `add` one to a key,
@@ -226,6 +372,72 @@ mod tests {
         );
     }
 
+    fn v2(q: &str) -> PermissionQuery {
+        PermissionQuery::parse_v2(q).unwrap_or_else(|e| panic!("{q}: {e}"))
+    }
+
+    fn has(n: &str) -> PermissionQuery {
+        PermissionQuery::has(n)
+    }
+
+    #[test]
+    fn v2_queries_parse_with_and_binding_tighter() {
+        assert_eq!(v2("documents.read"), has("documents.read"));
+        assert_eq!(
+            v2("documents.read AND documents.write"),
+            PermissionQuery::And(vec![has("documents.read"), has("documents.write")])
+        );
+        assert_eq!(
+            v2("admin OR (read AND write)"),
+            PermissionQuery::Or(vec![has("admin"), PermissionQuery::And(vec![has("read"), has("write")])])
+        );
+        // a AND b OR c = (a AND b) OR c; a OR b AND c = a OR (b AND c)
+        assert_eq!(
+            v2("a AND b OR c"),
+            PermissionQuery::Or(vec![PermissionQuery::And(vec![has("a"), has("b")]), has("c")])
+        );
+        assert_eq!(
+            v2("a or b and c"),
+            PermissionQuery::Or(vec![has("a"), PermissionQuery::And(vec![has("b"), has("c")])])
+        );
+        assert_eq!(v2("  ((a))\n"), has("a"));
+        assert_eq!(v2("api.*:x/y-z_1"), has("api.*:x/y-z_1"));
+        // the JSON form's example, as a string
+        assert_eq!(v2("a AND (b OR c)"), q(json!({"and": ["a", {"or": ["b", "c"]}]})));
+        // a name containing the letters of a keyword is a name
+        assert_eq!(v2("ANDROID OR ORACLE"), PermissionQuery::Or(vec![has("ANDROID"), has("ORACLE")]));
+    }
+
+    #[test]
+    fn v2_query_syntax_errors() {
+        for bad in
+            ["", "   ", "()", "(a", "a)", "a b", "a AND", "OR a", "a AND OR b", "a & b", "a,b", "(a OR b))"]
+        {
+            assert!(PermissionQuery::parse_v2(bad).is_err(), "{bad:?} should not parse");
+        }
+        let e = PermissionQuery::parse_v2("read & write").err().map(|e| e.0).unwrap_or_default();
+        assert!(e.starts_with("Invalid character '&' found in query at position 5"), "{e}");
+    }
+
+    #[test]
+    fn v2_wildcards_are_literal() {
+        // a key holding the slug `api.*` satisfies "api.* OR api.edit" (upstream's test)
+        assert!(v2("api.* OR api.edit").is_satisfied_by(&["api.*"]));
+        assert!(!v2("api.*").is_satisfied_by(&["api.read"]));
+        assert!(v2("a AND (b OR c)").is_satisfied_by(&["a", "c"]));
+        assert!(!v2("a AND (b OR c)").is_satisfied_by(&["b", "c"]));
+    }
+
+    #[test]
+    fn some_api_grants() {
+        assert!(grants_some_api(&["*"], "read_analytics"));
+        assert!(grants_some_api(&["api.*.read_analytics"], "read_analytics"));
+        assert!(grants_some_api(&["x", "api.api_1.read_analytics"], "read_analytics"));
+        assert!(!grants_some_api(&["api.api_1.read_key"], "read_analytics"));
+        assert!(!grants_some_api(&["api..read_analytics", "api.a.b.read_analytics"], "read_analytics"));
+        assert!(!grants_some_api::<&str>(&[], "read_analytics"));
+    }
+
     #[test]
     fn every_builder_accepts_the_root_permission() {
         let queries = [
@@ -237,6 +449,7 @@ mod tests {
             require::rbac(&["create_role", "create_permission"]),
             require::ratelimit(Some("rlns_1"), "limit"),
             require::ratelimit(None, "read_override"),
+            require::rbac_all(&["add_permission_to_role", "remove_permission_from_role"]),
         ];
         for q in &queries {
             assert!(q.is_satisfied_by(&["*"]), "{q:?}");
@@ -268,5 +481,10 @@ mod tests {
             PermissionQuery::any_of(["*", "rbac.*.remove_role_from_key"])
         );
         assert!(require::link(LinkKind::Role, "create").is_satisfied_by(&["rbac.*.create_permission"]));
+        let both = require::rbac_all(&["add_permission_to_role", "remove_permission_from_role"]);
+        assert!(
+            both.is_satisfied_by(&["rbac.*.add_permission_to_role", "rbac.*.remove_permission_from_role"])
+        );
+        assert!(!both.is_satisfied_by(&["rbac.*.add_permission_to_role"]));
     }
 }

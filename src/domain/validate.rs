@@ -39,10 +39,14 @@ impl fmt::Display for ValidationError {
 }
 
 /// Where the input came from: query strings arrive as text and are coerced to the schema's type.
+/// v1 documents its string `pattern`s but checks them after authentication (decisions.md), so
+/// only `Checked` input (v2) is held to them at validation time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     Json,
     Query,
+    /// A JSON body whose string patterns are checked too (v2).
+    Checked,
 }
 
 /// The settings used for both validation and the OpenAPI document: JSON Schema 2020-12 (the
@@ -139,7 +143,7 @@ pub fn check(
         }
     }
     match value {
-        Value::String(text) => check_string(s, text, path),
+        Value::String(text) => check_string(s, text, path, source == Source::Checked),
         Value::Number(n) => check_number(s, n, path),
         Value::Array(items) => check_array(s, items, path, source),
         Value::Object(map) => check_object(s, map, path, source),
@@ -275,7 +279,12 @@ fn show(x: f64) -> String {
     }
 }
 
-fn check_string(s: &Map<String, Value>, text: &str, path: &[String]) -> Result<(), ValidationError> {
+fn check_string(
+    s: &Map<String, Value>,
+    text: &str,
+    path: &[String],
+    patterns: bool,
+) -> Result<(), ValidationError> {
     // zod counts UTF-16 code units, as JavaScript's `length` does
     let len = text.encode_utf16().count() as f64;
     if let Some(min) = limit(s, "minLength") {
@@ -294,7 +303,41 @@ fn check_string(s: &Map<String, Value>, text: &str, path: &[String]) -> Result<(
             ));
         }
     }
+    if let Some(pattern) = s.get("pattern").and_then(Value::as_str).filter(|_| patterns) {
+        if pattern_matches(pattern, text) == Some(false) {
+            return Err(err(path, format!("Invalid string: must match {pattern}")));
+        }
+    }
     Ok(())
+}
+
+/// Matches `text` against the one shape of pattern the wire types use, a character class over
+/// the whole string: `^[...]+$` (or `*`), with ranges (`a-z`) and `\`-escaped characters.
+/// `None` for any other pattern (it is documented but not checked).
+pub fn pattern_matches(pattern: &str, text: &str) -> Option<bool> {
+    let (class, min) = match pattern.strip_prefix("^[")? {
+        p if p.ends_with("]+$") => (&p[..p.len() - 3], 1),
+        p if p.ends_with("]*$") => (&p[..p.len() - 3], 0),
+        _ => return None,
+    };
+    // the class as (from, to) ranges
+    let mut ranges = Vec::new();
+    let mut chars = class.chars().peekable();
+    while let Some(c) = chars.next() {
+        let from = if c == '\\' { chars.next()? } else { c };
+        if c != '\\' && chars.peek() == Some(&'-') {
+            let mut ahead = chars.clone();
+            ahead.next();
+            if let Some(to) = ahead.next().filter(|t| *t != '\\') {
+                chars = ahead;
+                ranges.push((from, to));
+                continue;
+            }
+        }
+        ranges.push((from, from));
+    }
+    let count = text.chars().count();
+    Some(count >= min && text.chars().all(|c| ranges.iter().any(|(a, b)| (*a..=*b).contains(&c))))
 }
 
 fn check_number(s: &Map<String, Value>, n: &Number, path: &[String]) -> Result<(), ValidationError> {
@@ -365,6 +408,12 @@ fn check_object(
         _ => Vec::new(),
     };
     if let Some(Value::Object(props)) = s.get("properties") {
+        // a strict object (`additionalProperties: false`) refuses keys it does not know
+        if s.get("additionalProperties") == Some(&Value::Bool(false)) {
+            if let Some(unknown) = map.keys().find(|k| !props.contains_key(*k)) {
+                return Err(err(path, format!("Unrecognized key(s) in object: '{unknown}'")));
+            }
+        }
         for (name, prop_schema) in props {
             path.push(name.clone());
             match map.get_mut(name) {
@@ -503,6 +552,53 @@ mod tests {
         assert_eq!(r.prefix, None);
         assert_eq!(r.refill, None);
         assert_eq!(run(json!({"apiId": null})), Err("apiId: Expected string, received null".into()));
+    }
+
+    #[derive(Debug, Deserialize, JsonSchema, PartialEq)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Strict {
+        #[schemars(pattern(r"^[a-zA-Z0-9_\-\.\*]+$"))]
+        slug: String,
+        inner: Option<StrictInner>,
+    }
+
+    #[derive(Debug, Deserialize, JsonSchema, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct StrictInner {
+        cost: i64,
+    }
+
+    #[test]
+    fn strict_objects_refuse_unknown_keys() {
+        let run = |v: Value| parse::<Strict>(v, Source::Checked).map_err(|e| e.to_string());
+        // v1 input documents patterns without checking them here
+        assert!(parse::<Strict>(json!({"slug": "a b"}), Source::Json).is_ok());
+        assert!(run(json!({"slug": "a.b*"})).is_ok());
+        assert_eq!(
+            run(json!({"slug": "a", "extra": 1})),
+            Err("body: Unrecognized key(s) in object: 'extra'".into())
+        );
+        assert_eq!(
+            run(json!({"slug": "a", "inner": {"cost": 1, "x": 2}})),
+            Err("inner: Unrecognized key(s) in object: 'x'".into())
+        );
+        assert_eq!(
+            run(json!({"slug": "a b"})),
+            Err(r"slug: Invalid string: must match ^[a-zA-Z0-9_\-\.\*]+$".into())
+        );
+    }
+
+    #[test]
+    fn character_class_patterns() {
+        assert_eq!(pattern_matches("^[a-zA-Z0-9_]+$", "key_123"), Some(true));
+        assert_eq!(pattern_matches("^[a-zA-Z0-9_]+$", "key-123"), Some(false));
+        assert_eq!(pattern_matches("^[a-zA-Z0-9_]+$", ""), Some(false));
+        assert_eq!(pattern_matches("^[a-z]*$", ""), Some(true));
+        assert_eq!(pattern_matches(r"^[a-zA-Z0-9_:\-\.\*]+$", "api.*.read-key:x"), Some(true));
+        assert_eq!(pattern_matches(r"^[a-zA-Z0-9_:\-\.\*]+$", "api/x"), Some(false));
+        assert_eq!(pattern_matches("^[a-zA-Z0-9_.-]+$", "user.1-x_y"), Some(true));
+        assert_eq!(pattern_matches("^[a-zA-Z0-9_.-]+$", "user 1"), Some(false));
+        assert_eq!(pattern_matches("^abc$", "abc"), None);
     }
 
     #[derive(Debug, Deserialize, JsonSchema, PartialEq)]

@@ -6,7 +6,7 @@ mod body;
 mod response;
 
 pub use body::{body, query};
-pub use response::{finish, json, not_found, preflight};
+pub use response::{finish, json, method_not_allowed, not_found, preflight};
 
 use worker::{Method, Request};
 
@@ -25,6 +25,10 @@ pub struct Incoming {
     pub user_agent: Option<String>,
     /// The bearer token of `Authorization` (a raw token without "Bearer " works too).
     pub token: Option<String>,
+    /// The `Authorization` header as sent (v2 insists on `Bearer <token>`).
+    pub authorization: Option<String>,
+    /// The `Accept` header.
+    pub accept: Option<String>,
 }
 
 pub fn header(req: &Request, name: &str) -> Option<String> {
@@ -50,6 +54,8 @@ impl Incoming {
             ip: header(req, "True-Client-IP").or_else(|| header(req, "CF-Connecting-IP")),
             user_agent: header(req, "User-Agent"),
             token: bearer(header(req, "Authorization")),
+            authorization: header(req, "Authorization"),
+            accept: header(req, "Accept"),
         })
     }
 }

@@ -19,6 +19,13 @@ pub fn not_found() -> worker::Result<Response> {
     Response::error("404 Not Found", 404)
 }
 
+/// The plain-text 405 of a known path asked with another method.
+pub fn method_not_allowed(allow: &str) -> worker::Result<Response> {
+    let mut resp = Response::error("Method Not Allowed", 405)?;
+    resp.headers_mut().set("Allow", allow)?;
+    Ok(resp)
+}
+
 /// The answer to a CORS preflight.
 pub fn preflight(req: &Request) -> worker::Result<Response> {
     let mut resp = Response::empty()?.with_status(204);

@@ -10,7 +10,7 @@ use worker::{Env, Method, Request, RequestInit};
 
 use super::protocol::{RateReply, RateRequest, Reloaded, UsageOp, UsageReply};
 use crate::domain::credits::{Adjustment, Balance};
-use crate::domain::ratelimit::LimitCheck;
+use crate::domain::ratelimit::{Algorithm, LimitCheck};
 
 /// Why a limiter call failed; `code()` is stable. Nothing was charged or counted unless the
 /// object answered.
@@ -111,7 +111,15 @@ impl Limiters {
         identifier: &str,
         limits: Vec<LimitCheck>,
         now: i64,
+        algorithm: Algorithm,
     ) -> LimiterResult<RateReply> {
-        self.call(RATE, identifier, &RateRequest { limits, now }).await
+        self.call(RATE, identifier, &RateRequest { limits, now, algorithm, refund: false }).await
+    }
+
+    /// Takes back what [`Limiters::limit`] counted for `identifier` at `now`.
+    pub async fn refund(&self, identifier: &str, limits: Vec<LimitCheck>, now: i64) -> LimiterResult<()> {
+        let request = RateRequest { limits, now, algorithm: Algorithm::Fixed, refund: true };
+        let _: RateReply = self.call(RATE, identifier, &request).await?;
+        Ok(())
     }
 }

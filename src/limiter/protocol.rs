@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::credits::{Adjustment, Balance};
-use crate::domain::ratelimit::{LimitCheck, LimitResult};
+use crate::domain::ratelimit::{Algorithm, LimitCheck, LimitResult};
 
 /// A request to a usage limiter (one object per balance).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +45,13 @@ pub struct Reloaded {
 pub struct RateRequest {
     pub limits: Vec<LimitCheck>,
     pub now: i64,
+    /// How the counts are judged (v1: fixed window, v2: sliding).
+    #[serde(default)]
+    pub algorithm: Algorithm,
+    /// Take the costs back instead (answered with `passed` and no results): a request whose
+    /// limits live in several objects undoes what it counted when one of them rejected it.
+    #[serde(default)]
+    pub refund: bool,
 }
 
 /// The rate limiter's answer: one result per limit, in order.

@@ -63,7 +63,8 @@ fn operation_schema(doc: &Value, method: &str, path: &str) -> Value {
     json!({ "type": "object", "properties": properties, "required": required })
 }
 
-fn schema(doc: &'static str, method: &'static str, path: &'static str) -> Result<Rc<Value>> {
+/// The request schema of an operation of `doc` (parsed once per isolate).
+pub fn schema(doc: &'static str, method: &'static str, path: &'static str) -> Result<Rc<Value>> {
     if let Some(s) = SCHEMAS.with(|c| c.borrow().get(&(method, path)).cloned()) {
         return Ok(s);
     }

@@ -6,5 +6,6 @@
 pub mod edge;
 pub mod table;
 pub mod v1;
+pub mod v2;
 
 pub(crate) use table::route_table;

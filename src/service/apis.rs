@@ -5,14 +5,14 @@
 //! `domain::permissions::require`); services check the rights that depend on stored data.
 
 use super::auth::Principal;
-use super::{Ctx, Error, Result};
+use super::{Ctx, Error, Resource, Result};
 use crate::domain::ids::{new_id, IdKind};
 use crate::store::apis::{self, ApiRow};
 use crate::store::audit::Target;
 use crate::store::keys;
 
 pub fn not_found(api_id: &str) -> Error {
-    Error::not_found(format!("api {api_id} not found"))
+    Error::not_found(Resource::Api, format!("api {api_id} not found"))
 }
 
 /// The live api of the workspace, or 404.

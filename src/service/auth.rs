@@ -1,6 +1,6 @@
 //! Root-key authentication (v1 §2.2) and the operator token (decisions.md §4).
 
-use super::{Ctx, Error, Result};
+use super::{AuthFailure, Ctx, Error, Result};
 use crate::domain::crypto::secrets_equal;
 use crate::domain::keys::hash_key;
 use crate::domain::permissions::PermissionQuery;
@@ -43,10 +43,10 @@ pub async fn authenticate(
     token: Option<&str>,
     query: Option<&PermissionQuery>,
 ) -> Result<Principal> {
-    let token = token.ok_or_else(|| Error::Unauthenticated("key required".into()))?;
+    let token = token.ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
     let loaded = load_by_hash(&ctx.store, &hash_key(token))
         .await?
-        .ok_or_else(|| Error::Unauthenticated("key not found".into()))?;
+        .ok_or(Error::Unauthenticated(AuthFailure::UnknownKey))?;
     let key = &loaded.key;
     if !key.workspaces_enabled {
         return Err(Error::Forbidden("workspace is disabled".into()));
@@ -57,7 +57,7 @@ pub async fn authenticate(
         if let Some(q) = query.filter(|q| !q.is_satisfied_by(&loaded.permissions)) {
             return Err(Error::InsufficientPermissions(q.missing_message(&loaded.permissions)));
         }
-        return Err(Error::unauthorized("root key required"));
+        return Err(Error::Unauthenticated(AuthFailure::NotRootKey));
     };
     let principal = Principal {
         key_id: key.id.clone(),

@@ -3,34 +3,30 @@
 //! that balance goes through the credits service.
 
 use super::auth::Principal;
-use super::{credits, Ctx, Error, Result};
+use super::{credits, Ctx, Error, Resource, Result};
 use crate::domain::credits::{
     plan_identity_credits, Balance, CreditsInput, CreditsOwner, CreditsPlan, LimiterStep, StoredCredits,
 };
 use crate::domain::identities::{
-    check_refill_day, duplicate_ratelimit_message, encode_meta, first_duplicate, plan_ratelimits,
+    check_refill_day, duplicate_ratelimit_message, encode_meta_within, first_duplicate, plan_ratelimits,
+    MetaLimit,
 };
 use crate::domain::ids::{new_id, IdKind};
 use crate::domain::patch::Patch;
+use crate::domain::permissions::require;
+pub use crate::domain::ratelimit::NamedLimit as LimitSpec;
 use crate::domain::Meta;
 use crate::store::audit::Target;
 use crate::store::credits as credit_store;
 pub use crate::store::credits::CreditsRow;
-use crate::store::identities::{self as identity_store, IdentityPage, IdentityRef, IdentityRow};
+use crate::store::identities::{self as identity_store, IdentityRow};
+pub use crate::store::identities::{IdentityPage, IdentityRef, PageQuery};
 use crate::store::ratelimits;
 pub use crate::store::ratelimits::IdentityLimitRow;
 use crate::store::{keys, AuditEvent, Batch};
 
 /// Identities are created in this environment (the v1 SDK sends none).
 pub const DEFAULT_ENVIRONMENT: &str = "default";
-
-/// A named rate limit of an identity.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LimitSpec {
-    pub name: String,
-    pub limit: i64,
-    pub duration: i64,
-}
 
 /// An identity with its rate limits and credits.
 #[derive(Debug, Clone)]
@@ -55,13 +51,9 @@ pub fn lookup<'a>(
 }
 
 async fn find(ctx: &Ctx, workspace_id: &str, by: IdentityRef<'_>) -> Result<IdentityRow> {
-    identity_store::find(&ctx.store, workspace_id, by).await?.ok_or_else(|| {
-        let shown = match by {
-            IdentityRef::Id(id) => id,
-            IdentityRef::External { external_id, .. } => external_id,
-        };
-        Error::not_found(format!("identity {shown} not found"))
-    })
+    identity_store::find(&ctx.store, workspace_id, by)
+        .await?
+        .ok_or_else(|| Error::not_found(Resource::Identity, format!("identity {} not found", by.shown())))
 }
 
 async fn view(ctx: &Ctx, identity: IdentityRow) -> Result<IdentityView> {
@@ -80,7 +72,7 @@ fn check_credits(credits: &CreditsInput) -> Result<()> {
 
 fn check_ratelimit_names(ratelimits: &[LimitSpec]) -> Result<()> {
     match first_duplicate(ratelimits.iter().map(|r| r.name.as_str())) {
-        Some(name) => Err(Error::conflict(duplicate_ratelimit_message(name))),
+        Some(name) => Err(Error::conflict(Resource::Identity, duplicate_ratelimit_message(name))),
         None => Ok(()),
     }
 }
@@ -115,15 +107,7 @@ fn insert_limit(
     rl: &LimitSpec,
 ) -> Result<()> {
     let id = new_id(IdKind::Ratelimit, ctx.now)?;
-    batch.push(ratelimits::insert_identity_limit(
-        &id,
-        &p.workspace_id,
-        &identity.id,
-        &rl.name,
-        rl.limit,
-        rl.duration,
-        ctx.now,
-    ));
+    batch.push(ratelimits::insert_identity_limit(&id, &p.workspace_id, &identity.id, rl, ctx.now));
     batch.audit(ratelimit_event(ctx, p, "ratelimit.create", identity, &id, &rl.name));
     Ok(())
 }
@@ -133,11 +117,12 @@ pub struct NewIdentity {
     pub meta: Option<Meta>,
     pub ratelimits: Vec<LimitSpec>,
     pub credits: Option<CreditsInput>,
+    pub meta_limit: MetaLimit,
 }
 
 /// Creates an identity with its rate limits and credits; returns its id.
 pub async fn create(ctx: &Ctx, p: &Principal, req: NewIdentity) -> Result<String> {
-    let meta = req.meta.as_ref().map(encode_meta).transpose()?;
+    let meta = req.meta.as_ref().map(|m| encode_meta_within(m, req.meta_limit)).transpose()?;
     check_ratelimit_names(&req.ratelimits)?;
     if let Some(credits) = &req.credits {
         check_credits(credits)?;
@@ -162,10 +147,10 @@ pub async fn create(ctx: &Ctx, p: &Principal, req: NewIdentity) -> Result<String
     credits::stage(&mut batch, &credits, ws, ctx.now)?;
     match ctx.store.commit(batch).await {
         Ok(_) => Ok(identity_id),
-        Err(e) if e.is_conflict_on("identities") => Err(Error::conflict(format!(
-            "Identity with externalId \"{}\" already exists in this workspace",
-            req.external_id
-        ))),
+        Err(e) if e.is_conflict_on("identities") => Err(Error::conflict(
+            Resource::Identity,
+            format!("Identity with externalId \"{}\" already exists in this workspace", req.external_id),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -175,14 +160,23 @@ pub async fn get(ctx: &Ctx, p: &Principal, by: IdentityRef<'_>) -> Result<Identi
     view(ctx, identity).await
 }
 
-pub async fn list(
-    ctx: &Ctx,
-    p: &Principal,
-    environment: &str,
-    cursor: Option<&str>,
-    limit: i64,
-) -> Result<IdentityPage> {
-    Ok(identity_store::page(&ctx.store, &p.workspace_id, environment, cursor, limit).await?)
+/// v2's getIdentity: the root key needs `read_identity` for the identity found.
+pub async fn get_checked(ctx: &Ctx, p: &Principal, by: IdentityRef<'_>) -> Result<IdentityView> {
+    let identity = find(ctx, &p.workspace_id, by).await?;
+    p.require(&require::identity(Some(&identity.id), "read_identity"))?;
+    view(ctx, identity).await
+}
+
+/// A page of identities. With `checked` (v2) the root key needs `read_identity` for each one
+/// returned (an empty page needs nothing).
+pub async fn list(ctx: &Ctx, p: &Principal, query: &PageQuery<'_>, checked: bool) -> Result<IdentityPage> {
+    let page = identity_store::page(&ctx.store, &p.workspace_id, query).await?;
+    if checked {
+        for row in &page.rows {
+            p.require(&require::identity(Some(&row.id), "read_identity"))?;
+        }
+    }
+    Ok(page)
 }
 
 pub struct IdentityUpdate {
@@ -190,6 +184,7 @@ pub struct IdentityUpdate {
     /// Replaces the whole set (same names keep their rows).
     pub ratelimits: Option<Vec<LimitSpec>>,
     pub credits: Patch<CreditsInput>,
+    pub meta_limit: MetaLimit,
 }
 
 /// Updates an identity; returns it as stored after the change.
@@ -202,7 +197,7 @@ pub async fn update(
     if let Some(ratelimits) = &req.ratelimits {
         check_ratelimit_names(ratelimits)?;
     }
-    let meta = req.meta.try_map(|m| encode_meta(&m))?;
+    let meta = req.meta.try_map(|m| encode_meta_within(&m, req.meta_limit))?;
     if let Some(credits) = req.credits.value() {
         check_credits(credits)?;
     }
@@ -225,7 +220,7 @@ pub async fn update(
             batch.audit(ratelimit_event(ctx, p, "ratelimit.delete", &target, id, name));
         }
         for (id, rl) in &plan.update {
-            batch.push(ratelimits::update_limit(id, rl.limit, rl.duration, ctx.now));
+            batch.push(ratelimits::update_limit(id, rl, ctx.now));
             batch.audit(ratelimit_event(ctx, p, "ratelimit.update", &target, id, &rl.name));
         }
         for rl in &plan.create {
@@ -248,9 +243,9 @@ pub async fn update(
 }
 
 /// Deletes an identity, its rate limits and credits; its keys stay, without an identity.
-pub async fn delete(ctx: &Ctx, p: &Principal, identity_id: &str) -> Result<()> {
+pub async fn delete(ctx: &Ctx, p: &Principal, by: IdentityRef<'_>) -> Result<()> {
     let ws = &p.workspace_id;
-    let identity = find(ctx, ws, IdentityRef::Id(identity_id)).await?;
+    let identity = find(ctx, ws, by).await?;
     let target = identity_target(&identity.id, &identity.external_id);
     let limits = ratelimits::of_identity(&ctx.store, &identity.id).await?;
     let stored = credit_store::find(&ctx.store, &CreditsOwner::Identity(identity.id.clone())).await?;

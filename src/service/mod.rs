@@ -10,6 +10,7 @@ pub mod credits;
 mod error;
 pub mod identities;
 pub mod keys;
+pub mod migrations;
 pub mod ratelimits;
 pub mod rbac;
 pub mod vault;
@@ -19,7 +20,7 @@ pub mod workspaces;
 use std::future::Future;
 use std::rc::Rc;
 
-pub use error::{Error, Result};
+pub use error::{AuthFailure, Error, Resource, Result};
 
 use crate::limiter::Limiters;
 use crate::store::Store;

@@ -1,12 +1,14 @@
-//! ratelimits.*: `limit` through the rate-limiter object of namespace+identifier, and the
-//! namespace overrides (exact identifier first, else the oldest matching wildcard rule).
+//! ratelimits.* (v1) and ratelimit.* (v2): `limit` through the rate-limiter object of
+//! namespace+identifier (one counter store for both versions: v1 answers the fixed window, v2 the
+//! sliding window), v2's `multiLimit` (all or nothing across objects), and the namespace overrides
+//! (exact identifier first, else the oldest matching wildcard rule).
 
 use super::auth::Principal;
-use super::{Ctx, Error, Result};
+use super::{Ctx, Error, Resource, Result};
 use crate::domain::ids::{new_id, IdKind};
 use crate::domain::overrides;
 use crate::domain::permissions::require;
-use crate::domain::ratelimit::LimitCheck;
+use crate::domain::ratelimit::{Algorithm, LimitCheck};
 use crate::store::audit::Target;
 use crate::store::namespaces::{self, Namespace};
 pub use crate::store::namespaces::{OverrideRow, OverrideSettings};
@@ -56,7 +58,9 @@ pub async fn limit(ctx: &Ctx, p: &Principal, req: &LimitInput) -> Result<LimitOu
         }
         None => None,
     };
-    let ns = namespace.ok_or_else(|| Error::not_found(format!("namespace {} not found", req.namespace)))?;
+    let ns = namespace.ok_or_else(|| {
+        Error::not_found(Resource::Namespace, format!("namespace {} not found", req.namespace))
+    })?;
     p.require(&require::ratelimit(Some(&ns.id), "limit"))?;
     let candidates = namespaces::candidates(&ctx.store, ws, &ns.id, &req.identifier).await?;
     let (limit, duration) = match overrides::pick(&req.identifier, &candidates, |o| &o.identifier) {
@@ -65,26 +69,169 @@ pub async fn limit(ctx: &Ctx, p: &Principal, req: &LimitInput) -> Result<LimitOu
     };
     let check = LimitCheck { name: "limit".into(), limit, duration, cost: req.cost };
     let identifier = format!("rl:{}:{}", ns.id, req.identifier);
-    let reply = ctx.limiters.limit(&identifier, vec![check], ctx.now).await?;
+    let reply = ctx.limiters.limit(&identifier, vec![check], ctx.now, Algorithm::Fixed).await?;
     let result = reply.results.first().ok_or_else(|| Error::Internal("rate limiter: no result".into()))?;
     Ok(LimitOutcome { success: reply.passed, limit, remaining: result.remaining.max(0), reset: result.reset })
 }
 
-/// How an override route names its namespace: by id (wins) or by name.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NamespaceRef<'a> {
-    pub id: Option<&'a str>,
-    pub name: Option<&'a str>,
+/// One check of v2's ratelimit.limit / multiLimit.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// The namespace's id or name (created on first use with `create_namespace`).
+    pub namespace: String,
+    pub identifier: String,
+    pub limit: i64,
+    pub duration: i64,
+    pub cost: i64,
 }
 
-async fn namespace(ctx: &Ctx, p: &Principal, by: NamespaceRef<'_>) -> Result<Namespace> {
+/// The answer to one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckOutcome {
+    pub passed: bool,
+    /// The limit that applied (an override's, else the request's).
+    pub limit: i64,
+    pub remaining: i64,
+    pub reset: i64,
+    pub override_id: Option<String>,
+}
+
+/// v2: the namespace named by id or name; a deleted one is gone (410); a missing one is created
+/// when the root key may (`ratelimit.*.create_namespace`, else 403).
+async fn namespace_for_limit(ctx: &Ctx, p: &Principal, id_or_name: &str) -> Result<Namespace> {
+    match namespaces::by_id_or_name(&ctx.store, &p.workspace_id, id_or_name).await? {
+        Some(ns) if ns.deleted => {
+            Err(Error::Gone("This namespace has been deleted. Contact support to restore.".into()))
+        }
+        Some(ns) => Ok(Namespace { id: ns.id, name: ns.name }),
+        None => {
+            let create = require::ratelimit(None, "create_namespace");
+            if !p.allows(&create) {
+                return Err(Error::InsufficientPermissions(format!(
+                    "namespace '{id_or_name}' does not exist and creating it needs 'ratelimit.*.create_namespace': {}",
+                    create.missing_message(&p.permissions)
+                )));
+            }
+            create_namespace(ctx, p, id_or_name).await?.ok_or_else(|| {
+                Error::Gone("This namespace has been deleted. Contact support to restore.".into())
+            })
+        }
+    }
+}
+
+/// Counts v2 checks with the sliding window, all or nothing: each namespace+identifier has its
+/// own rate-limiter object, so when one rejects, the objects that counted are refunded. Returns
+/// whether all passed and each check's answer, in order.
+pub async fn limit_all(ctx: &Ctx, p: &Principal, checks: &[Check]) -> Result<(bool, Vec<CheckOutcome>)> {
     let ws = &p.workspace_id;
-    let (found, given) = match (by.id.filter(|s| !s.is_empty()), by.name.filter(|s| !s.is_empty())) {
-        (Some(id), _) => (namespaces::by_id(&ctx.store, ws, id).await?, id),
-        (None, Some(name)) => (namespaces::by_name(&ctx.store, ws, name).await?, name),
-        (None, None) => return Err(Error::bad_request("You must provide a namespaceId or a namespaceName")),
+    let mut found: Vec<(String, Namespace)> = Vec::new();
+    let mut planned = Vec::with_capacity(checks.len());
+    for c in checks {
+        let ns = match found.iter().find(|(given, _)| *given == c.namespace) {
+            Some((_, ns)) => ns.clone(),
+            None => {
+                let ns = namespace_for_limit(ctx, p, &c.namespace).await?;
+                found.push((c.namespace.clone(), ns.clone()));
+                ns
+            }
+        };
+        p.require(&require::ratelimit(Some(&ns.id), "limit"))?;
+        let candidates = namespaces::candidates(&ctx.store, ws, &ns.id, &c.identifier).await?;
+        let picked = overrides::pick(&c.identifier, &candidates, |o| &o.identifier);
+        let (limit, duration) = picked.map_or((c.limit, c.duration), |o| (o.limit, o.duration));
+        let check = LimitCheck { name: "limit".into(), limit, duration, cost: c.cost };
+        planned.push((format!("rl:{}:{}", ns.id, c.identifier), check, picked.map(|o| o.id.clone())));
+    }
+    // one call per rate-limiter object, with all of its checks
+    let mut objects: Vec<String> = Vec::new();
+    for (object, ..) in &planned {
+        if !objects.contains(object) {
+            objects.push(object.clone());
+        }
+    }
+    let mut replies = Vec::with_capacity(objects.len());
+    for object in &objects {
+        let limits: Vec<LimitCheck> =
+            planned.iter().filter(|(o, ..)| o == object).map(|(_, c, _)| c.clone()).collect();
+        let reply = ctx.limiters.limit(object, limits.clone(), ctx.now, Algorithm::Sliding).await?;
+        replies.push((reply, limits));
+    }
+    let all = replies.iter().all(|(r, _)| r.passed);
+    if !all {
+        for (object, (reply, limits)) in objects.iter().zip(&replies) {
+            if reply.passed {
+                ctx.limiters.refund(object, limits.clone(), ctx.now).await?;
+            }
+        }
+    }
+    let mut taken = vec![0usize; objects.len()];
+    let mut outcomes = Vec::with_capacity(planned.len());
+    for (object, check, override_id) in planned {
+        let at = objects.iter().position(|o| *o == object).unwrap_or_default();
+        let (reply, _) = &replies[at];
+        let result = reply
+            .results
+            .get(taken[at])
+            .ok_or_else(|| Error::Internal("rate limiter: missing result".into()))?;
+        taken[at] += 1;
+        // a refunded check was not counted after all
+        let refunded = !all && reply.passed;
+        let remaining =
+            if refunded { (result.remaining + check.cost).min(check.limit) } else { result.remaining };
+        outcomes.push(CheckOutcome {
+            passed: result.passed,
+            limit: check.limit,
+            remaining: remaining.max(0),
+            reset: result.reset,
+            override_id,
+        });
+    }
+    Ok((all, outcomes))
+}
+
+/// How an override route names its namespace.
+#[derive(Debug, Clone, Copy)]
+pub enum NamespaceRef<'a> {
+    Id(&'a str),
+    Name(&'a str),
+    /// v2: an id or a name (an id match wins).
+    IdOrName(&'a str),
+}
+
+impl<'a> NamespaceRef<'a> {
+    /// v1's `namespaceId` (wins) / `namespaceName`; neither is a 400.
+    pub fn v1(id: Option<&'a str>, name: Option<&'a str>) -> Result<Self> {
+        match (id.filter(|s| !s.is_empty()), name.filter(|s| !s.is_empty())) {
+            (Some(id), _) => Ok(NamespaceRef::Id(id)),
+            (None, Some(name)) => Ok(NamespaceRef::Name(name)),
+            (None, None) => Err(Error::bad_request("You must provide a namespaceId or a namespaceName")),
+        }
+    }
+}
+
+/// The live namespace `by` names (404); with `action` (v2), the root key needs it on that
+/// namespace (`ratelimit.<namespaceId>.<action>` or `ratelimit.*.<action>`).
+async fn namespace(
+    ctx: &Ctx,
+    p: &Principal,
+    by: NamespaceRef<'_>,
+    action: Option<&str>,
+) -> Result<Namespace> {
+    let ws = &p.workspace_id;
+    let (found, given) = match by {
+        NamespaceRef::Id(id) => (namespaces::by_id(&ctx.store, ws, id).await?, id),
+        NamespaceRef::Name(name) => (namespaces::by_name(&ctx.store, ws, name).await?, name),
+        NamespaceRef::IdOrName(s) => {
+            let found = namespaces::by_id_or_name(&ctx.store, ws, s).await?;
+            (found.filter(|n| !n.deleted).map(|n| Namespace { id: n.id, name: n.name }), s)
+        }
     };
-    found.ok_or_else(|| Error::not_found(format!("Namespace {given} not found")))
+    let ns =
+        found.ok_or_else(|| Error::not_found(Resource::Namespace, format!("Namespace {given} not found")))?;
+    if let Some(action) = action {
+        p.require(&require::ratelimit(Some(&ns.id), action))?;
+    }
+    Ok(ns)
 }
 
 /// Creates or updates the override of an identifier (reviving a deleted one); returns its id.
@@ -93,8 +240,9 @@ pub async fn set_override(
     p: &Principal,
     by: NamespaceRef<'_>,
     s: &OverrideSettings<'_>,
+    action: Option<&str>,
 ) -> Result<String> {
-    let ns = namespace(ctx, p, by).await?;
+    let ns = namespace(ctx, p, by, action).await?;
     let ws = &p.workspace_id;
     // update the existing override, else insert; a concurrent insert of the same identifier makes
     // the insert fail, and the second attempt updates it instead
@@ -126,23 +274,36 @@ pub async fn set_override(
     Err(Error::Internal("the override changed concurrently, please retry".into()))
 }
 
+/// The override of exactly this identifier, or (`matching`, v2) else the first wildcard override
+/// that matches it.
 pub async fn get_override(
     ctx: &Ctx,
     p: &Principal,
     by: NamespaceRef<'_>,
     identifier: &str,
+    matching: bool,
+    action: Option<&str>,
 ) -> Result<OverrideRow> {
-    let ns = namespace(ctx, p, by).await?;
-    namespaces::live_override(&ctx.store, &ns.id, identifier)
-        .await?
-        .ok_or_else(|| Error::not_found("Override not found"))
+    let ns = namespace(ctx, p, by, action).await?;
+    let missing = || Error::not_found(Resource::Override, "Override not found");
+    if matching {
+        let candidates = namespaces::candidates(&ctx.store, &p.workspace_id, &ns.id, identifier).await?;
+        return overrides::pick(identifier, &candidates, |o| &o.identifier).cloned().ok_or_else(missing);
+    }
+    namespaces::live_override(&ctx.store, &ns.id, identifier).await?.ok_or_else(missing)
 }
 
-pub async fn delete_override(ctx: &Ctx, p: &Principal, by: NamespaceRef<'_>, identifier: &str) -> Result<()> {
-    let ns = namespace(ctx, p, by).await?;
-    let found = namespaces::live_override(&ctx.store, &ns.id, identifier)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("Override with {identifier} identifier not found")))?;
+pub async fn delete_override(
+    ctx: &Ctx,
+    p: &Principal,
+    by: NamespaceRef<'_>,
+    identifier: &str,
+    action: Option<&str>,
+) -> Result<()> {
+    let ns = namespace(ctx, p, by, action).await?;
+    let found = namespaces::live_override(&ctx.store, &ns.id, identifier).await?.ok_or_else(|| {
+        Error::not_found(Resource::Override, format!("Override with {identifier} identifier not found"))
+    })?;
     let display = format!("Deleted ratelimit override {}", found.id);
     let targets = vec![
         Target::named("ratelimitNamespace", &ns.id, Some(ns.name.clone())),
@@ -154,14 +315,22 @@ pub async fn delete_override(ctx: &Ctx, p: &Principal, by: NamespaceRef<'_>, ide
     Ok(())
 }
 
+/// Which overrides a page shows: after `cursor` (v1) or from it (`inclusive`, v2).
+#[derive(Debug, Clone, Copy)]
+pub struct OverridePage<'a> {
+    pub cursor: Option<&'a str>,
+    pub inclusive: bool,
+    pub limit: i64,
+}
+
 /// A page of a namespace's live overrides and their total.
 pub async fn list_overrides(
     ctx: &Ctx,
     p: &Principal,
     by: NamespaceRef<'_>,
-    cursor: Option<&str>,
-    limit: i64,
+    page: OverridePage<'_>,
+    action: Option<&str>,
 ) -> Result<(Vec<OverrideRow>, i64)> {
-    let ns = namespace(ctx, p, by).await?;
-    Ok(namespaces::page(&ctx.store, &ns.id, cursor, limit).await?)
+    let ns = namespace(ctx, p, by, action).await?;
+    Ok(namespaces::page(&ctx.store, &ns.id, page.cursor, page.inclusive, page.limit).await?)
 }

@@ -1,12 +1,16 @@
-//! keys.verifyKey (v1 §3): load the key, run the ordered checks (domain::verify), then rate
-//! limits (which spend no credits when they reject), then credits; record the outcome.
+//! keys.verifyKey (v1 §3, v2 §4.1): load the key, run the ordered checks (domain::verify), then
+//! rate limits (which spend no credits when they reject), then credits; record the outcome.
+//! v1 verifies any key (public route); v2 verifies as a root key, and a key outside the root key's
+//! workspace or verify rights is NOT_FOUND.
 
+use super::auth::Principal;
 use super::{Ctx, Error, Result};
 use crate::domain::credits::Balance;
 use crate::domain::keys::hash_key;
-use crate::domain::permissions::PermissionQuery;
+use crate::domain::permissions::{require, PermissionQuery, QuerySyntaxError};
 use crate::domain::ratelimit::{
-    plan_checks, summarise, Configured, LimitCheck, LimitSummary, Requested, UnknownLimit,
+    plan_checks, summarise, Algorithm, Configured, LimitResult, LimitSummary, Planned, Requested,
+    UnknownLimit,
 };
 use crate::domain::verify::{precheck, Caller, Denial};
 use crate::store::analytics::{self, VerificationEvent};
@@ -18,10 +22,23 @@ pub struct VerifyInput {
     pub key: String,
     pub api_id: Option<String>,
     pub tags: Vec<String>,
-    pub permissions: Option<PermissionQuery>,
+    /// The permission query; a v2 query that does not parse is a 400 once the key is found.
+    pub permissions: Option<std::result::Result<PermissionQuery, QuerySyntaxError>>,
     /// Credits to spend (default 1).
     pub cost: i64,
     pub ratelimits: Vec<Requested>,
+    /// How rate limits are answered (v1 fixed window, v2 sliding).
+    pub algorithm: Algorithm,
+}
+
+/// One rate limit a verification checked.
+#[derive(Debug, Clone)]
+pub struct CheckedLimit {
+    /// The configured limit's id (`None` for an ad hoc limit).
+    pub id: Option<String>,
+    pub auto_apply: bool,
+    pub duration: i64,
+    pub result: LimitResult,
 }
 
 /// A verification of an existing key: a denial, or valid with what was charged.
@@ -29,16 +46,71 @@ pub struct Verified {
     pub key: LoadedKey,
     pub denial: Option<Denial>,
     pub ratelimit: Option<LimitSummary>,
-    /// The charged balance after the verification; `None` = unlimited.
+    pub limits: Vec<CheckedLimit>,
+    /// The charged balance after the verification; `None` = unlimited (or not reached).
     pub remaining: Option<i64>,
+    /// The credit check ran.
+    pub charged: bool,
     pub spent: i64,
 }
 
-/// Verifies a key; `None` when there is no such key (NOT_FOUND).
+impl Verified {
+    /// The balance to show: the one charged, else the stored balance the key would charge.
+    pub fn credits(&self) -> Option<i64> {
+        let k = &self.key.key;
+        if self.charged {
+            return self.remaining;
+        }
+        match (&k.identity_credit_id, &k.credit_id) {
+            (Some(_), _) => k.identity_credit_remaining,
+            (None, Some(_)) => k.credit_remaining,
+            (None, None) => k.remaining_requests,
+        }
+    }
+
+    /// The identity's configured limits that no key limit of the same name replaces.
+    pub fn identity_limits(&self) -> Vec<&KeyLimitRow> {
+        let limits = &self.key.ratelimits;
+        limits.iter().filter(|r| !r.on_key && !limits.iter().any(|k| k.on_key && k.name == r.name)).collect()
+    }
+}
+
+/// Verifies a key (v1, no caller); `None` when there is no such key (NOT_FOUND).
 pub async fn verify(ctx: &Ctx, input: &VerifyInput) -> Result<Option<Verified>> {
     let Some(key) = load_by_hash(&ctx.store, &hash_key(&input.key)).await? else {
         return Ok(None);
     };
+    finish(ctx, key, input).await
+}
+
+/// Verifies a key for a root key (v2): `None` (NOT_FOUND) also when the key belongs to another
+/// workspace or the root key may not verify keys of its api. A key whose hash is unknown is
+/// looked up through the key migration `migration_id` when one is given.
+pub async fn verify_as(
+    ctx: &Ctx,
+    p: &Principal,
+    input: &VerifyInput,
+    migration_id: Option<&str>,
+) -> Result<Option<Verified>> {
+    let hash = hash_key(&input.key);
+    let mut loaded = load_by_hash(&ctx.store, &hash).await?;
+    if loaded.is_none() {
+        if let Some(migration_id) = migration_id {
+            if super::migrations::adopt(ctx, &p.workspace_id, migration_id, &input.key).await? {
+                loaded = load_by_hash(&ctx.store, &hash).await?;
+            }
+        }
+    }
+    let Some(key) = loaded else {
+        return Ok(None);
+    };
+    if key.key.workspace_id != p.workspace_id || !p.allows(&require::api(&key.key.api_id, "verify_key")) {
+        return Ok(None);
+    }
+    finish(ctx, key, input).await
+}
+
+async fn finish(ctx: &Ctx, key: LoadedKey, input: &VerifyInput) -> Result<Option<Verified>> {
     if !key.key.workspaces_enabled {
         return Err(Error::Forbidden("workspace is disabled".into()));
     }
@@ -49,22 +121,39 @@ pub async fn verify(ctx: &Ctx, input: &VerifyInput) -> Result<Option<Verified>> 
 
 /// Checks 4–10 of v1 §3.2 in order.
 async fn check(ctx: &Ctx, key: LoadedKey, input: &VerifyInput) -> Result<Verified> {
-    let mut v = Verified { key, denial: None, ratelimit: None, remaining: None, spent: 0 };
-    let caller = Caller {
-        api_id: input.api_id.as_deref(),
-        ip: ctx.origin.ip.as_deref(),
-        permissions: input.permissions.as_ref(),
+    let query = input.permissions.clone().transpose().map_err(|e| Error::QuerySyntax(e.to_string()))?;
+    let mut v = Verified {
+        key,
+        denial: None,
+        ratelimit: None,
+        limits: Vec::new(),
+        remaining: None,
+        charged: false,
+        spent: 0,
     };
+    let caller =
+        Caller { api_id: input.api_id.as_deref(), ip: ctx.origin.ip.as_deref(), permissions: query.as_ref() };
     if let Err(denial) = precheck(&v.key.facts(), &caller, ctx.now) {
         v.denial = Some(denial);
         return Ok(v);
     }
-    let limits = ratelimit_checks(&v.key, &input.ratelimits)?;
-    if !limits.is_empty() {
+    let planned = ratelimit_checks(&v.key, &input.ratelimits)?;
+    if !planned.is_empty() {
         let k = &v.key.key;
         let identifier = k.identity_id.as_deref().unwrap_or(&k.id);
-        let reply = ctx.limiters.limit(identifier, limits, ctx.now).await?;
+        let checks = planned.iter().map(|p| p.check.clone()).collect();
+        let reply = ctx.limiters.limit(identifier, checks, ctx.now, input.algorithm).await?;
         v.ratelimit = summarise(&reply.results);
+        v.limits = planned
+            .into_iter()
+            .zip(reply.results)
+            .map(|(p, result)| CheckedLimit {
+                id: p.id,
+                auto_apply: p.auto_apply,
+                duration: p.check.duration,
+                result,
+            })
+            .collect();
         if !reply.passed {
             v.denial = Some(Denial::RateLimited);
             return Ok(v);
@@ -76,6 +165,7 @@ async fn check(ctx: &Ctx, key: LoadedKey, input: &VerifyInput) -> Result<Verifie
     {
         let reply = ctx.limiters.spend(&balance, input.cost, ctx.now).await?;
         v.remaining = reply.remaining;
+        v.charged = true;
         match (reply.valid, reply.exists) {
             (true, true) => v.spent = input.cost,
             (true, false) => {}
@@ -85,8 +175,8 @@ async fn check(ctx: &Ctx, key: LoadedKey, input: &VerifyInput) -> Result<Verifie
     Ok(v)
 }
 
-/// The limits to check, or the spec's 400 for a requested limit that exists nowhere.
-fn ratelimit_checks(loaded: &LoadedKey, requested: &[Requested]) -> Result<Vec<LimitCheck>> {
+/// The limits to check; a requested limit that exists nowhere is a 412 (v1 answers it as a 400).
+fn ratelimit_checks(loaded: &LoadedKey, requested: &[Requested]) -> Result<Vec<Planned>> {
     let configured = |on_key: bool| -> Vec<Configured> {
         loaded.ratelimits.iter().filter(|r| r.on_key == on_key).map(KeyLimitRow::configured).collect()
     };
@@ -96,7 +186,7 @@ fn ratelimit_checks(loaded: &LoadedKey, requested: &[Requested]) -> Result<Vec<L
             (Some(id), Some(external)) => format!(" nor identity {{ id: {id}, externalId: {external}}}"),
             _ => " and there is no identity connected".to_string(),
         };
-        Error::bad_request(format!(
+        Error::precondition(format!(
             "ratelimit \"{name}\" was requested but does not exist for key \"{}\"{who}",
             key.id
         ))

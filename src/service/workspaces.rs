@@ -1,6 +1,6 @@
 //! The operator API's operations (decisions.md §4): workspaces, root keys, api settings.
 
-use super::{Ctx, Error, Result};
+use super::{Ctx, Error, Resource, Result};
 use crate::domain::ids::{new_id, IdKind};
 use crate::domain::keys::{hash_key, key_start, new_key};
 use crate::domain::patch::Patch;
@@ -19,11 +19,11 @@ pub const INTERNAL_KEYSPACE: &str = "ks_keygate";
 const ROOT_KEY_PREFIX: &str = "keygate";
 
 fn workspace_not_found(id: &str) -> Error {
-    Error::not_found(format!("workspace {id} not found"))
+    Error::not_found(Resource::Workspace, format!("workspace {id} not found"))
 }
 
 /// A workspace the operator may change (never keygate's own).
-async fn require_workspace(ctx: &Ctx, id: &str) -> Result<()> {
+pub(crate) async fn require_workspace(ctx: &Ctx, id: &str) -> Result<()> {
     if id != INTERNAL_WORKSPACE && workspaces::exists(&ctx.store, id).await? {
         Ok(())
     } else {
@@ -84,6 +84,7 @@ pub async fn create_root_key(
             enabled: true,
             environment: None,
             for_workspace_id: Some(workspace_id),
+            pending_migration_id: None,
         },
         ctx.now,
     ));
@@ -98,7 +99,7 @@ pub async fn create_root_key(
 pub async fn update_api(ctx: &Ctx, api_id: &str, mut settings: ApiSettings) -> Result<()> {
     let (workspace_id, key_auth_id) = apis::find_any(&ctx.store, api_id, INTERNAL_WORKSPACE)
         .await?
-        .ok_or_else(|| Error::not_found(format!("api {api_id} not found")))?;
+        .ok_or_else(|| Error::not_found(Resource::Api, format!("api {api_id} not found")))?;
     // an empty list after trimming removes the whitelist
     if let Patch::Value(v) = &settings.ip_whitelist {
         settings.ip_whitelist = normalise_ip_whitelist(v).map_or(Patch::Null, Patch::Value);

@@ -20,6 +20,7 @@ struct Statements {
     /// `?2` value, `?3` now.
     increment: &'static str,
     decrement: &'static str,
+    decrement_to_zero: &'static str,
     set: &'static str,
 }
 
@@ -35,6 +36,8 @@ const CREDITS: Statements = Statements {
         "UPDATE credits SET remaining = remaining + ?2, updated_at = ?3 WHERE id = ?1 RETURNING remaining",
     decrement:
         "UPDATE credits SET remaining = remaining - ?2, updated_at = ?3 WHERE id = ?1 RETURNING remaining",
+    decrement_to_zero: "UPDATE credits SET remaining = MAX(0, remaining - ?2), updated_at = ?3 WHERE id = ?1
+                        RETURNING remaining",
     set: "UPDATE credits SET remaining = ?2, updated_at = ?3 WHERE id = ?1 RETURNING remaining",
 };
 
@@ -52,6 +55,8 @@ const LEGACY: Statements = Statements {
                 WHERE id = ?1 RETURNING remaining_requests AS remaining",
     decrement: "UPDATE keys SET remaining_requests = remaining_requests - ?2, updated_at_m = ?3
                 WHERE id = ?1 RETURNING remaining_requests AS remaining",
+    decrement_to_zero: "UPDATE keys SET remaining_requests = MAX(0, remaining_requests - ?2), updated_at_m = ?3
+                        WHERE id = ?1 RETURNING remaining_requests AS remaining",
     set: "UPDATE keys SET remaining_requests = ?2, updated_at_m = ?3 WHERE id = ?1
           RETURNING remaining_requests AS remaining",
 };
@@ -175,6 +180,7 @@ pub async fn adjust(
     let (statement, value) = match adjustment {
         Adjustment::Increment(v) => (sql.increment, v),
         Adjustment::Decrement(v) => (sql.decrement, v),
+        Adjustment::DecrementToZero(v) => (sql.decrement_to_zero, v),
         Adjustment::Set(v) => (sql.set, v),
     };
     stmts.push(stmt!(statement, balance.object_name(), value, now));

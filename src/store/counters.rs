@@ -23,9 +23,19 @@ pub fn init(sql: &SqlStorage) -> StoreResult<()> {
     Ok(())
 }
 
-/// Drops the counters of windows that ended at or before `now`.
+/// Drops the counters of windows that ended at or before `now` and are not the previous window
+/// either (the sliding answer still weighs that one).
 pub fn expire(sql: &SqlStorage, now: i64) -> StoreResult<()> {
-    sql.exec("DELETE FROM counters WHERE reset <= ?", vec![int(now)])?;
+    sql.exec("DELETE FROM counters WHERE reset + duration <= ?", vec![int(now)])?;
+    Ok(())
+}
+
+/// Takes back `cost` from one window's count (a multi-limit request that failed elsewhere).
+pub fn refund(sql: &SqlStorage, name: &str, duration: i64, window: i64, cost: i64) -> StoreResult<()> {
+    sql.exec(
+        "UPDATE counters SET count = MAX(0, count - ?) WHERE name = ? AND duration = ? AND window = ?",
+        vec![int(cost), SqlStorageValue::String(name.to_string()), int(duration), int(window)],
+    )?;
     Ok(())
 }
 

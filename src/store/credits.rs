@@ -92,6 +92,15 @@ pub fn stage(batch: &mut Batch, write: &CreditWrite, workspace_id: &str, now: i6
                 now
             )
         }
+        CreditWrite::CopyKeyRow { from_key, to_key } => stmt!(
+            "INSERT INTO credits (id, workspace_id, key_id, remaining, refill_day, refill_amount, refilled_at, created_at)
+             SELECT ?3, workspace_id, ?2, remaining, refill_day, refill_amount, refilled_at, ?4
+             FROM credits WHERE key_id = ?1",
+            from_key,
+            to_key,
+            new_id(IdKind::Credit, now)?,
+            now
+        ),
         CreditWrite::SetLegacyRefill { key_id, refill } => {
             let (amount, day) = refill_args(refill);
             stmt!(

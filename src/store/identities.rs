@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::ratelimits::IdentityLimitRow;
-use super::{results, Count, Stmt, Store, StoreResult};
+use super::{results, Arg, Count, Stmt, Store, StoreResult};
 use crate::domain::patch::Patch;
 use crate::stmt;
 
@@ -15,11 +15,23 @@ pub struct IdentityRow {
     pub meta: Option<String>,
 }
 
-/// How an identity is addressed: by id, or by external id within an environment.
+/// How an identity is addressed: by id, by external id within an environment, or (v2) by a
+/// string that is either (an id match wins).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdentityRef<'a> {
     Id(&'a str),
     External { external_id: &'a str, environment: &'a str },
+    IdOrExternal(&'a str),
+}
+
+impl IdentityRef<'_> {
+    /// What the request named.
+    pub fn shown(&self) -> &str {
+        match self {
+            IdentityRef::Id(id) | IdentityRef::IdOrExternal(id) => id,
+            IdentityRef::External { external_id, .. } => external_id,
+        }
+    }
 }
 
 /// The live identity of `workspace_id` that `by` names.
@@ -40,6 +52,13 @@ pub async fn find(
             workspace_id,
             external_id,
             environment
+        ),
+        IdentityRef::IdOrExternal(either) => stmt!(
+            "SELECT id, external_id, meta FROM identities
+             WHERE workspace_id = ?1 AND (id = ?2 OR external_id = ?2) AND deleted = 0
+             ORDER BY id = ?2 DESC LIMIT 1",
+            workspace_id,
+            either
         ),
     };
     store.first(stmt).await
@@ -107,6 +126,8 @@ pub fn delete(id: &str) -> Stmt {
 pub struct ListedRow {
     pub id: String,
     pub external_id: String,
+    /// Stored JSON text.
+    pub meta: Option<String>,
     pub credit_remaining: Option<i64>,
     pub credit_refill_amount: Option<i64>,
     pub credit_refill_day: Option<i64>,
@@ -120,50 +141,64 @@ pub struct IdentityPage {
     pub total: i64,
 }
 
-/// The page: `?1` workspace, `?2` environment, `?3` cursor (or NULL), `?4` limit.
+/// Which identities a page shows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PageQuery<'a> {
+    /// Only this environment (v1); all when `None`.
+    pub environment: Option<&'a str>,
+    /// A case-insensitive part of the id or external id (v2).
+    pub search: Option<&'a str>,
+    pub cursor: Option<&'a str>,
+    /// The cursor's identity is part of the page (v2's cursor names the next page's first one).
+    pub inclusive: bool,
+    pub limit: i64,
+}
+
+/// The page: `?1` workspace, `?2` environment (or NULL), `?3` cursor (or NULL), `?4` limit,
+/// `?5` search (or NULL), `?6` inclusive.
 const PAGE: &str = "SELECT id FROM identities
-                    WHERE workspace_id = ?1 AND environment = ?2 AND deleted = 0 AND (?3 IS NULL OR id > ?3)
+                    WHERE workspace_id = ?1 AND (?2 IS NULL OR environment = ?2) AND deleted = 0
+                      AND (?3 IS NULL OR id > ?3 OR (?6 AND id = ?3))
+                      AND (?5 IS NULL OR instr(lower(id || ' ' || external_id), lower(?5)) > 0)
                     ORDER BY id LIMIT ?4";
 
-/// The identities of an environment after `cursor` in id order, their rate limits and the total,
+/// The identities of a page in id order, their rate limits and the total (of the environment),
 /// as one snapshot.
-pub async fn page(
-    store: &Store,
-    workspace_id: &str,
-    environment: &str,
-    cursor: Option<&str>,
-    limit: i64,
-) -> StoreResult<IdentityPage> {
+pub async fn page(store: &Store, workspace_id: &str, q: &PageQuery<'_>) -> StoreResult<IdentityPage> {
+    let args = || {
+        vec![
+            Arg::from(workspace_id),
+            Arg::from(q.environment),
+            Arg::from(q.cursor),
+            Arg::from(q.limit),
+            Arg::from(q.search.filter(|s| !s.is_empty())),
+            Arg::from(q.inclusive),
+        ]
+    };
     let [rows, ratelimits, total] = results(
         store
             .batch(vec![
-                stmt!(
+                Stmt::new(
                     format!(
-                        "SELECT i.id, i.external_id, c.remaining AS credit_remaining,
+                        "SELECT i.id, i.external_id, i.meta, c.remaining AS credit_remaining,
                                 c.refill_amount AS credit_refill_amount, c.refill_day AS credit_refill_day,
                                 c.refilled_at AS credit_refilled_at
                          FROM identities i LEFT JOIN credits c ON c.identity_id = i.id
                          WHERE i.id IN ({PAGE}) ORDER BY i.id"
                     ),
-                    workspace_id,
-                    environment,
-                    cursor,
-                    limit
+                    args(),
                 ),
-                stmt!(
+                Stmt::new(
                     format!(
-                        "SELECT id, identity_id, name, \"limit\", duration FROM ratelimits
+                        "SELECT id, identity_id, name, \"limit\", duration, auto_apply FROM ratelimits
                          WHERE identity_id IN ({PAGE}) ORDER BY identity_id, name"
                     ),
-                    workspace_id,
-                    environment,
-                    cursor,
-                    limit
+                    args(),
                 ),
                 stmt!(
-                    "SELECT COUNT(*) AS n FROM identities WHERE workspace_id = ?1 AND environment = ?2 AND deleted = 0",
+                    "SELECT COUNT(*) AS n FROM identities WHERE workspace_id = ?1 AND (?2 IS NULL OR environment = ?2) AND deleted = 0",
                     workspace_id,
-                    environment
+                    q.environment
                 ),
             ])
             .await?,

@@ -1,11 +1,12 @@
-//! Keys as getKey and listKeys show them: the key with its api, credits (field-wise over the
-//! legacy columns), `default` ratelimit, identity, roles and permissions — one D1 batch.
+//! Keys as getKey, whoami and listKeys show them: the key with its api, credits (field-wise over
+//! the legacy columns), `default` ratelimit, identity, roles, permissions and (when asked) every
+//! rate limit of the key and of its identity — one D1 batch.
 
 use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use super::{int_bool, results, Arg, Stmt, Store, StoreResult};
+use super::{int_bool, Arg, Stmt, Store, StoreResult};
 
 #[derive(Debug, Deserialize)]
 struct Row {
@@ -40,6 +41,19 @@ struct Row {
 struct RoleRow {
     key_id: String,
     name: String,
+}
+
+/// A configured rate limit of a key or an identity.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LimitRow {
+    pub id: String,
+    /// The key or identity it belongs to.
+    owner: String,
+    pub name: String,
+    pub limit: i64,
+    pub duration: i64,
+    #[serde(deserialize_with = "int_bool")]
+    pub auto_apply: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,6 +97,8 @@ pub struct KeyView {
     pub permissions: Vec<String>,
     /// The decrypted key (filled by the service for `decrypt=true`).
     pub plaintext: Option<String>,
+    /// Every rate limit of the key (when [`Detail::ratelimits`]).
+    pub ratelimits: Vec<LimitRow>,
 }
 
 #[derive(Debug, Clone)]
@@ -91,22 +107,35 @@ pub struct ViewIdentity {
     pub external_id: String,
     /// Stored JSON text.
     pub meta: Option<String>,
+    /// The identity's rate limits (when [`Detail::ratelimits`]).
+    pub ratelimits: Vec<LimitRow>,
 }
 
-/// How permissions are named: getKey shows names, listKeys slugs (as upstream).
+/// What a view shows beyond the key row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PermissionLabel {
-    Name,
-    Slug,
+pub struct Detail {
+    /// Permissions by slug (else by name: v1 getKey).
+    pub slugs: bool,
+    /// Every rate limit of the key and of its identity.
+    pub ratelimits: bool,
 }
 
-/// The live key `key_id` (of any workspace: the caller checks it), permissions by name.
-pub async fn by_id(store: &Store, key_id: &str) -> StoreResult<Option<KeyView>> {
+/// The live key `key_id` (of any workspace: the caller checks it).
+pub async fn by_id(store: &Store, key_id: &str, detail: Detail) -> StoreResult<Option<KeyView>> {
     let sel = Selection {
         ids_sql: "SELECT id FROM keys WHERE id = ?1 AND deleted_at_m IS NULL",
         args: vec![Arg::from(key_id)],
     };
-    Ok(load(store, &sel, PermissionLabel::Name).await?.into_iter().next())
+    Ok(load(store, &sel, detail).await?.into_iter().next())
+}
+
+/// The live key whose hash is `hash` (of any workspace: the caller checks it).
+pub async fn by_hash(store: &Store, hash: &str, detail: Detail) -> StoreResult<Option<KeyView>> {
+    let sel = Selection {
+        ids_sql: "SELECT id FROM keys WHERE hash = ?1 AND deleted_at_m IS NULL",
+        args: vec![Arg::from(hash)],
+    };
+    Ok(load(store, &sel, detail).await?.into_iter().next())
 }
 
 /// Which keys of a keyspace listKeys shows.
@@ -117,12 +146,15 @@ pub struct Page<'a> {
     pub identity_id: Option<&'a str>,
     pub owner_id: Option<&'a str>,
     pub limit: i64,
+    /// The cursor's own key is part of the page (v2's cursor names the next page's first key).
+    pub inclusive: bool,
 }
 
-/// A page of live keys in id order, permissions by slug.
-pub async fn page(store: &Store, p: &Page<'_>) -> StoreResult<Vec<KeyView>> {
+/// A page of live keys in id order.
+pub async fn page(store: &Store, p: &Page<'_>, detail: Detail) -> StoreResult<Vec<KeyView>> {
     let sel = Selection {
-        ids_sql: "SELECT id FROM keys WHERE key_auth_id = ?1 AND deleted_at_m IS NULL AND id > ?2
+        ids_sql: "SELECT id FROM keys WHERE key_auth_id = ?1 AND deleted_at_m IS NULL
+                    AND (id > ?2 OR (?6 AND id = ?2))
                     AND (?3 IS NULL OR identity_id = ?3) AND (?4 IS NULL OR owner_id = ?4)
                   ORDER BY id LIMIT ?5",
         args: vec![
@@ -131,13 +163,14 @@ pub async fn page(store: &Store, p: &Page<'_>) -> StoreResult<Vec<KeyView>> {
             Arg::from(p.identity_id),
             Arg::from(p.owner_id),
             Arg::from(p.limit),
+            Arg::from(p.inclusive),
         ],
     };
-    load(store, &sel, PermissionLabel::Slug).await
+    load(store, &sel, detail).await
 }
 
 /// The selected keys in id order, with the workspace each belongs to.
-async fn load(store: &Store, sel: &Selection, label: PermissionLabel) -> StoreResult<Vec<KeyView>> {
+async fn load(store: &Store, sel: &Selection, detail: Detail) -> StoreResult<Vec<KeyView>> {
     let ids = sel.ids_sql;
     let main = format!(
         "SELECT k.id, k.start, k.workspace_id, a.id AS api_id, k.name, k.owner_id, k.meta, k.created_at_m,
@@ -166,25 +199,32 @@ async fn load(store: &Store, sel: &Selection, label: PermissionLabel) -> StoreRe
            JOIN roles_permissions rp ON rp.role_id = kr.role_id WHERE kr.key_id IN ({ids})
          ) x JOIN permissions p ON p.id = x.permission_id ORDER BY p.slug"
     );
-    let [rows, roles, permissions] = results(
-        store
-            .batch(vec![
-                Stmt::new(main, sel.args.clone()),
-                Stmt::new(roles, sel.args.clone()),
-                Stmt::new(permissions, sel.args.clone()),
-            ])
-            .await?,
-    )?;
+    let mut stmts = vec![
+        Stmt::new(main, sel.args.clone()),
+        Stmt::new(roles, sel.args.clone()),
+        Stmt::new(permissions, sel.args.clone()),
+    ];
+    if detail.ratelimits {
+        let limits = format!(
+            "SELECT id, COALESCE(key_id, identity_id) AS owner, name, \"limit\", duration, auto_apply FROM ratelimits
+             WHERE key_id IN ({ids})
+                OR identity_id IN (SELECT identity_id FROM keys WHERE id IN ({ids}) AND identity_id IS NOT NULL)
+             ORDER BY name"
+        );
+        stmts.push(Stmt::new(limits, sel.args.clone()));
+    }
+    let mut results = store.batch(stmts).await?.into_iter();
+    let mut next =
+        || results.next().ok_or_else(|| super::StoreError::Decode("unexpected batch result".into()));
+    let (rows, roles, permissions) = (next()?, next()?, next()?);
+    let limits: Vec<LimitRow> = if detail.ratelimits { next()?.parse()? } else { Vec::new() };
     let mut roles_of: HashMap<String, Vec<String>> = HashMap::new();
     for r in roles.parse::<RoleRow>()? {
         roles_of.entry(r.key_id).or_default().push(r.name);
     }
     let mut permissions_of: HashMap<String, Vec<String>> = HashMap::new();
     for p in permissions.parse::<PermissionRow>()? {
-        let label = match label {
-            PermissionLabel::Name => p.name,
-            PermissionLabel::Slug => p.slug,
-        };
+        let label = if detail.slugs { p.slug } else { p.name };
         let list = permissions_of.entry(p.key_id).or_default();
         if !list.contains(&label) {
             list.push(label);
@@ -196,12 +236,13 @@ async fn load(store: &Store, sel: &Selection, label: PermissionLabel) -> StoreRe
         .map(|r| {
             let roles = roles_of.remove(&r.id).unwrap_or_default();
             let permissions = permissions_of.remove(&r.id).unwrap_or_default();
-            to_key(r, roles, permissions)
+            to_key(r, roles, permissions, &limits)
         })
         .collect())
 }
 
-fn to_key(r: Row, roles: Vec<String>, permissions: Vec<String>) -> KeyView {
+fn to_key(r: Row, roles: Vec<String>, permissions: Vec<String>, limits: &[LimitRow]) -> KeyView {
+    let of = |owner: &str| limits.iter().filter(|l| l.owner == owner).cloned().collect::<Vec<_>>();
     KeyView {
         start: r.start,
         workspace_id: r.workspace_id,
@@ -219,12 +260,15 @@ fn to_key(r: Row, roles: Vec<String>, permissions: Vec<String>) -> KeyView {
         last_refill_at: r.credit_refilled_at.or(r.last_refill_at),
         ratelimit: r.rl_limit.zip(r.rl_duration),
         identity: match (r.identity_id, r.identity_external_id) {
-            (Some(id), Some(external_id)) => Some(ViewIdentity { id, external_id, meta: r.identity_meta }),
+            (Some(id), Some(external_id)) => {
+                Some(ViewIdentity { ratelimits: of(&id), id, external_id, meta: r.identity_meta })
+            }
             _ => None,
         },
         roles,
         permissions,
         plaintext: None,
+        ratelimits: of(&r.id),
         id: r.id,
     }
 }

@@ -42,6 +42,8 @@ pub struct NewKeyRow<'a> {
     pub environment: Option<&'a str>,
     /// The root key's administered workspace (root keys only).
     pub for_workspace_id: Option<&'a str>,
+    /// The key migration the key was imported through (re-hashed on its first verification).
+    pub pending_migration_id: Option<&'a str>,
 }
 
 /// The key row (linked to the identity of its owner, which must exist or be created in the same
@@ -50,8 +52,8 @@ pub fn insert(k: &NewKeyRow<'_>, now: i64) -> Stmt {
     Stmt::new(
         format!(
             "INSERT INTO keys (id, key_auth_id, hash, start, workspace_id, for_workspace_id, name, owner_id,
-                               identity_id, meta, expires, created_at_m, enabled, environment)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?13, ?6, ?7, {}, ?8, ?9, ?10, ?11, ?12)",
+                               identity_id, meta, expires, created_at_m, enabled, environment, pending_migration_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?13, ?6, ?7, {}, ?8, ?9, ?10, ?11, ?12, ?14)",
             identity_id_sql("?5", "?7")
         ),
         vec![
@@ -68,6 +70,7 @@ pub fn insert(k: &NewKeyRow<'_>, now: i64) -> Stmt {
             k.enabled.into(),
             k.environment.into(),
             k.for_workspace_id.into(),
+            k.pending_migration_id.into(),
         ],
     )
 }
@@ -83,6 +86,9 @@ pub struct KeyState {
     pub remaining_requests: Option<i64>,
     pub credit_id: Option<String>,
     pub default_ratelimit_duration: Option<i64>,
+    /// Field-wise over the credits row and the legacy columns.
+    pub refill_amount: Option<i64>,
+    pub refill_day: Option<i64>,
 }
 
 /// The live key `key_id` (of any workspace: the caller checks the workspace).
@@ -90,7 +96,9 @@ pub async fn state(store: &Store, key_id: &str) -> StoreResult<Option<KeyState>>
     store
         .first(stmt!(
             "SELECT k.id, k.workspace_id, k.key_auth_id, a.id AS api_id, k.name, k.remaining_requests,
-                    c.id AS credit_id, rl.duration AS default_ratelimit_duration
+                    c.id AS credit_id, rl.duration AS default_ratelimit_duration,
+                    COALESCE(c.refill_amount, k.refill_amount) AS refill_amount,
+                    COALESCE(c.refill_day, k.refill_day) AS refill_day
              FROM keys k
              LEFT JOIN apis a ON a.key_auth_id = k.key_auth_id
              LEFT JOIN credits c ON c.key_id = k.id
@@ -99,27 +107,6 @@ pub async fn state(store: &Store, key_id: &str) -> StoreResult<Option<KeyState>>
             key_id
         ))
         .await
-}
-
-/// The live key `key_id` of `workspace_id`: its id and name.
-pub async fn find_named(
-    store: &Store,
-    workspace_id: &str,
-    key_id: &str,
-) -> StoreResult<Option<(String, Option<String>)>> {
-    #[derive(Deserialize)]
-    struct Row {
-        id: String,
-        name: Option<String>,
-    }
-    let row: Option<Row> = store
-        .first(stmt!(
-            "SELECT id, name FROM keys WHERE id = ?1 AND workspace_id = ?2 AND deleted_at_m IS NULL",
-            key_id,
-            workspace_id
-        ))
-        .await?;
-    Ok(row.map(|r| (r.id, r.name)))
 }
 
 /// updateKey's field changes (absent fields stay).
@@ -164,6 +151,60 @@ pub fn update_fields(key_id: &str, workspace_id: &str, f: &KeyFields, now: i64) 
             Arg::from(now),
             Arg::from(workspace_id),
         ],
+    )
+}
+
+/// A copy of a key under a new id, hash and start (rerollKey): the same api, workspace, name,
+/// owner, identity, meta, expiry, enabled flag and legacy credit columns; its roles and direct
+/// permissions are copied too.
+pub fn copy_key(batch: &mut Batch, from: &str, to: &str, hash: &str, start: &str, now: i64) {
+    batch.push(stmt!(
+        "INSERT INTO keys (id, key_auth_id, hash, start, workspace_id, name, owner_id, identity_id, meta,
+                           expires, created_at_m, enabled, environment,
+                           remaining_requests, refill_day, refill_amount, last_refill_at)
+         SELECT ?2, key_auth_id, ?3, ?4, workspace_id, name, owner_id, identity_id, meta,
+                expires, ?5, enabled, environment,
+                remaining_requests, refill_day, refill_amount, last_refill_at
+         FROM keys WHERE id = ?1",
+        from,
+        to,
+        hash,
+        start,
+        now
+    ));
+    batch.push(stmt!(
+        "INSERT INTO keys_roles (role_id, key_id, workspace_id, created_at_m)
+         SELECT role_id, ?2, workspace_id, ?3 FROM keys_roles WHERE key_id = ?1",
+        from,
+        to,
+        now
+    ));
+    batch.push(stmt!(
+        "INSERT INTO keys_permissions (key_id, permission_id, workspace_id, created_at_m)
+         SELECT ?2, permission_id, workspace_id, ?3 FROM keys_permissions WHERE key_id = ?1",
+        from,
+        to,
+        now
+    ));
+}
+
+/// The visible start of a key.
+pub async fn start_of(store: &Store, key_id: &str) -> StoreResult<Option<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        start: String,
+    }
+    let row: Option<Row> = store.first(stmt!("SELECT start FROM keys WHERE id = ?1", key_id)).await?;
+    Ok(row.map(|r| r.start))
+}
+
+/// Makes a key expire at `at` at the latest.
+pub fn expire_by(key_id: &str, at: i64, now: i64) -> Stmt {
+    stmt!(
+        "UPDATE keys SET expires = MIN(COALESCE(expires, ?2), ?2), updated_at_m = ?3 WHERE id = ?1",
+        key_id,
+        at,
+        now
     )
 }
 

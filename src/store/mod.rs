@@ -14,6 +14,7 @@ pub mod credits;
 pub mod identities;
 pub mod key_view;
 pub mod keys;
+pub mod migrations;
 pub mod namespaces;
 pub mod ratelimits;
 pub mod rbac;

@@ -31,6 +31,31 @@ pub async fn by_id(store: &Store, workspace_id: &str, id: &str) -> StoreResult<O
         .await
 }
 
+/// A namespace named by its id or its name, deleted or not.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NamespaceState {
+    pub id: String,
+    pub name: String,
+    #[serde(deserialize_with = "super::int_bool")]
+    pub deleted: bool,
+}
+
+/// The namespace whose id (preferred) or name is `id_or_name`, deleted or not.
+pub async fn by_id_or_name(
+    store: &Store,
+    workspace_id: &str,
+    id_or_name: &str,
+) -> StoreResult<Option<NamespaceState>> {
+    store
+        .first(stmt!(
+            "SELECT id, name, deleted_at_m IS NOT NULL AS deleted FROM ratelimit_namespaces
+             WHERE workspace_id = ?1 AND (id = ?2 OR name = ?2) ORDER BY id = ?2 DESC LIMIT 1",
+            workspace_id,
+            id_or_name
+        ))
+        .await
+}
+
 pub fn insert(id: &str, workspace_id: &str, name: &str, now: i64) -> Stmt {
     stmt!(
         "INSERT INTO ratelimit_namespaces (id, workspace_id, name, created_at_m) VALUES (?1, ?2, ?3, ?4)",
@@ -161,11 +186,13 @@ pub fn delete_override(id: &str, now: i64) -> Stmt {
     )
 }
 
-/// A page of live overrides after `cursor` in id order, and their total.
+/// A page of live overrides after `cursor` (or from it, `inclusive`) in id order, and their
+/// total.
 pub async fn page(
     store: &Store,
     namespace_id: &str,
     cursor: Option<&str>,
+    inclusive: bool,
     limit: i64,
 ) -> StoreResult<(Vec<OverrideRow>, i64)> {
     let [page, total] = results(
@@ -174,12 +201,14 @@ pub async fn page(
                 stmt!(
                     format!(
                         "SELECT {OVERRIDE_COLUMNS} FROM ratelimit_overrides
-                         WHERE namespace_id = ?1 AND deleted_at_m IS NULL AND (?2 IS NULL OR id > ?2)
+                         WHERE namespace_id = ?1 AND deleted_at_m IS NULL
+                           AND (?2 IS NULL OR id > ?2 OR (?4 AND id = ?2))
                          ORDER BY id LIMIT ?3"
                     ),
                     namespace_id,
                     cursor,
-                    limit
+                    limit,
+                    inclusive
                 ),
                 stmt!(
                     "SELECT COUNT(*) AS n FROM ratelimit_overrides WHERE namespace_id = ?1 AND deleted_at_m IS NULL",

@@ -4,28 +4,68 @@
 use serde::Deserialize;
 
 use super::{Stmt, Store, StoreResult};
+use crate::domain::ratelimit::NamedLimit;
 use crate::stmt;
 
-/// Creates or replaces the `default` limit of a key (auto-applied).
-pub fn upsert_key_default(
-    id: &str,
-    key_id: &str,
-    workspace_id: &str,
-    limit: i64,
-    duration: i64,
-    now: i64,
-) -> Stmt {
+/// Creates or replaces (by name) a limit of a key.
+pub fn upsert_key_limit(id: &str, key_id: &str, workspace_id: &str, rl: &NamedLimit, now: i64) -> Stmt {
     stmt!(
         "INSERT INTO ratelimits (id, name, workspace_id, created_at, key_id, \"limit\", duration, auto_apply)
-         VALUES (?1, 'default', ?2, ?3, ?4, ?5, ?6, 1)
+         VALUES (?1, ?7, ?2, ?3, ?4, ?5, ?6, ?8)
          ON CONFLICT (key_id, name) DO UPDATE SET
-           \"limit\" = excluded.\"limit\", duration = excluded.duration, auto_apply = 1, updated_at = ?3",
+           \"limit\" = excluded.\"limit\", duration = excluded.duration, auto_apply = excluded.auto_apply,
+           updated_at = ?3",
         id,
         workspace_id,
         now,
         key_id,
-        limit,
-        duration
+        rl.limit,
+        rl.duration,
+        rl.name.as_str(),
+        rl.auto_apply
+    )
+}
+
+/// A key's limits: (id, name).
+pub async fn of_key(store: &Store, key_id: &str) -> StoreResult<Vec<(String, String)>> {
+    #[derive(Deserialize)]
+    struct Row {
+        id: String,
+        name: String,
+    }
+    let rows: Vec<Row> =
+        store.all(stmt!("SELECT id, name FROM ratelimits WHERE key_id = ?1", key_id)).await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
+}
+
+/// Every limit of a key.
+pub async fn limits_of_key(store: &Store, key_id: &str) -> StoreResult<Vec<NamedLimit>> {
+    #[derive(Deserialize)]
+    struct Row {
+        name: String,
+        limit: i64,
+        duration: i64,
+        #[serde(deserialize_with = "super::int_bool")]
+        auto_apply: bool,
+    }
+    let rows: Vec<Row> = store
+        .all(stmt!("SELECT name, \"limit\", duration, auto_apply FROM ratelimits WHERE key_id = ?1", key_id))
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| NamedLimit { name: r.name, limit: r.limit, duration: r.duration, auto_apply: r.auto_apply })
+        .collect())
+}
+
+/// New settings of a key's or an identity's limit.
+pub fn update_limit(id: &str, rl: &NamedLimit, now: i64) -> Stmt {
+    stmt!(
+        "UPDATE ratelimits SET \"limit\" = ?2, duration = ?3, auto_apply = ?4, updated_at = ?5 WHERE id = ?1",
+        id,
+        rl.limit,
+        rl.duration,
+        rl.auto_apply,
+        now
     )
 }
 
@@ -41,47 +81,38 @@ pub struct IdentityLimitRow {
     pub name: String,
     pub limit: i64,
     pub duration: i64,
+    #[serde(deserialize_with = "super::int_bool")]
+    pub auto_apply: bool,
 }
 
 pub async fn of_identity(store: &Store, identity_id: &str) -> StoreResult<Vec<IdentityLimitRow>> {
     store
         .all(stmt!(
-            "SELECT id, identity_id, name, \"limit\", duration FROM ratelimits WHERE identity_id = ?1 ORDER BY name",
+            "SELECT id, identity_id, name, \"limit\", duration, auto_apply FROM ratelimits WHERE identity_id = ?1 ORDER BY name",
             identity_id
         ))
         .await
 }
 
-/// A new auto-applied limit of an identity.
+/// A new limit of an identity.
 pub fn insert_identity_limit(
     id: &str,
     workspace_id: &str,
     identity_id: &str,
-    name: &str,
-    limit: i64,
-    duration: i64,
+    rl: &NamedLimit,
     now: i64,
 ) -> Stmt {
     stmt!(
         "INSERT INTO ratelimits (id, name, workspace_id, created_at, identity_id, \"limit\", duration, auto_apply)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         id,
-        name,
+        rl.name.as_str(),
         workspace_id,
         now,
         identity_id,
-        limit,
-        duration
-    )
-}
-
-pub fn update_limit(id: &str, limit: i64, duration: i64, now: i64) -> Stmt {
-    stmt!(
-        "UPDATE ratelimits SET \"limit\" = ?2, duration = ?3, updated_at = ?4 WHERE id = ?1",
-        id,
-        limit,
-        duration,
-        now
+        rl.limit,
+        rl.duration,
+        rl.auto_apply
     )
 }
 

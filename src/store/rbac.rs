@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use super::{json_list, results, Batch, Stmt, Store, StoreResult};
+use super::{json_list, results, Arg, Batch, Stmt, Store, StoreResult};
 use crate::domain::ids::{new_id, IdKind};
 use crate::domain::rbac::{Known, LinkKind, Wanted};
 use crate::stmt;
@@ -169,25 +169,70 @@ pub struct PermissionRow {
     pub description: Option<String>,
 }
 
+/// The permission with this id (or, `by_slug`, this slug).
 pub async fn find_permission(
     store: &Store,
     workspace_id: &str,
     id: &str,
+    by_slug: bool,
 ) -> StoreResult<Option<PermissionRow>> {
     store
         .first(stmt!(
-            "SELECT id, name, slug, description FROM permissions WHERE id = ?1 AND workspace_id = ?2",
+            "SELECT id, name, slug, description FROM permissions
+             WHERE workspace_id = ?2 AND (id = ?1 OR (?3 AND slug = ?1)) ORDER BY id = ?1 DESC LIMIT 1",
             id,
-            workspace_id
+            workspace_id,
+            by_slug
         ))
         .await
 }
 
-pub async fn list_permissions(store: &Store, workspace_id: &str) -> StoreResult<Vec<PermissionRow>> {
+/// Which rows of a catalog list to read: ids (or all), a case-insensitive search over the text
+/// columns, an inclusive cursor, and a limit (`None`: all).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Listing<'a> {
+    pub ids: Option<&'a [String]>,
+    pub search: Option<&'a str>,
+    pub cursor: Option<&'a str>,
+    pub limit: Option<i64>,
+}
+
+impl Listing<'_> {
+    /// `?2` ids (JSON or NULL), `?3` search, `?4` cursor, `?5` limit after `?1` the workspace.
+    fn args(&self, workspace_id: &str) -> Vec<Arg> {
+        vec![
+            Arg::from(workspace_id),
+            Arg::from(self.ids.map(json_list)),
+            Arg::from(self.search.filter(|s| !s.is_empty())),
+            Arg::from(self.cursor.filter(|c| !c.is_empty())),
+            Arg::from(self.limit.unwrap_or(-1)),
+        ]
+    }
+}
+
+/// The ids a listing selects from `table`, whose searchable text is `text`.
+fn listing_ids(table: &str, text: &str) -> String {
+    format!(
+        "SELECT id FROM {table} WHERE workspace_id = ?1
+           AND (?2 IS NULL OR id IN (SELECT value FROM json_each(?2)))
+           AND (?3 IS NULL OR instr(lower({text}), lower(?3)) > 0)
+           AND (?4 IS NULL OR id >= ?4)
+         ORDER BY id LIMIT ?5"
+    )
+}
+
+/// Permissions of the workspace in id order.
+pub async fn permissions(
+    store: &Store,
+    workspace_id: &str,
+    l: &Listing<'_>,
+) -> StoreResult<Vec<PermissionRow>> {
+    let ids =
+        listing_ids("permissions", "id || ' ' || name || ' ' || slug || ' ' || COALESCE(description, '')");
     store
-        .all(stmt!(
-            "SELECT id, name, slug, description FROM permissions WHERE workspace_id = ?1 ORDER BY id",
-            workspace_id
+        .all(Stmt::new(
+            format!("SELECT id, name, slug, description FROM permissions WHERE id IN ({ids}) ORDER BY id"),
+            l.args(workspace_id),
         ))
         .await
 }
@@ -276,11 +321,6 @@ struct RolePermissionRow {
     slug: String,
 }
 
-const ROLE_PERMISSIONS_SQL: &str = "SELECT rp.role_id, p.id, p.name, p.slug
-     FROM roles_permissions rp
-     JOIN permissions p ON p.id = rp.permission_id AND p.workspace_id = rp.workspace_id
-     WHERE rp.workspace_id = ?1";
-
 fn assemble(roles: Vec<RoleRow>, links: Vec<RolePermissionRow>) -> Vec<RoleWithPermissions> {
     let mut by_role: HashMap<String, Vec<(String, String, String)>> = HashMap::new();
     for l in links {
@@ -292,45 +332,46 @@ fn assemble(roles: Vec<RoleRow>, links: Vec<RolePermissionRow>) -> Vec<RoleWithP
         .collect()
 }
 
-pub async fn find_role(store: &Store, workspace_id: &str, id: &str) -> StoreResult<Option<RoleRow>> {
+/// The role with this id (or, `by_name`, this name).
+pub async fn find_role(
+    store: &Store,
+    workspace_id: &str,
+    id: &str,
+    by_name: bool,
+) -> StoreResult<Option<RoleRow>> {
     store
         .first(stmt!(
-            "SELECT id, name, description FROM roles WHERE id = ?1 AND workspace_id = ?2",
+            "SELECT id, name, description FROM roles
+             WHERE workspace_id = ?2 AND (id = ?1 OR (?3 AND name = ?1)) ORDER BY id = ?1 DESC LIMIT 1",
             id,
-            workspace_id
+            workspace_id,
+            by_name
         ))
         .await
 }
 
-pub async fn role_with_permissions(
+/// Roles of the workspace in id order, with their permissions.
+pub async fn roles(
     store: &Store,
     workspace_id: &str,
-    id: &str,
-) -> StoreResult<Option<RoleWithPermissions>> {
+    l: &Listing<'_>,
+) -> StoreResult<Vec<RoleWithPermissions>> {
+    let ids = listing_ids("roles", "id || ' ' || name || ' ' || COALESCE(description, '')");
     let [roles, links] = results(
         store
             .batch(vec![
-                stmt!(
-                    "SELECT id, name, description FROM roles WHERE id = ?1 AND workspace_id = ?2",
-                    id,
-                    workspace_id
+                Stmt::new(
+                    format!("SELECT id, name, description FROM roles WHERE id IN ({ids}) ORDER BY id"),
+                    l.args(workspace_id),
                 ),
-                stmt!(format!("{ROLE_PERMISSIONS_SQL} AND rp.role_id = ?2 ORDER BY p.id"), workspace_id, id),
-            ])
-            .await?,
-    )?;
-    Ok(assemble(roles.parse()?, links.parse()?).pop())
-}
-
-pub async fn list_roles(store: &Store, workspace_id: &str) -> StoreResult<Vec<RoleWithPermissions>> {
-    let [roles, links] = results(
-        store
-            .batch(vec![
-                stmt!(
-                    "SELECT id, name, description FROM roles WHERE workspace_id = ?1 ORDER BY id",
-                    workspace_id
+                Stmt::new(
+                    format!(
+                        "SELECT rp.role_id, p.id, p.name, p.slug FROM roles_permissions rp
+                         JOIN permissions p ON p.id = rp.permission_id AND p.workspace_id = rp.workspace_id
+                         WHERE rp.workspace_id = ?1 AND rp.role_id IN ({ids}) ORDER BY p.id"
+                    ),
+                    l.args(workspace_id),
                 ),
-                stmt!(format!("{ROLE_PERMISSIONS_SQL} ORDER BY p.id"), workspace_id),
             ])
             .await?,
     )?;
@@ -351,7 +392,7 @@ pub fn insert_role(id: &str, workspace_id: &str, name: &str, description: Option
 /// Links a role to permissions (by id; one deleted meanwhile is not linked).
 pub fn link_role_permissions(role_id: &str, workspace_id: &str, permission_ids: &[String], now: i64) -> Stmt {
     stmt!(
-        "INSERT INTO roles_permissions (role_id, permission_id, workspace_id, created_at_m)
+        "INSERT OR IGNORE INTO roles_permissions (role_id, permission_id, workspace_id, created_at_m)
          SELECT ?1, p.id, ?2, ?3 FROM permissions p
          WHERE p.workspace_id = ?2 AND p.id IN (SELECT value FROM json_each(?4))",
         role_id,
@@ -359,6 +400,34 @@ pub fn link_role_permissions(role_id: &str, workspace_id: &str, permission_ids: 
         now,
         json_list(permission_ids)
     )
+}
+
+/// Makes a role's permissions exactly the ones with these slugs (which exist or are created
+/// earlier in the same batch).
+pub fn set_role_permissions(
+    batch: &mut Batch,
+    role_id: &str,
+    workspace_id: &str,
+    slugs: &[String],
+    now: i64,
+) {
+    let slugs = json_list(slugs);
+    batch.push(stmt!(
+        "DELETE FROM roles_permissions WHERE role_id = ?1 AND workspace_id = ?2
+           AND permission_id NOT IN (SELECT id FROM permissions WHERE workspace_id = ?2
+                                     AND slug IN (SELECT value FROM json_each(?3)))",
+        role_id,
+        workspace_id,
+        slugs.clone()
+    ));
+    batch.push(stmt!(
+        "INSERT OR IGNORE INTO roles_permissions (role_id, permission_id, workspace_id, created_at_m)
+         SELECT ?1, id, ?2, ?4 FROM permissions WHERE workspace_id = ?2 AND slug IN (SELECT value FROM json_each(?3))",
+        role_id,
+        workspace_id,
+        slugs,
+        now
+    ));
 }
 
 /// Deletes a role and every link to it.

@@ -36,11 +36,13 @@ pub struct KeyRow {
     pub identity_external_id: Option<String>,
     pub identity_meta: Option<String>,
     pub identity_credit_id: Option<String>,
+    pub identity_credit_remaining: Option<i64>,
 }
 
 /// A rate limit configured on the key or on its identity.
 #[derive(Debug, Clone, Deserialize)]
 pub struct KeyLimitRow {
+    pub id: String,
     pub name: String,
     pub limit: i64,
     pub duration: i64,
@@ -64,6 +66,7 @@ pub struct LoadedKey {
 impl KeyLimitRow {
     pub fn configured(&self) -> Configured {
         Configured {
+            id: self.id.clone(),
             name: self.name.clone(),
             limit: self.limit,
             duration: self.duration,
@@ -102,7 +105,7 @@ SELECT k.id, k.key_auth_id, k.workspace_id, k.for_workspace_id, k.name, k.owner_
        (COALESCE(w.enabled, 0) AND (k.for_workspace_id IS NULL OR COALESCE(fw.enabled, 0))) AS workspaces_enabled,
        c.id AS credit_id, c.remaining AS credit_remaining,
        i.external_id AS identity_external_id, i.meta AS identity_meta,
-       ic.id AS identity_credit_id
+       ic.id AS identity_credit_id, ic.remaining AS identity_credit_remaining
 FROM keys k
 JOIN key_auth ka ON ka.id = k.key_auth_id AND ka.deleted_at_m IS NULL
 JOIN apis a ON a.key_auth_id = k.key_auth_id AND a.deleted_at_m IS NULL
@@ -129,7 +132,7 @@ ORDER BY r.name";
 
 const RATELIMITS_SQL: &str = "
 WITH key AS (SELECT id, identity_id FROM keys WHERE hash = ?1 AND deleted_at_m IS NULL)
-SELECT name, \"limit\", duration, auto_apply, (key_id IS NOT NULL) AS on_key FROM ratelimits
+SELECT id, name, \"limit\", duration, auto_apply, (key_id IS NOT NULL) AS on_key FROM ratelimits
 WHERE key_id IN (SELECT id FROM key)
    OR identity_id IN (SELECT identity_id FROM key WHERE identity_id IS NOT NULL)
 ORDER BY on_key, name";

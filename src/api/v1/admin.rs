@@ -69,3 +69,19 @@ pub struct UpdateApiRequest {
     /// Allows `recoverable` keys on this api.
     pub store_encrypted_keys: Option<bool>,
 }
+
+/// A key migration for v2's keys.migrateKeys.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateKeyMigrationRequest {
+    pub workspace_id: String,
+    /// `sha256` (hashes are base64 SHA-256 of the whole key, as keygate's) or
+    /// `github.com/seamapi/prefixed-api-key` (hex SHA-256 of the key's last `_` segment).
+    pub algorithm: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateKeyMigrationResponse {
+    pub migration_id: String,
+}

@@ -18,6 +18,7 @@ no_refinement!(
     admin::UpdateWorkspaceRequest,
     admin::CreateRootKeyRequest,
     admin::UpdateApiRequest,
+    admin::CreateKeyMigrationRequest,
     apis::CreateApiRequest,
     apis::GetApiQuery,
     apis::DeleteApiRequest,

@@ -3,7 +3,7 @@
 use crate::api::v1::admin::*;
 use crate::api::v1::common::Empty;
 use crate::service::workspaces::{self, ApiSettings};
-use crate::service::{Ctx, Result};
+use crate::service::{migrations, Ctx, Result};
 
 pub async fn create_workspace(ctx: &Ctx, req: CreateWorkspaceRequest) -> Result<CreateWorkspaceResponse> {
     Ok(CreateWorkspaceResponse { workspace_id: workspaces::create_workspace(ctx, &req.name).await? })
@@ -30,4 +30,13 @@ pub async fn update_api(ctx: &Ctx, req: UpdateApiRequest) -> Result<Empty> {
     };
     workspaces::update_api(ctx, &req.api_id, settings).await?;
     Ok(Empty {})
+}
+
+pub async fn create_key_migration(
+    ctx: &Ctx,
+    req: CreateKeyMigrationRequest,
+) -> Result<CreateKeyMigrationResponse> {
+    Ok(CreateKeyMigrationResponse {
+        migration_id: migrations::create(ctx, &req.workspace_id, &req.algorithm).await?,
+    })
 }

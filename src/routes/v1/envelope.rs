@@ -11,8 +11,10 @@ use crate::service::Error;
 /// The v1 code and message of a service error.
 pub fn code_and_message(e: &Error) -> (ErrorCode, String) {
     match e {
-        Error::BadRequest(m) => (ErrorCode::BadRequest, m.clone()),
-        Error::Unauthenticated(m) | Error::Unauthorized(m) => (ErrorCode::Unauthorized, m.clone()),
+        Error::BadRequest(m) | Error::QuerySyntax(m) => (ErrorCode::BadRequest, m.clone()),
+        Error::Invalid(v) => (ErrorCode::BadRequest, v.to_string()),
+        Error::Unauthenticated(a) => (ErrorCode::Unauthorized, a.message().to_string()),
+        Error::Unauthorized(m) => (ErrorCode::Unauthorized, m.clone()),
         Error::Forbidden(m) => (ErrorCode::Forbidden, m.clone()),
         Error::KeyDenied(d) => {
             let (code, message) = match d {
@@ -26,8 +28,8 @@ pub fn code_and_message(e: &Error) -> (ErrorCode, String) {
             (code, message.to_string())
         }
         Error::InsufficientPermissions(m) => (ErrorCode::InsufficientPermissions, m.clone()),
-        Error::NotFound(m) => (ErrorCode::NotFound, m.clone()),
-        Error::Conflict(m) => (ErrorCode::Conflict, m.clone()),
+        Error::NotFound(_, m) | Error::Gone(m) => (ErrorCode::NotFound, m.clone()),
+        Error::Conflict(_, m) => (ErrorCode::Conflict, m.clone()),
         Error::PreconditionFailed(m) => (ErrorCode::PreconditionFailed, m.clone()),
         Error::DeleteProtected(m) => (ErrorCode::DeleteProtected, m.clone()),
         Error::Store(_) | Error::Limiter(_) | Error::Internal(_) => {

@@ -191,6 +191,8 @@ crate::routes::route_table! {
         admin::create_root_key, api::admin::CreateRootKeyRequest => api::admin::CreateRootKeyResponse;
     Post "/v1/admin.updateApi" admin "Change an api's settings (operator API)" =>
         admin::update_api, api::admin::UpdateApiRequest => Empty;
+    Post "/v1/admin.createKeyMigration" admin "Create a key migration for v2 keys.migrateKeys (operator API)" =>
+        admin::create_key_migration, api::admin::CreateKeyMigrationRequest => api::admin::CreateKeyMigrationResponse;
 }
 
 /// The OpenAPI 3.1 document of every v1 route, generated from the Rust types.

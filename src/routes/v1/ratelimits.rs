@@ -3,11 +3,13 @@
 use crate::api::v1::common::Empty;
 use crate::api::v1::ratelimits::*;
 use crate::service::auth::Principal;
-use crate::service::ratelimits::{self, LimitInput, NamespaceRef, OverrideRow, OverrideSettings};
+use crate::service::ratelimits::{
+    self, LimitInput, NamespaceRef, OverridePage, OverrideRow, OverrideSettings,
+};
 use crate::service::{Ctx, Result};
 
-fn namespace<'a>(id: &'a Option<String>, name: &'a Option<String>) -> NamespaceRef<'a> {
-    NamespaceRef { id: id.as_deref(), name: name.as_deref() }
+fn namespace<'a>(id: &'a Option<String>, name: &'a Option<String>) -> Result<NamespaceRef<'a>> {
+    NamespaceRef::v1(id.as_deref(), name.as_deref())
 }
 
 fn wire_override(r: OverrideRow) -> Override {
@@ -33,19 +35,19 @@ pub async fn set_override(ctx: &Ctx, p: &Principal, req: SetOverrideRequest) -> 
         duration: req.duration,
         is_async: req.is_async,
     };
-    let id = ratelimits::set_override(ctx, p, namespace(&req.namespace_id, &req.namespace_name), &settings)
-        .await?;
+    let by = namespace(&req.namespace_id, &req.namespace_name)?;
+    let id = ratelimits::set_override(ctx, p, by, &settings, None).await?;
     Ok(SetOverrideResponse { override_id: id })
 }
 
 pub async fn get_override(ctx: &Ctx, p: &Principal, req: GetOverrideQuery) -> Result<Override> {
-    let by = namespace(&req.namespace_id, &req.namespace_name);
-    Ok(wire_override(ratelimits::get_override(ctx, p, by, &req.identifier).await?))
+    let by = namespace(&req.namespace_id, &req.namespace_name)?;
+    Ok(wire_override(ratelimits::get_override(ctx, p, by, &req.identifier, false, None).await?))
 }
 
 pub async fn delete_override(ctx: &Ctx, p: &Principal, req: DeleteOverrideRequest) -> Result<Empty> {
-    ratelimits::delete_override(ctx, p, namespace(&req.namespace_id, &req.namespace_name), &req.identifier)
-        .await?;
+    let by = namespace(&req.namespace_id, &req.namespace_name)?;
+    ratelimits::delete_override(ctx, p, by, &req.identifier, None).await?;
     Ok(Empty {})
 }
 
@@ -54,8 +56,9 @@ pub async fn list_overrides(
     p: &Principal,
     req: ListOverridesQuery,
 ) -> Result<ListOverridesResponse> {
-    let by = namespace(&req.namespace_id, &req.namespace_name);
-    let (rows, total) = ratelimits::list_overrides(ctx, p, by, req.cursor.as_deref(), req.limit).await?;
+    let by = namespace(&req.namespace_id, &req.namespace_name)?;
+    let page = OverridePage { cursor: req.cursor.as_deref(), inclusive: false, limit: req.limit };
+    let (rows, total) = ratelimits::list_overrides(ctx, p, by, page, None).await?;
     let overrides: Vec<Override> = rows.into_iter().map(wire_override).collect();
     let cursor = overrides.last().map(|o| o.id.clone());
     Ok(ListOverridesResponse { overrides, total, cursor })

@@ -1,17 +1,19 @@
-//! keys.createKey and migrations.createKeys: both write keys with credits rows (never the legacy
-//! columns), a `default` ratelimit row, identity, roles and permissions, in one batch.
+//! keys.createKey (v1 and v2), migrations.createKeys and keys.rerollKey: they write keys with
+//! credits rows (never the legacy columns), named ratelimit rows, identity, roles and permissions,
+//! in one batch.
 
 use std::collections::HashSet;
 use std::rc::Rc;
 
 use super::super::auth::Principal;
-use super::super::{apis, vault, Ctx, Error, Result};
+use super::super::{apis, vault, Ctx, Error, Resource, Result};
 use super::meta_json;
 use crate::domain::credits::{CreditWrite, CreditsOwner};
 use crate::domain::crypto::MasterKey;
 use crate::domain::ids::{new_id, IdKind};
-use crate::domain::keys::{hash_key, key_start, new_key};
+use crate::domain::keys::{hash_key, key_start, new_key, new_plain_key};
 use crate::domain::permissions::require;
+use crate::domain::ratelimit::NamedLimit;
 use crate::domain::rbac::LinkKind;
 use crate::domain::refill::Refill;
 use crate::domain::Meta;
@@ -20,11 +22,14 @@ use crate::store::audit::Target;
 use crate::store::keys::{self, NewKeyRow};
 use crate::store::{credits, ratelimits, rbac, Batch};
 
-/// A `ratelimit` of createKey: the limit and its window (`duration ?? refillInterval`).
-#[derive(Debug, Clone, Copy)]
-pub struct NewRatelimit {
-    pub limit: i64,
-    pub duration: Option<i64>,
+/// The key material of a new key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum KeyFormat {
+    /// v1: `prefix_` + base58([version, length, bytes]); `start` follows the request's prefix.
+    #[default]
+    Versioned,
+    /// v2: `prefix_` + base58(bytes); `start` is `prefix_` + 4 characters.
+    Plain,
 }
 
 /// createKey's input.
@@ -42,10 +47,13 @@ pub struct NewKey {
     pub expires: Option<i64>,
     pub remaining: Option<i64>,
     pub refill: Option<Refill>,
-    pub ratelimit: Option<NewRatelimit>,
+    pub ratelimits: Vec<NamedLimit>,
     pub enabled: Option<bool>,
     pub recoverable: bool,
     pub environment: Option<String>,
+    pub format: KeyFormat,
+    /// Missing roles are created (v1, with `rbac.*.create_role`); else each must exist (v2).
+    pub create_roles: bool,
 }
 
 /// A key about to be inserted.
@@ -63,12 +71,13 @@ struct Insert {
     environment: Option<String>,
     remaining: Option<i64>,
     refill: Option<Refill>,
-    /// The `default` limit: (limit, duration).
-    ratelimit: Option<(i64, i64)>,
+    ratelimits: Vec<NamedLimit>,
     roles: Vec<String>,
     permissions: Vec<String>,
     /// The plaintext to keep encrypted (recoverable keys), with the master key.
     recoverable: Option<(String, Rc<MasterKey>)>,
+    /// The key migration it was imported through.
+    pending_migration_id: Option<String>,
 }
 
 fn stage_insert(ctx: &Ctx, batch: &mut Batch, k: &Insert) -> Result<()> {
@@ -94,6 +103,7 @@ fn stage_insert(ctx: &Ctx, batch: &mut Batch, k: &Insert) -> Result<()> {
             enabled: k.enabled,
             environment: k.environment.as_deref(),
             for_workspace_id: None,
+            pending_migration_id: k.pending_migration_id.as_deref(),
         },
         ctx.now,
     ));
@@ -106,9 +116,9 @@ fn stage_insert(ctx: &Ctx, batch: &mut Batch, k: &Insert) -> Result<()> {
         };
         credits::stage(batch, &write, &k.workspace_id, ctx.now)?;
     }
-    if let Some((limit, duration)) = k.ratelimit {
+    for rl in &k.ratelimits {
         let id = new_id(IdKind::Ratelimit, ctx.now)?;
-        batch.push(ratelimits::upsert_key_default(&id, &k.id, &k.workspace_id, limit, duration, ctx.now));
+        batch.push(ratelimits::upsert_key_limit(&id, &k.id, &k.workspace_id, rl, ctx.now));
     }
     if !k.roles.is_empty() {
         batch.push(rbac::connect(LinkKind::Role, &k.id, &k.workspace_id, &k.roles, ctx.now));
@@ -160,44 +170,71 @@ fn dedup(mut names: Vec<String>) -> Vec<String> {
     names
 }
 
+/// The role names that do not exist: created when allowed (v1), else a 404 naming the first.
+async fn check_roles(ctx: &Ctx, p: &Principal, roles: &[String], create: bool) -> Result<Vec<String>> {
+    let missing = rbac::missing(&ctx.store, LinkKind::Role, &p.workspace_id, roles).await?;
+    match missing.first() {
+        None => Ok(missing),
+        Some(_) if create => {
+            p.require(&require::rbac(&["create_role"]))?;
+            Ok(missing)
+        }
+        Some(name) => Err(Error::not_found(Resource::Role, format!("Role '{name}' was not found."))),
+    }
+}
+
+/// The permission slugs that do not exist; creating them needs `rbac.*.create_permission`.
+async fn check_permissions(ctx: &Ctx, p: &Principal, permissions: &[String]) -> Result<Vec<String>> {
+    let missing = rbac::missing(&ctx.store, LinkKind::Permission, &p.workspace_id, permissions).await?;
+    if !missing.is_empty() {
+        p.require(&require::rbac(&["create_permission"]))?;
+    }
+    Ok(missing)
+}
+
+/// A new key and its `start`.
+fn material(
+    format: KeyFormat,
+    request_prefix: Option<&str>,
+    prefix: Option<&str>,
+    bytes: usize,
+) -> Result<(String, String)> {
+    Ok(match format {
+        KeyFormat::Versioned => {
+            let key = new_key(prefix, bytes)?;
+            let start = key_start(&key, request_prefix);
+            (key, start)
+        }
+        KeyFormat::Plain => new_plain_key(prefix, bytes)?,
+    })
+}
+
 /// Creates a key; returns its id and the key (shown once).
 pub async fn create(ctx: &Ctx, p: &Principal, req: NewKey) -> Result<(String, String)> {
     let (api, key_auth_id) = keys_api(ctx, p, &req.api_id).await?;
     let master = if req.recoverable { Some(encryption(ctx, p, &api)?) } else { None };
-    if req.remaining.is_some_and(|r| r <= 0) {
-        return Err(Error::bad_request("remaining must be greater than 0."));
+    if req.remaining.is_some_and(|r| r < 0) {
+        return Err(Error::bad_request("remaining must not be negative."));
     }
     if req.refill.is_some() && req.remaining.is_none() {
         return Err(Error::bad_request("remaining must be set if you are using refill."));
     }
     check_refill_day(req.refill.as_ref())?;
-    let ratelimit = match req.ratelimit {
-        None => None,
-        Some(r) => {
-            Some((r.limit, r.duration.ok_or_else(|| Error::bad_request("ratelimit.duration: Required"))?))
-        }
-    };
     let roles = dedup(req.roles);
     let permissions = dedup(req.permissions);
     let ws = &p.workspace_id;
-    let missing_permissions = rbac::missing(&ctx.store, LinkKind::Permission, ws, &permissions).await?;
-    let missing_roles = rbac::missing(&ctx.store, LinkKind::Role, ws, &roles).await?;
-    if !missing_permissions.is_empty() {
-        p.require(&require::rbac(&["create_permission"]))?;
-    }
-    if !missing_roles.is_empty() {
-        p.require(&require::rbac(&["create_role"]))?;
-    }
+    let missing_permissions = check_permissions(ctx, p, &permissions).await?;
+    let missing_roles = check_roles(ctx, p, &roles, req.create_roles).await?;
 
     let prefix = req.prefix.clone().or(api.default_prefix.clone());
     let byte_length = req.byte_length.or(api.default_bytes).unwrap_or(16).clamp(16, 255) as usize;
-    let key = new_key(prefix.as_deref(), byte_length)?;
+    let (key, start) = material(req.format, req.prefix.as_deref(), prefix.as_deref(), byte_length)?;
     let new = Insert {
         id: new_id(IdKind::Key, ctx.now)?,
         key_auth_id: key_auth_id.clone(),
         workspace_id: ws.clone(),
         hash: hash_key(&key),
-        start: key_start(&key, req.prefix.as_deref()),
+        start,
         name: req.name,
         owner: req.owner,
         meta: meta_json(req.meta.as_ref())?,
@@ -206,10 +243,11 @@ pub async fn create(ctx: &Ctx, p: &Principal, req: NewKey) -> Result<(String, St
         environment: req.environment,
         remaining: req.remaining,
         refill: req.refill,
-        ratelimit,
+        ratelimits: req.ratelimits,
         roles,
         permissions,
         recoverable: master.map(|m| (key.clone(), m)),
+        pending_migration_id: None,
     };
     let targets = vec![
         Target::named("key", &new.id, new.name.clone()),
@@ -291,10 +329,11 @@ pub async fn migrate(ctx: &Ctx, p: &Principal, import: Vec<MigratedKey>) -> Resu
             environment: k.environment,
             remaining: k.remaining,
             refill: k.refill,
-            ratelimit: None,
+            ratelimits: Vec::new(),
             roles: dedup(k.roles),
             permissions: dedup(k.permissions),
             recoverable,
+            pending_migration_id: None,
         });
     }
     let all_roles = dedup(new_keys.iter().flat_map(|k| k.roles.clone()).collect());
@@ -324,7 +363,104 @@ pub async fn migrate(ctx: &Ctx, p: &Principal, import: Vec<MigratedKey>) -> Resu
     }
     match ctx.store.commit(batch).await {
         Ok(_) => Ok(new_keys.into_iter().map(|k| k.id).collect()),
-        Err(e) if e.is_conflict() => Err(Error::conflict("a key with this hash already exists")),
+        Err(e) if e.is_conflict() => {
+            Err(Error::conflict(Resource::Key, "a key with this hash already exists"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One key of v2 keys.migrateKeys: a key exported elsewhere, by the hash its migration defines.
+#[derive(Debug, Clone, Default)]
+pub struct HashedKey {
+    pub hash: String,
+    pub name: Option<String>,
+    /// The identity to link (created if missing).
+    pub owner: Option<String>,
+    pub meta: Option<Meta>,
+    pub roles: Vec<String>,
+    pub permissions: Vec<String>,
+    pub expires: Option<i64>,
+    pub enabled: Option<bool>,
+    pub remaining: Option<i64>,
+    pub refill: Option<Refill>,
+    pub ratelimits: Vec<NamedLimit>,
+}
+
+/// What keys.migrateKeys did: `(hash, key id)` of every imported key, and the hashes that exist
+/// already (nothing was written for them).
+pub struct HashedImport {
+    pub migrated: Vec<(String, String)>,
+    pub failed: Vec<String>,
+}
+
+/// Imports keys by hash through a key migration of the workspace, in one batch (v2).
+pub async fn migrate_hashed(
+    ctx: &Ctx,
+    p: &Principal,
+    migration_id: &str,
+    api_id: &str,
+    import: Vec<HashedKey>,
+) -> Result<HashedImport> {
+    let migration = super::super::migrations::find(ctx, &p.workspace_id, migration_id).await?;
+    let (api, key_auth_id) = keys_api(ctx, p, api_id).await?;
+    let ws = &p.workspace_id;
+    let hashes: Vec<String> = import.iter().map(|k| k.hash.clone()).collect();
+    let existing = crate::store::migrations::existing_hashes(&ctx.store, &hashes).await?;
+    let mut failed = Vec::new();
+    let mut new_keys: Vec<Insert> = Vec::new();
+    for k in import {
+        if existing.contains(&k.hash) || new_keys.iter().any(|n| n.hash == k.hash) {
+            failed.push(k.hash);
+            continue;
+        }
+        if k.refill.is_some() && k.remaining.is_none() {
+            return Err(Error::bad_request("remaining must be set if you are using refill."));
+        }
+        new_keys.push(Insert {
+            id: new_id(IdKind::Key, ctx.now)?,
+            key_auth_id: key_auth_id.clone(),
+            workspace_id: ws.clone(),
+            hash: k.hash,
+            start: String::new(),
+            name: k.name,
+            owner: k.owner,
+            meta: meta_json(k.meta.as_ref())?,
+            expires: k.expires,
+            enabled: k.enabled.unwrap_or(true),
+            environment: None,
+            remaining: k.remaining,
+            refill: k.refill,
+            ratelimits: k.ratelimits,
+            roles: dedup(k.roles),
+            permissions: dedup(k.permissions),
+            recoverable: None,
+            pending_migration_id: Some(migration.id.clone()),
+        });
+    }
+    let roles = dedup(new_keys.iter().flat_map(|k| k.roles.clone()).collect());
+    check_roles(ctx, p, &roles, false).await?;
+    let permissions = dedup(new_keys.iter().flat_map(|k| k.permissions.clone()).collect());
+    let missing_permissions = check_permissions(ctx, p, &permissions).await?;
+    let migrated = new_keys.iter().map(|k| (k.hash.clone(), k.id.clone())).collect();
+    if new_keys.is_empty() {
+        return Ok(HashedImport { migrated, failed });
+    }
+    let mut targets: Vec<Target> =
+        new_keys.iter().map(|k| Target::named("key", &k.id, k.name.clone())).collect();
+    targets.push(Target::named("api", &api.id, Some(api.name.clone())));
+    let display = format!("migrated keys through {}", migration.id);
+    let mut batch = ctx.batch(&p.actor(), ws, "key.create", &display, targets);
+    rbac::create_named(&mut batch, LinkKind::Permission, ws, &missing_permissions, ctx.now)?;
+    for k in &new_keys {
+        stage_insert(ctx, &mut batch, k)?;
+    }
+    batch.push(keys::refresh_keyspace_size(&key_auth_id, ctx.now));
+    match ctx.store.commit(batch).await {
+        Ok(_) => Ok(HashedImport { migrated, failed }),
+        Err(e) if e.is_conflict() => {
+            Err(Error::conflict(Resource::Key, "a key with one of these hashes was imported meanwhile"))
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -3,20 +3,22 @@
 
 mod create;
 mod read;
+mod reroll;
 mod update;
 
 pub use crate::store::key_view::KeyView;
-pub use create::{create, migrate, MigratedKey, NewKey, NewRatelimit};
-pub use read::{get, list, whoami, ListFilter};
-pub use update::{delete, update, update_remaining, KeyUpdate, RatelimitPatch};
+pub use create::{create, migrate, migrate_hashed, HashedKey, KeyFormat, MigratedKey, NewKey};
+pub use read::{get, get_as, list, view_by_value, whoami, ListFilter};
+pub use reroll::reroll;
+pub use update::{delete, delete_as, update, update_credits, update_remaining, KeyUpdate, RatelimitPatch};
 
-use super::{Ctx, Error, Result};
+use super::{Ctx, Error, Resource, Result};
 use crate::domain::credits::KeyCredits;
 use crate::domain::Meta;
 use crate::store::keys::{self, KeyState};
 
 pub fn not_found(key_id: &str) -> Error {
-    Error::not_found(format!("key {key_id} not found"))
+    Error::not_found(Resource::Key, format!("key {key_id} not found"))
 }
 
 /// Metadata as stored (JSON text).

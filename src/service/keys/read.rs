@@ -1,11 +1,11 @@
 //! keys.getKey, apis.listKeys and keys.whoami.
 
 use super::super::auth::{Credentials, Principal};
-use super::super::{apis, vault, Ctx, Error, Result};
+use super::super::{apis, vault, Ctx, Error, Resource, Result};
 use super::not_found;
 use crate::domain::keys::hash_key;
 use crate::domain::permissions::require;
-use crate::store::key_view::{self, KeyView, Page};
+use crate::store::key_view::{self, Detail, KeyView, Page};
 use crate::store::verification::load_by_hash;
 use crate::store::{identities, keys};
 
@@ -17,22 +17,47 @@ fn require_decrypt(p: &Principal, api_id: &str) -> Result<()> {
     }
 }
 
-/// getKey: loads the key first (an unknown key is a 404 without credentials), then
-/// authenticates with the key's api in the permission query.
-pub async fn get(ctx: &Ctx, creds: &Credentials, key_id: &str, decrypt: bool) -> Result<KeyView> {
-    let view = key_view::by_id(&ctx.store, key_id).await?.ok_or_else(|| not_found(key_id))?;
-    let api_id = view.api_id.clone().unwrap_or_default();
-    let p = creds.authenticate(ctx, Some(&require::api(&api_id, "read_key"))).await?;
+/// Checks a loaded key against the principal (another workspace's key is `missing`, then
+/// `read_key` on its api) and reveals it when asked.
+async fn shown(ctx: &Ctx, p: &Principal, view: KeyView, decrypt: bool, missing: Error) -> Result<KeyView> {
     if view.workspace_id != p.workspace_id {
-        return Err(not_found(key_id));
+        return Err(missing);
     }
+    let api_id = view.api_id.clone().unwrap_or_default();
+    p.require(&require::api(&api_id, "read_key"))?;
     let mut keys = [view];
     if decrypt {
-        require_decrypt(&p, &api_id)?;
+        require_decrypt(p, &api_id)?;
         vault::reveal(ctx, &mut keys).await?;
     }
     let [view] = keys;
     Ok(view)
+}
+
+/// getKey (v1): loads the key first (an unknown key is a 404 without credentials), then
+/// authenticates with the key's api in the permission query.
+pub async fn get(ctx: &Ctx, creds: &Credentials, key_id: &str, decrypt: bool) -> Result<KeyView> {
+    let detail = Detail { slugs: false, ratelimits: false };
+    let view = key_view::by_id(&ctx.store, key_id, detail).await?.ok_or_else(|| not_found(key_id))?;
+    let api_id = view.api_id.clone().unwrap_or_default();
+    let p = creds.authenticate(ctx, Some(&require::api(&api_id, "read_key"))).await?;
+    shown(ctx, &p, view, decrypt, not_found(key_id)).await
+}
+
+/// getKey (v2): the key of the principal's workspace, permissions by slug, with every rate limit.
+pub async fn get_as(ctx: &Ctx, p: &Principal, key_id: &str, decrypt: bool) -> Result<KeyView> {
+    let detail = Detail { slugs: true, ratelimits: true };
+    let view = key_view::by_id(&ctx.store, key_id, detail).await?.ok_or_else(|| not_found(key_id))?;
+    shown(ctx, p, view, decrypt, not_found(key_id)).await
+}
+
+/// whoami (v2): the key with this value, as getKey shows it.
+pub async fn view_by_value(ctx: &Ctx, p: &Principal, key: &str) -> Result<KeyView> {
+    let detail = Detail { slugs: true, ratelimits: true };
+    let missing = || Error::not_found(Resource::Key, "The specified key was not found.");
+    let view = key_view::by_hash(&ctx.store, &hash_key(key), detail).await?.ok_or_else(missing)?;
+    // never the id of a key the caller may not see
+    shown(ctx, p, view, false, missing()).await
 }
 
 /// Which keys of an api listKeys shows.
@@ -44,11 +69,14 @@ pub struct ListFilter {
     pub owner_id: Option<String>,
     pub external_id: Option<String>,
     pub decrypt: bool,
+    /// v2: the cursor is the first key of the page, one key more than `limit` is returned (it
+    /// tells that more follow), permissions by slug and every rate limit; no total.
+    pub v2: bool,
 }
 
 pub struct KeyPage {
     pub keys: Vec<KeyView>,
-    /// Live keys of the api.
+    /// Live keys of the api (v1 only).
     pub total: i64,
     pub cursor: Option<String>,
 }
@@ -68,18 +96,21 @@ pub async fn list(ctx: &Ctx, p: &Principal, f: &ListFilter) -> Result<KeyPage> {
             }
         }
     };
+    let limit = f.limit.unwrap_or(100);
     let page = Page {
         key_auth_id,
         cursor: f.cursor.as_deref(),
         identity_id: identity_id.as_deref(),
         owner_id: f.owner_id.as_deref(),
-        limit: f.limit.unwrap_or(100),
+        limit: if f.v2 { limit + 1 } else { limit },
+        inclusive: f.v2,
     };
-    let mut keys = key_view::page(&ctx.store, &page).await?;
+    let detail = Detail { slugs: true, ratelimits: f.v2 };
+    let mut keys = key_view::page(&ctx.store, &page, detail).await?;
     if f.decrypt {
         vault::reveal(ctx, &mut keys).await?;
     }
-    let total = keys::keyspace_size(&ctx.store, key_auth_id).await?;
+    let total = if f.v2 { 0 } else { keys::keyspace_size(&ctx.store, key_auth_id).await? };
     let cursor = keys.last().map(|k| k.id.clone());
     Ok(KeyPage { keys, total, cursor })
 }
@@ -101,7 +132,7 @@ pub struct Whoami {
 
 /// whoami: loads the key by its value first (unknown: 404), then authenticates.
 pub async fn whoami(ctx: &Ctx, creds: &Credentials, key: &str) -> Result<Whoami> {
-    let missing = || Error::not_found("Key not found");
+    let missing = || Error::not_found(Resource::Key, "Key not found");
     let loaded = load_by_hash(&ctx.store, &hash_key(key)).await?.ok_or_else(missing)?;
     let p = creds.authenticate(ctx, Some(&require::api(&loaded.key.api_id, "read_key"))).await?;
     let key = loaded.key;

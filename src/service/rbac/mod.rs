@@ -5,9 +5,10 @@
 mod catalog;
 mod links;
 
+pub use crate::store::rbac::Listing;
 pub use crate::store::rbac::{PermissionRow, RoleWithPermissions};
 pub use catalog::{
     create_permission, create_role, delete_permission, delete_role, get_permission, get_role,
-    list_permissions, list_roles,
+    list_permissions, list_roles, roles_by_id, set_role_permissions,
 };
-pub use links::{add, remove, set, stage_set};
+pub use links::{add, connected, remove, set, stage_set, LinkRules};

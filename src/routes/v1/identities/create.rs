@@ -1,5 +1,6 @@
 use super::{credits_input, limit_spec};
 use crate::api::v1::identities::{CreateIdentityRequest, CreateIdentityResponse};
+use crate::domain::identities::MetaLimit;
 use crate::service::auth::Principal;
 use crate::service::identities::{self, NewIdentity};
 use crate::service::{Ctx, Result};
@@ -10,6 +11,7 @@ pub async fn create(ctx: &Ctx, p: &Principal, req: CreateIdentityRequest) -> Res
         meta: req.meta,
         ratelimits: req.ratelimits.unwrap_or_default().into_iter().map(limit_spec).collect(),
         credits: req.credits.map(credits_input),
+        meta_limit: MetaLimit::Chars,
     };
     Ok(CreateIdentityResponse { identity_id: identities::create(ctx, p, input).await? })
 }

@@ -1,12 +1,17 @@
 use super::{credits, wire_limit};
 use crate::api::v1::identities::{ListIdentitiesQuery, ListIdentitiesResponse, ListedIdentity};
 use crate::service::auth::Principal;
-use crate::service::identities;
+use crate::service::identities::{self, PageQuery};
 use crate::service::{Ctx, Result};
 
 pub async fn list(ctx: &Ctx, p: &Principal, req: ListIdentitiesQuery) -> Result<ListIdentitiesResponse> {
-    let page =
-        identities::list(ctx, p, &req.environment, req.cursor.as_deref(), req.limit.unwrap_or(100)).await?;
+    let query = PageQuery {
+        environment: Some(&req.environment),
+        cursor: req.cursor.as_deref(),
+        limit: req.limit.unwrap_or(100),
+        ..PageQuery::default()
+    };
+    let page = identities::list(ctx, p, &query, false).await?;
     let identities: Vec<ListedIdentity> = page
         .rows
         .into_iter()

@@ -19,8 +19,9 @@ use crate::domain::credits::CreditsInput;
 use crate::domain::parse_meta;
 use crate::service::identities::{CreditsRow, IdentityLimitRow, IdentityView, LimitSpec};
 
+/// v1's identity limits apply to every verification of the identity's keys.
 fn limit_spec(r: IdentityRatelimit) -> LimitSpec {
-    LimitSpec { name: r.name, limit: r.limit, duration: r.duration }
+    LimitSpec { name: r.name, limit: r.limit, duration: r.duration, auto_apply: true }
 }
 
 fn wire_limit(r: &IdentityLimitRow) -> IdentityRatelimit {

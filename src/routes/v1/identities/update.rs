@@ -1,5 +1,6 @@
 use super::{credits_patch, limit_spec, wire_identity};
 use crate::api::v1::identities::{IdentityResponse, UpdateIdentityRequest};
+use crate::domain::identities::MetaLimit;
 use crate::service::auth::Principal;
 use crate::service::identities::{self, lookup, IdentityUpdate};
 use crate::service::{Ctx, Result};
@@ -10,6 +11,7 @@ pub async fn update(ctx: &Ctx, p: &Principal, req: UpdateIdentityRequest) -> Res
         meta: req.meta,
         ratelimits: req.ratelimits.map(|v| v.into_iter().map(limit_spec).collect()),
         credits: credits_patch(req.credits),
+        meta_limit: MetaLimit::Chars,
     };
     Ok(wire_identity(identities::update(ctx, p, by, update).await?))
 }

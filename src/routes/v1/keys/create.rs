@@ -2,11 +2,29 @@
 
 use crate::api::v1::common::Empty;
 use crate::api::v1::keys::*;
+use crate::domain::ratelimit::NamedLimit;
 use crate::service::auth::Principal;
-use crate::service::keys::{self, MigratedKey, NewKey, NewRatelimit};
+use crate::service::keys::{self, KeyFormat, MigratedKey, NewKey};
 use crate::service::{Ctx, Error, Result};
 
 pub async fn create_key(ctx: &Ctx, p: &Principal, req: CreateKeyRequest) -> Result<CreateKeyResponse> {
+    // v1's rules (upstream v1 checked them in its handler): a positive `remaining`, and a
+    // `ratelimit` window (`duration ?? refillInterval`)
+    if req.remaining.is_some_and(|r| r <= 0) {
+        return Err(Error::bad_request("remaining must be greater than 0."));
+    }
+    let ratelimits = match &req.ratelimit {
+        None => Vec::new(),
+        Some(r) => vec![NamedLimit {
+            name: "default".into(),
+            limit: r.limit,
+            duration: r
+                .duration
+                .or(r.refill_interval)
+                .ok_or_else(|| Error::bad_request("ratelimit.duration: Required"))?,
+            auto_apply: true,
+        }],
+    };
     let input = NewKey {
         api_id: req.api_id,
         prefix: req.prefix,
@@ -19,12 +37,12 @@ pub async fn create_key(ctx: &Ctx, p: &Principal, req: CreateKeyRequest) -> Resu
         expires: req.expires,
         remaining: req.remaining,
         refill: req.refill.map(|r| r.refill()),
-        ratelimit: req
-            .ratelimit
-            .map(|r| NewRatelimit { limit: r.limit, duration: r.duration.or(r.refill_interval) }),
+        ratelimits,
         enabled: req.enabled,
         recoverable: req.recoverable == Some(true),
         environment: req.environment,
+        format: KeyFormat::Versioned,
+        create_roles: true,
     };
     let (key_id, key) = keys::create(ctx, p, input).await?;
     Ok(CreateKeyResponse { key_id, key })

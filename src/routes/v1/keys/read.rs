@@ -53,6 +53,7 @@ pub async fn list_keys(ctx: &Ctx, p: &Principal, req: ListKeysQuery) -> Result<L
         owner_id: req.owner_id,
         external_id: req.external_id,
         decrypt: req.decrypt == Some(true),
+        v2: false,
     };
     let page = keys::list(ctx, p, &filter).await?;
     Ok(ListKeysResponse {

@@ -27,6 +27,8 @@ pub async fn update_key(ctx: &Ctx, p: &Principal, req: UpdateKeyRequest) -> Resu
         enabled: req.enabled,
         roles: req.roles.as_deref().map(wanted_roles),
         permissions: req.permissions.as_deref().map(wanted_permissions),
+        ratelimits: None,
+        rules: None,
     };
     keys::update(ctx, p, update).await?;
     Ok(Empty {})

@@ -3,14 +3,14 @@
 use crate::api::v1::keys::*;
 use crate::domain::parse_meta;
 use crate::domain::permissions::PermissionQuery;
-use crate::domain::ratelimit::Requested;
+use crate::domain::ratelimit::{Algorithm, Requested};
 use crate::domain::verify::Denial;
 use crate::service::verification::{self, Verified, VerifyInput};
 use crate::service::{Ctx, Error, Result};
 
 pub async fn verify_key(ctx: &Ctx, req: VerifyKeyRequest) -> Result<VerifyKeyResponse> {
     let input = VerifyInput {
-        permissions: permission_query(&req)?,
+        permissions: permission_query(&req)?.map(Ok),
         cost: req.remaining.as_ref().and_then(|r| r.cost).unwrap_or(1),
         ratelimits: req
             .ratelimits
@@ -21,8 +21,14 @@ pub async fn verify_key(ctx: &Ctx, req: VerifyKeyRequest) -> Result<VerifyKeyRes
         tags: req.tags.unwrap_or_default(),
         api_id: req.api_id,
         key: req.key,
+        algorithm: Algorithm::Fixed,
     };
-    Ok(match verification::verify(ctx, &input).await? {
+    // v1 answers a requested rate limit that exists nowhere with a 400
+    let verified = verification::verify(ctx, &input).await.map_err(|e| match e {
+        Error::PreconditionFailed(m) => Error::BadRequest(m),
+        e => e,
+    })?;
+    Ok(match verified {
         Some(verified) => response(ctx, verified),
         None => not_found(ctx),
     })
