@@ -95,10 +95,12 @@ fn operation(route: &RouteDoc, info: &DocInfo) -> Value {
                     props
                         .iter()
                         .map(|(name, schema)| {
+                            // a `{name}` in the path is a path parameter (always required)
+                            let in_path = route.path.contains(&format!("{{{name}}}"));
                             json!({
                                 "name": name,
-                                "in": "query",
-                                "required": required.contains(&name.as_str()),
+                                "in": if in_path { "path" } else { "query" },
+                                "required": in_path || required.contains(&name.as_str()),
                                 "schema": schema,
                             })
                         })

@@ -105,7 +105,7 @@ pub fn check(
         };
     }
     if source == Source::Query {
-        coerce_query(&types, value);
+        coerce_query(s, &types, value);
     }
     normalise_integer(&types, value);
     if !types.is_empty() && !types.iter().any(|t| matches_type(t, value)) {
@@ -205,7 +205,7 @@ fn normalise_integer(types: &[&str], value: &mut Value) {
     }
 }
 
-fn coerce_query(types: &[&str], value: &mut Value) {
+fn coerce_query(s: &Map<String, Value>, types: &[&str], value: &mut Value) {
     let Value::String(text) = value else { return };
     if types.contains(&"string") {
         return;
@@ -223,7 +223,14 @@ fn coerce_query(types: &[&str], value: &mut Value) {
             _ => {}
         }
     } else if types.contains(&"array") {
-        *value = Value::Array(vec![Value::String(std::mem::take(text))]);
+        // one value is a one-element array; values of an enum (which never contain commas) may
+        // also be given as one comma-separated value, as the v1 SDK sends arrays
+        let items = if s.get("items").and_then(|i| i.get("enum")).is_some() {
+            text.split(',').map(|part| Value::String(part.trim().to_string())).collect()
+        } else {
+            vec![Value::String(std::mem::take(text))]
+        };
+        *value = Value::Array(items);
     }
 }
 

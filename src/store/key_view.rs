@@ -117,6 +117,8 @@ pub struct Page<'a> {
     pub identity_id: Option<&'a str>,
     pub owner_id: Option<&'a str>,
     pub limit: i64,
+    /// Keys to skip (the legacy list route pages by offset).
+    pub offset: i64,
 }
 
 /// A page of live keys in id order, permissions by slug.
@@ -124,13 +126,14 @@ pub async fn page(store: &Store, p: &Page<'_>) -> StoreResult<Vec<KeyView>> {
     let sel = Selection {
         ids_sql: "SELECT id FROM keys WHERE key_auth_id = ?1 AND deleted_at_m IS NULL AND id > ?2
                     AND (?3 IS NULL OR identity_id = ?3) AND (?4 IS NULL OR owner_id = ?4)
-                  ORDER BY id LIMIT ?5",
+                  ORDER BY id LIMIT ?5 OFFSET ?6",
         args: vec![
             Arg::from(p.key_auth_id),
             Arg::from(p.cursor.unwrap_or_default()),
             Arg::from(p.identity_id),
             Arg::from(p.owner_id),
             Arg::from(p.limit),
+            Arg::from(p.offset),
         ],
     };
     load(store, &sel, PermissionLabel::Slug).await

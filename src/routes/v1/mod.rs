@@ -14,9 +14,15 @@
 //!   the handler gets the unchecked [`Credentials`] and the service authenticates after loading.
 //!
 //! Validation of the input (body or query) comes first on every route, as upstream's does.
+//!
+//! A path may hold parameters (`/v1/apis/{apiId}/keys`, the legacy REST routes): they are added
+//! to the input under their name before validation. A route may set its HTTP status from its
+//! output (`status fn`), else it is 200.
 
 mod admin;
+mod analytics;
 mod apis;
+mod audit;
 pub mod envelope;
 mod identities;
 mod keys;
@@ -39,15 +45,46 @@ use crate::http::{self, Incoming};
 use crate::service::auth::{admin_access, authenticate, AdminAccess, Credentials, Principal};
 use crate::service::{Ctx, Error, Result};
 
-/// Reads the input of a route as JSON: the query string for GET, the body otherwise (one
-/// non-generic function for every route).
-async fn read_input(req: &mut Request, is_get: bool) -> Result<(Value, Source)> {
-    if is_get {
-        Ok((http::query(req).map_err(|e| Error::Internal(e.to_string()))?, Source::Query))
+/// The parameters of a request path that matches a path template (`{name}` matches one
+/// non-empty segment); `None` when it does not match.
+fn match_path(template: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
+    if !template.contains('{') {
+        return (template == path).then(Vec::new);
+    }
+    let (mut t, mut p) = (template.split('/'), path.split('/'));
+    let mut params = Vec::new();
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return Some(params),
+            (Some(ts), Some(ps)) => match ts.strip_prefix('{').and_then(|n| n.strip_suffix('}')) {
+                Some(name) if !ps.is_empty() => params.push((name, ps.to_string())),
+                None if ts == ps => {}
+                _ => return None,
+            },
+            _ => return None,
+        }
+    }
+}
+
+/// Reads the input of a route as JSON: the query string for GET, the body otherwise, with the
+/// path parameters (one non-generic function for every route).
+async fn read_input(
+    req: &mut Request,
+    is_get: bool,
+    params: Vec<(&'static str, String)>,
+) -> Result<(Value, Source)> {
+    let (mut input, source) = if is_get {
+        (http::query(req).map_err(|e| Error::Internal(e.to_string()))?, Source::Query)
     } else {
         let body = http::body(req).await.map_err(|_| Error::bad_request("Malformed JSON in request body"))?;
-        Ok((body, Source::Json))
+        (body, Source::Json)
+    };
+    if let Value::Object(map) = &mut input {
+        for (name, value) in params {
+            map.insert(name.to_string(), Value::String(value));
+        }
     }
+    Ok((input, source))
 }
 
 /// Validates a route's input against its schema and cross-field rules.
@@ -109,6 +146,15 @@ macro_rules! call {
     }};
 }
 
+macro_rules! status {
+    ($output:ident) => {
+        200
+    };
+    ($output:ident, $status:path) => {
+        $status(&$output)
+    };
+}
+
 macro_rules! doc_auth {
     (public) => {
         Auth::Public
@@ -126,22 +172,22 @@ macro_rules! doc_auth {
 
 macro_rules! route_table {
     ($( $method:ident $path:literal $auth:ident $( ($query:expr) )? $summary:literal
-        => $handler:path, $req:ty => $resp:ty; )*) => {
+        => $handler:path, $req:ty => $resp:ty $(, status $status:path)?; )*) => {
         /// Runs the route matching the request, if there is one.
         pub async fn dispatch(ctx: &Ctx, req: &mut Request, incoming: &Incoming) -> Option<worker::Result<Response>> {
             if incoming.method == Method::Get && incoming.path == "/v1/liveness" {
                 return Some(http::json(&liveness(), 200, incoming.pretty));
             }
             $(
-                if incoming.path == $path && incoming.method == Method::$method {
+                if let Some(params) = match_path($path, &incoming.path).filter(|_| incoming.method == Method::$method) {
                     gate!($auth, ctx, incoming);
                     let run = async {
-                        let input = validate::<$req>(read_input(req, incoming.method == Method::Get).await?)?;
+                        let input = validate::<$req>(read_input(req, incoming.method == Method::Get, params).await?)?;
                         let output: $resp = call!($auth $( ($query) )?, ctx, incoming, input, $handler)?;
                         Ok::<_, Error>(output)
                     };
                     return Some(match run.await {
-                        Ok(output) => http::json(&output, 200, incoming.pretty),
+                        Ok(output) => http::json(&output, status!(output $(, $status)?), incoming.pretty),
                         Err(e) => envelope::error(&e, &incoming.request_id, incoming.pretty),
                     });
                 }
@@ -177,6 +223,7 @@ fn liveness() -> Value {
     })
 }
 
+use api::analytics as an;
 use api::apis as a;
 use api::identities as i;
 use api::keys as k;
@@ -221,6 +268,26 @@ route_table! {
         keys::migrate_keys, k::CreateKeysMigrationRequest => k::CreateKeysMigrationResponse;
     Post "/v1/migrations.enqueueKeys" root_then "Queued imports (not available: use migrations.createKeys)" =>
         keys::enqueue_keys, serde_json::Value => Empty;
+
+    // ---- analytics and audit logs
+    Get "/v1/keys.getVerifications" loads_first "Daily verifications of a key, or of every key of an owner" =>
+        analytics::key_verifications, an::KeyVerificationsQuery => an::KeyVerificationsResponse;
+    Get "/v1/analytics.getVerifications" root(|r: &an::AnalyticsQuery| require::api(&r.api_id, "read_api"))
+        "Verifications of an api's keys: outcome sums and credits spent per time, key, identity or tag" =>
+        analytics::verifications, an::AnalyticsQuery => Vec<an::Datapoint>;
+    Get "/v1/audit.listLogs" root(|_: &api::audit::ListLogsQuery| require::audit("read_log"))
+        "Audit logs of the workspace, newest first (keygate)" =>
+        audit::list_logs, api::audit::ListLogsQuery => api::audit::ListLogsResponse;
+
+    // ---- legacy REST routes (deprecated upstream; thin aliases)
+    Post "/v1/keys" root(|r: &k::CreateKeyRequest| require::api(&r.api_id, "create_key"))
+        "Deprecated: keys.createKey" =>
+        keys::create_key, k::CreateKeyRequest => k::CreateKeyResponse;
+    Post "/v1/keys/verify" public "Deprecated: keys.verifyKey (HTTP 404 for NOT_FOUND and EXPIRED)" =>
+        keys::legacy_verify_key, k::LegacyVerifyRequest => k::LegacyVerifyResponse, status k::LegacyVerifyResponse::status;
+    Get "/v1/apis/{apiId}/keys" root(|r: &k::LegacyListKeysQuery| require::api_all(&r.api_id, &["read_key", "read_api"]))
+        "Deprecated: apis.listKeys with offset paging" =>
+        keys::legacy_list_keys, k::LegacyListKeysQuery => k::LegacyListKeysResponse;
 
     // ---- identities.*
     Post "/v1/identities.createIdentity" root(|_: &i::CreateIdentityRequest| require::identity(None, "create_identity"))

@@ -44,6 +44,8 @@ pub struct ListFilter {
     pub owner_id: Option<String>,
     pub external_id: Option<String>,
     pub decrypt: bool,
+    /// Keys to skip (legacy `GET /v1/apis/{apiId}/keys`).
+    pub offset: i64,
 }
 
 pub struct KeyPage {
@@ -74,6 +76,7 @@ pub async fn list(ctx: &Ctx, p: &Principal, f: &ListFilter) -> Result<KeyPage> {
         identity_id: identity_id.as_deref(),
         owner_id: f.owner_id.as_deref(),
         limit: f.limit.unwrap_or(100),
+        offset: f.offset,
     };
     let mut keys = key_view::page(&ctx.store, &page).await?;
     if f.decrypt {
