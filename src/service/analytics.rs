@@ -13,9 +13,6 @@
 //! after a verification on the same isolate sees it.
 
 use std::cell::RefCell;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use super::auth::{Credentials, Principal};
@@ -43,8 +40,6 @@ struct Recorder {
     timer: bool,
     /// Flushes writing right now.
     in_flight: u32,
-    /// Reads waiting for the flushes in flight.
-    waiters: Vec<Waker>,
 }
 
 thread_local! {
@@ -105,35 +100,23 @@ pub async fn flush(store: &Store) {
             );
         }
         r.in_flight -= 1;
-        if r.in_flight == 0 {
-            r.waiters.drain(..).for_each(Waker::wake);
-        }
     });
 }
 
-/// Resolves when no flush of this isolate is writing.
-struct Settled;
-
-impl Future for Settled {
-    type Output = ();
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        RECORDER.with(|r| {
-            let mut r = r.borrow_mut();
-            if r.in_flight == 0 {
-                Poll::Ready(())
-            } else {
-                r.waiters.push(cx.waker().clone());
-                Poll::Pending
-            }
-        })
-    }
-}
-
-/// Flushes this isolate's rollups and waits for its other flushes: a read that follows sees
-/// every verification this isolate recorded before it.
+/// Flushes this isolate's rollups and waits (up to a few seconds) for its other flushes in
+/// flight: a read that follows sees every verification this isolate recorded before it.
+///
+/// The wait polls with a timer of this request instead of being woken by the flush: a future
+/// woken from another request's handler would run its I/O in that request's context, which the
+/// Workers runtime refuses.
 pub async fn settle(store: &Store) {
     flush(store).await;
-    Settled.await;
+    for _ in 0..1_000 {
+        if RECORDER.with(|r| r.borrow().in_flight) == 0 {
+            return;
+        }
+        worker::Delay::from(Duration::from_millis(3)).await;
+    }
 }
 
 /// The hours a `[start, end)` range selects: every hour it overlaps.

@@ -47,7 +47,7 @@ pub async fn run(ctx: &Ctx) {
     let refilled = credits::refill_due(ctx).await;
     let display = match &refilled {
         Ok((rows, legacy)) => {
-            format!("refilled {} balances ({rows} credits rows, {legacy} legacy keys)", rows + legacy)
+            format!("balances refilled: {} ({rows} credits rows, {legacy} legacy keys)", rows + legacy)
         }
         Err(e) => format!("refill failed ({e})"),
     };
