@@ -7,10 +7,10 @@
 use std::future::Future;
 
 use super::workspaces::INTERNAL_WORKSPACE;
-use super::{credits, Ctx};
+use super::{analytics, credits, Ctx};
 use crate::domain::analytics::retention_cutoff;
 use crate::store::audit::Actor;
-use crate::store::{analytics, audit, keys, StoreResult};
+use crate::store::{self, audit, keys, StoreResult};
 
 /// Rows deleted per statement.
 pub const RETENTION_BATCH: i64 = 1_000;
@@ -44,6 +44,8 @@ fn describe(what: &str, result: &StoreResult<i64>) -> String {
 
 /// One cron run at `ctx.now` (the scheduled time).
 pub async fn run(ctx: &Ctx) {
+    // this isolate's pending rollups first, so that retention sees them
+    analytics::settle(&ctx.store).await;
     let refilled = credits::refill_due(ctx).await;
     let display = match &refilled {
         Ok((rows, legacy)) => {
@@ -59,7 +61,7 @@ pub async fn run(ctx: &Ctx) {
     let analytics_cutoff = retention_cutoff(ctx.now, ctx.config.analytics_retention_days);
     let audit_cutoff = retention_cutoff(ctx.now, ctx.config.audit_retention_days);
     let rollups =
-        drain(deadline, || analytics::delete_before(store, analytics_cutoff, RETENTION_BATCH)).await;
+        drain(deadline, || store::analytics::delete_before(store, analytics_cutoff, RETENTION_BATCH)).await;
     let logs = drain(deadline, || audit::delete_before(store, audit_cutoff, RETENTION_BATCH)).await;
     let purged = drain(deadline, || keys::purge_deleted(store, audit_cutoff, RETENTION_BATCH)).await;
     if [&rollups, &logs, &purged].iter().any(|r| !matches!(r, Ok(0))) {
