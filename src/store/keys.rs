@@ -270,10 +270,13 @@ pub async fn of_owner(store: &Store, workspace_id: &str, owner: &str) -> StoreRe
     }
     let rows: Vec<Row> = store
         .all(stmt!(
+            // `+deleted_at_m`: search by owner and identity, not through the index of deletions
             "SELECT k.id, a.id AS api_id FROM keys k JOIN apis a ON a.key_auth_id = k.key_auth_id
-             WHERE k.workspace_id = ?1 AND k.deleted_at_m IS NULL
-               AND (k.owner_id = ?2 OR k.identity_id IN
-                     (SELECT id FROM identities WHERE workspace_id = ?1 AND external_id = ?2 AND deleted = 0))
+             WHERE k.id IN (
+               SELECT id FROM keys WHERE owner_id = ?2 AND workspace_id = ?1 AND +deleted_at_m IS NULL
+               UNION
+               SELECT id FROM keys WHERE +deleted_at_m IS NULL AND identity_id IN
+                 (SELECT id FROM identities WHERE workspace_id = ?1 AND external_id = ?2 AND deleted = 0))
              ORDER BY k.id",
             workspace_id,
             owner
