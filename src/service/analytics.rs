@@ -62,17 +62,20 @@ pub fn record(ctx: &Ctx, event: &Event<'_>) {
         (delayed, now)
     });
     if delayed {
-        let store = ctx.store.clone();
-        ctx.defer(async move {
-            worker::Delay::from(Duration::from_millis(FLUSH_AFTER_MS)).await;
-            RECORDER.with(|r| r.borrow_mut().timer = false);
-            flush(&store).await;
-        });
+        ctx.defer(flush_after(ctx.store.clone(), FLUSH_AFTER_MS));
     }
     if now {
-        let store = ctx.store.clone();
-        ctx.defer(async move { flush(&store).await });
+        ctx.defer(flush_after(ctx.store.clone(), 0));
     }
+}
+
+/// A flush after `ms` (0: at once); the delayed one ends the timer.
+async fn flush_after(store: Store, ms: u64) {
+    if ms > 0 {
+        worker::Delay::from(Duration::from_millis(ms)).await;
+        RECORDER.with(|r| r.borrow_mut().timer = false);
+    }
+    flush(&store).await;
 }
 
 /// Writes the isolate's rollups (one statement); on failure they are kept for the next flush.

@@ -16,8 +16,9 @@
 //! Validation of the input (body or query) comes first on every route, as upstream's does.
 //!
 //! A path may hold parameters (`/v1/apis/{apiId}/keys`, the legacy REST routes): they are added
-//! to the input under their name before validation. A route may set its HTTP status from its
-//! output (`status fn`), else it is 200.
+//! to the input under their name before validation. A route may answer on a second path too
+//! (`alias "…"`, documented as a deprecated alias), and may set its HTTP status from its output
+//! (`status fn`), else it is 200.
 
 mod admin;
 mod analytics;
@@ -171,7 +172,7 @@ macro_rules! doc_auth {
 }
 
 macro_rules! route_table {
-    ($( $method:ident $path:literal $auth:ident $( ($query:expr) )? $summary:literal
+    ($( $method:ident $path:literal $auth:ident $( ($query:expr) )? $summary:literal $(alias $alias:literal)?
         => $handler:path, $req:ty => $resp:ty $(, status $status:path)?; )*) => {
         /// Runs the route matching the request, if there is one.
         pub async fn dispatch(ctx: &Ctx, req: &mut Request, incoming: &Incoming) -> Option<worker::Result<Response>> {
@@ -179,7 +180,8 @@ macro_rules! route_table {
                 return Some(http::json(&liveness(), 200, incoming.pretty));
             }
             $(
-                if let Some(params) = match_path($path, &incoming.path).filter(|_| incoming.method == Method::$method) {
+                let params = match_path($path, &incoming.path) $( .or_else(|| match_path($alias, &incoming.path)) )?;
+                if let Some(params) = params.filter(|_| incoming.method == Method::$method) {
                     gate!($auth, ctx, incoming);
                     let run = async {
                         let input = validate::<$req>(read_input(req, incoming.method == Method::Get, params).await?)?;
@@ -206,6 +208,16 @@ macro_rules! route_table {
                     request: request_schema::<$req>,
                     response: response_schema::<$resp>,
                 },
+                $(
+                    RouteDoc {
+                        method: HttpMethod::$method,
+                        path: $alias,
+                        summary: concat!("Deprecated alias of ", $path),
+                        auth: doc_auth!($auth),
+                        request: request_schema::<$req>,
+                        response: response_schema::<$resp>,
+                    },
+                )?
             )*]
         }
     };
@@ -234,7 +246,8 @@ route_table! {
     // ---- keys.* and migrations.*
     Post "/v1/keys.verifyKey" public "Verify a key" =>
         keys::verify_key, k::VerifyKeyRequest => k::VerifyKeyResponse;
-    Post "/v1/keys.createKey" root(|r: &k::CreateKeyRequest| require::api(&r.api_id, "create_key")) "Create a key" =>
+    Post "/v1/keys.createKey" root(|r: &k::CreateKeyRequest| require::api(&r.api_id, "create_key")) "Create a key"
+        alias "/v1/keys" =>
         keys::create_key, k::CreateKeyRequest => k::CreateKeyResponse;
     Get "/v1/keys.getKey" loads_first "Get a key" =>
         keys::get_key, k::GetKeyQuery => k::Key;
@@ -279,10 +292,7 @@ route_table! {
         "Audit logs of the workspace, newest first (keygate)" =>
         audit::list_logs, api::audit::ListLogsQuery => api::audit::ListLogsResponse;
 
-    // ---- legacy REST routes (deprecated upstream; thin aliases)
-    Post "/v1/keys" root(|r: &k::CreateKeyRequest| require::api(&r.api_id, "create_key"))
-        "Deprecated: keys.createKey" =>
-        keys::create_key, k::CreateKeyRequest => k::CreateKeyResponse;
+    // ---- legacy REST routes (deprecated upstream; POST /v1/keys is an alias of keys.createKey)
     Post "/v1/keys/verify" public "Deprecated: keys.verifyKey (HTTP 404 for NOT_FOUND and EXPIRED)" =>
         keys::legacy_verify_key, k::LegacyVerifyRequest => k::LegacyVerifyResponse, status k::LegacyVerifyResponse::status;
     Get "/v1/apis/{apiId}/keys" root(|r: &k::LegacyListKeysQuery| require::api_all(&r.api_id, &["read_key", "read_api"]))
