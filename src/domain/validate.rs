@@ -58,26 +58,41 @@ thread_local! {
     static SCHEMAS: RefCell<HashMap<TypeId, Rc<Value>>> = RefCell::new(HashMap::new());
 }
 
-/// The (cached) request schema of `T`.
+/// The (cached) request schema of `T` (validation and `/openapi.json` share it).
 pub fn request_schema<T: JsonSchema + 'static>() -> Rc<Value> {
-    let id = TypeId::of::<T>();
+    cached(TypeId::of::<T>(), generate::<T>)
+}
+
+fn generate<T: JsonSchema>() -> Value {
+    schema_settings().for_deserialize().into_generator().into_root_schema_for::<T>().to_value()
+}
+
+fn cached(id: TypeId, generate: fn() -> Value) -> Rc<Value> {
     if let Some(s) = SCHEMAS.with(|c| c.borrow().get(&id).cloned()) {
         return s;
     }
-    let schema =
-        Rc::new(schema_settings().for_deserialize().into_generator().into_root_schema_for::<T>().to_value());
+    let schema = Rc::new(generate());
     SCHEMAS.with(|c| c.borrow_mut().insert(id, schema.clone()));
     schema
 }
 
-/// Validates `input` against `T`'s schema, then deserializes it.
+/// Validates `input` against `T`'s schema, then deserializes it (the generic part is only the
+/// schema and the deserialization).
 pub fn parse<T: DeserializeOwned + JsonSchema + 'static>(
-    mut input: Value,
+    input: Value,
     source: Source,
 ) -> Result<T, ValidationError> {
-    let schema = request_schema::<T>();
-    check(&schema, &mut input, &mut Vec::new(), source)?;
-    serde_json::from_value(input).map_err(|e| ValidationError::new("", e.to_string()))
+    let input = checked(input, source, request_schema::<T>)?;
+    serde_json::from_value(input).map_err(decode_error)
+}
+
+fn checked(mut input: Value, source: Source, schema: fn() -> Rc<Value>) -> Result<Value, ValidationError> {
+    check(&schema(), &mut input, &mut Vec::new(), source)?;
+    Ok(input)
+}
+
+fn decode_error(e: serde_json::Error) -> ValidationError {
+    ValidationError::new("", e.to_string())
 }
 
 /// Validates (and normalises: integral floats become integers, query text is coerced) one value.
