@@ -36,8 +36,8 @@ struct Recorder {
     rollups: Rollups,
     /// Verifications recorded since the last flush was started.
     recorded: u32,
-    /// A delayed flush is scheduled.
-    timer: bool,
+    /// When (real unix ms) the delayed flush now pending was scheduled.
+    timer: Option<u64>,
     /// Flushes writing right now.
     in_flight: u32,
 }
@@ -53,8 +53,12 @@ pub fn record(ctx: &Ctx, event: &Event<'_>) {
         let mut r = r.borrow_mut();
         r.rollups.add(event);
         r.recorded += 1;
-        let delayed = !r.timer;
-        r.timer = true;
+        // a pending flush that did not come (its `wait_until` was cut short) is replaced
+        let clock = worker::Date::now().as_millis();
+        let delayed = r.timer.is_none_or(|at| clock.saturating_sub(at) > 3 * FLUSH_AFTER_MS);
+        if delayed {
+            r.timer = Some(clock);
+        }
         let now = r.recorded >= FLUSH_EVERY;
         if now {
             r.recorded = 0;
@@ -73,7 +77,7 @@ pub fn record(ctx: &Ctx, event: &Event<'_>) {
 async fn flush_after(store: Store, ms: u64) {
     if ms > 0 {
         worker::Delay::from(Duration::from_millis(ms)).await;
-        RECORDER.with(|r| r.borrow_mut().timer = false);
+        RECORDER.with(|r| r.borrow_mut().timer = None);
     }
     flush(&store).await;
 }
