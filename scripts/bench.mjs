@@ -1,6 +1,7 @@
 // Verification benchmark. Every scenario runs against the same server in the same run and is
 // reported as a ratio to the baseline (a key without credits or limits), because absolute numbers
 // on shared machines are noise. Options: --requests N (per scenario), --concurrency C, --rounds R.
+// Then the cost of one analytics flush (one upsert of N hourly rollups), unless --no-flush.
 import { performance } from "node:perf_hooks";
 import { startKeygate } from "../tests/helpers.mjs";
 
@@ -81,6 +82,43 @@ try {
       (r.parRps / base.parRps).toFixed(2).padStart(7),
       r.parP99.toFixed(1).padStart(8),
     );
+  }
+
+  if (!process.argv.includes("--no-flush")) {
+    // A read flushes the isolate's rollups first: its time over a read with nothing to flush is
+    // the cost of one flush (one upsert statement) of N rollups. Each verification gets a tag set
+    // of its own, so N verifications make N new rollups (below the 1000-verification flush).
+    const key = await create({});
+    const probe = { apiId: s.apiId, start: Date.now() - 3_600_000, keyId: "key_none" };
+    const read = async () => {
+      const t0 = performance.now();
+      const r = await kg.get("analytics.getVerifications", probe, s.rootKey);
+      if (r.status !== 200) throw new Error(`analytics read: ${r.status} ${r.text}`);
+      return performance.now() - t0;
+    };
+    const rows = [];
+    for (const n of [1, 100, 500, 900]) {
+      const costs = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        await new Promise((r) => setTimeout(r, 5_500)); // the delayed flush of the previous round has run
+        await read();
+        let next = 0;
+        const verifier = async () => {
+          while (next < n) {
+            const i = next++;
+            const r = await kg.post("keys.verifyKey", { key, tags: [`n${n}-r${round}-${i}`] });
+            if (r.status !== 200) throw new Error(r.text);
+          }
+        };
+        await Promise.all(Array.from({ length: CONCURRENCY }, verifier));
+        const flushing = await read();
+        costs.push(flushing - (await read()));
+      }
+      rows.push([n, median(costs)]);
+    }
+    console.log(`\nanalytics flush (one upsert of N new rollups), median of ${ROUNDS} rounds\n`);
+    console.log("rollups".padStart(8), "flush ms".padStart(10), "µs/rollup".padStart(10));
+    for (const [n, ms] of rows) console.log(String(n).padStart(8), ms.toFixed(2).padStart(10), ((ms * 1000) / n).toFixed(1).padStart(10));
   }
 } finally {
   await kg.stop();

@@ -35,7 +35,7 @@ mod entry {
     }
 
     #[event(scheduled)]
-    async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-        crate::app::scheduled(env).await
+    async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+        crate::app::scheduled(env, event.schedule() as i64).await
     }
 }

@@ -62,7 +62,7 @@ const ROOT_KEY_OPERATIONS = OPERATIONS.filter((o) => securedBy(o, "rootKey"));
 const ADMIN_OPERATIONS = OPERATIONS.filter((o) => securedBy(o, "adminToken"));
 
 /** The operations that may be called without credentials (when the document lists them). */
-const PUBLIC = new Set(["POST /v1/keys.verifyKey", "GET /v1/liveness", "GET /openapi.json"]);
+const PUBLIC = new Set(["POST /v1/keys.verifyKey", "POST /v1/keys/verify", "GET /v1/liveness", "GET /openapi.json"]);
 
 /** Routes that refuse every caller with the same answer before looking at the credentials (such
  * an answer leaks nothing as long as a valid `*` root key gets it too, which the route's control

@@ -100,15 +100,15 @@ describe("roles", () => {
     assert.deepEqual(first.result.data.map((r) => r.id), ids.slice(0, 2));
     assert.equal(first.result.pagination.cursor, ids[2]);
     assert.ok(first.result.data.every((r) => r.permissions.length === 1));
-    const set = await unkey.permissions.setRolePermissions({ roleId: ids[0], permissions: ["z.two", "z.one"] });
+    const set = await unkey.permissions.setRolePermissions({ roleId: byName["r.a"], permissions: ["z.two", "z.one"] });
     assert.deepEqual(set.data.map((p) => p.slug), ["z.one", "z.two"]);
-    assert.deepEqual((await unkey.permissions.getRole({ role: ids[0] })).data.permissions.map((p) => p.slug).sort(), ["z.one", "z.two"]);
-    const cleared = await unkey.permissions.setRolePermissions({ roleId: ids[0], permissions: [] });
+    assert.deepEqual((await unkey.permissions.getRole({ role: byName["r.a"] })).data.permissions.map((p) => p.slug).sort(), ["z.one", "z.two"]);
+    const cleared = await unkey.permissions.setRolePermissions({ roleId: byName["r.a"], permissions: [] });
     assert.deepEqual(cleared.data, []);
-    assert.equal((await unkey.permissions.getRole({ role: ids[0] })).data.permissions, undefined);
+    assert.equal((await unkey.permissions.getRole({ role: byName["r.a"] })).data.permissions, undefined);
     await sdkError(assert, unkey.permissions.setRolePermissions({ roleId: "role_nope", permissions: [] }), errors.NotFoundErrorResponse, 404, "unkey/data/role_not_found");
     const half = await kg.rootKey(ctx.workspaceId, ["rbac.*.add_permission_to_role"]);
-    await sdkError(assert, sdk(kg, half).permissions.setRolePermissions({ roleId: ids[1], permissions: [] }), errors.ForbiddenErrorResponse, 403);
+    await sdkError(assert, sdk(kg, half).permissions.setRolePermissions({ roleId: byName["r.c"], permissions: [] }), errors.ForbiddenErrorResponse, 403);
     // a role's permissions decide verifications of keys holding it
     const { data } = await unkey.keys.createKey({ apiId: ctx.apiId, roles: ["r.b"] });
     assert.equal((await unkey.keys.verifyKey({ key: data.key, permissions: "r.b.perm" })).data.valid, true);

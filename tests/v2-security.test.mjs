@@ -152,7 +152,7 @@ function requestBody(o, fx) {
 const TABLES = [
   "apis", "key_auth", "keys", "credits", "identities", "ratelimits", "permissions", "roles", "keys_permissions",
   "keys_roles", "roles_permissions", "encrypted_keys", "ratelimit_namespaces", "ratelimit_overrides",
-  "key_migrations", "audit_log", "key_verifications",
+  "key_migrations", "audit_log",
 ];
 
 async function snapshot(workspaceId) {

@@ -92,9 +92,11 @@ describe("outcomes", () => {
     assert.deepEqual([...v.permissions].sort(), ["doc.read", "doc.write"]);
     assert.equal(v.identity.externalId, "acme");
     assert.ok(v.expires > Date.now());
-    // the verification was recorded with its tags
-    const row = await kg.row("SELECT outcome, tags, spent_credits FROM key_verifications WHERE key_id = ?", full.keyId);
-    assert.deepEqual(row, { outcome: "VALID", tags: '["path=/x"]', spent_credits: 1 });
+    // the verification was recorded with its tags (read through v1's analytics route)
+    const query = { apiId: ctx.apiId, keyId: full.keyId, start: Date.now() - 3_600_000, groupBy: "tags" };
+    const recorded = await kg.get("analytics.getVerifications", query, ctx.admin);
+    assert.equal(recorded.status, 200, recorded.text);
+    assert.deepEqual(recorded.body.map((p) => [p.tags, p.valid, p.spentCredits]), [[["path=/x"], 1, 1]]);
   });
 
   test("DISABLED, EXPIRED, FORBIDDEN (ip whitelist)", async () => {

@@ -42,8 +42,9 @@ fn strip(mut v: Value) -> Value {
     v
 }
 
-pub fn request_schema<T: JsonSchema>() -> Value {
-    strip(schema_settings().for_deserialize().into_generator().into_root_schema_for::<T>().to_value())
+/// The request schema validation uses (generated once per type).
+pub fn request_schema<T: JsonSchema + 'static>() -> Value {
+    strip(crate::domain::validate::request_schema::<T>().as_ref().clone())
 }
 
 pub fn response_schema<T: JsonSchema>() -> Value {
@@ -95,10 +96,12 @@ fn operation(route: &RouteDoc, info: &DocInfo) -> Value {
                     props
                         .iter()
                         .map(|(name, schema)| {
+                            // a `{name}` in the path is a path parameter (always required)
+                            let in_path = route.path.contains(&format!("{{{name}}}"));
                             json!({
                                 "name": name,
-                                "in": "query",
-                                "required": required.contains(&name.as_str()),
+                                "in": if in_path { "path" } else { "query" },
+                                "required": in_path || required.contains(&name.as_str()),
                                 "schema": schema,
                             })
                         })

@@ -4,9 +4,10 @@
 
 use worker::{Context, Date, Env, Method, Request, Response};
 
+use crate::domain::ids::{new_id, IdKind};
 use crate::http::{self, Incoming};
 use crate::routes::{v1, v2};
-use crate::service::{credits, Ctx, Origin};
+use crate::service::{maintenance, Ctx, Origin};
 
 /// Unix ms now.
 pub fn now_ms() -> i64 {
@@ -74,11 +75,12 @@ async fn route(
     }
 }
 
-/// The cron trigger: refills due credit balances in bulk.
-pub async fn scheduled(env: Env) {
-    let result = credits::refill_due(&env, now_ms()).await;
-    match result {
-        Ok((rows, legacy)) => worker::console_log!("refill: {rows} credits rows, {legacy} legacy keys"),
-        Err(e) => worker::console_error!("refill failed: {e}"),
+/// The cron trigger at its scheduled time (unix ms): refills due credit balances in bulk and
+/// applies the retention periods (`service::maintenance`).
+pub async fn scheduled(env: Env, scheduled_time: i64) {
+    let request_id = new_id(IdKind::Request, scheduled_time).unwrap_or_else(|_| "req_cron".into());
+    match Ctx::new(&env, None, scheduled_time, request_id, Origin::default()) {
+        Ok(ctx) => maintenance::run(&ctx).await,
+        Err(e) => worker::console_error!("cron: {e}"),
     }
 }

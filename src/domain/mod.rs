@@ -8,6 +8,7 @@ pub fn parse_meta(stored: Option<&str>) -> Option<Meta> {
     serde_json::from_str::<Meta>(stored?).ok()
 }
 
+pub mod analytics;
 pub mod credits;
 pub mod crypto;
 pub mod identities;

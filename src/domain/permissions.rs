@@ -302,6 +302,23 @@ pub mod require {
     pub fn ratelimit(namespace_id: Option<&str>, action: &str) -> PermissionQuery {
         scoped("ratelimit", namespace_id, action)
     }
+
+    /// `or("*", "api.*.<action>", and("api.<id>.<action>" for each api))` (keys.getVerifications:
+    /// the keys of several apis).
+    pub fn each_api(api_ids: &[String], action: &str) -> PermissionQuery {
+        PermissionQuery::Or(vec![
+            PermissionQuery::has(ROOT),
+            PermissionQuery::has(format!("api.*.{action}")),
+            PermissionQuery::And(
+                api_ids.iter().map(|id| PermissionQuery::has(format!("api.{id}.{action}"))).collect(),
+            ),
+        ])
+    }
+
+    /// `or("*", "audit.*.<action>")` (keygate's audit.listLogs: `read_log`).
+    pub fn audit(action: &str) -> PermissionQuery {
+        scoped("audit", None, action)
+    }
 }
 
 #[cfg(test)]
@@ -450,6 +467,8 @@ mod tests {
             require::ratelimit(Some("rlns_1"), "limit"),
             require::ratelimit(None, "read_override"),
             require::rbac_all(&["add_permission_to_role", "remove_permission_from_role"]),
+            require::each_api(&["api_1".into(), "api_2".into()], "read_key"),
+            require::audit("read_log"),
         ];
         for q in &queries {
             assert!(q.is_satisfied_by(&["*"]), "{q:?}");
@@ -486,5 +505,10 @@ mod tests {
             both.is_satisfied_by(&["rbac.*.add_permission_to_role", "rbac.*.remove_permission_from_role"])
         );
         assert!(!both.is_satisfied_by(&["rbac.*.add_permission_to_role"]));
+        assert!(require::audit("read_log").is_satisfied_by(&["audit.*.read_log"]));
+        let each = require::each_api(&["api_1".into(), "api_2".into()], "read_key");
+        assert!(each.is_satisfied_by(&["api.*.read_key"]));
+        assert!(each.is_satisfied_by(&["api.api_1.read_key", "api.api_2.read_key"]));
+        assert!(!each.is_satisfied_by(&["api.api_1.read_key"]));
     }
 }

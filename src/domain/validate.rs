@@ -62,19 +62,26 @@ thread_local! {
     static SCHEMAS: RefCell<HashMap<TypeId, Rc<Value>>> = RefCell::new(HashMap::new());
 }
 
-/// The (cached) request schema of `T`.
+/// The (cached) request schema of `T` (validation and `/openapi.json` share it).
 pub fn request_schema<T: JsonSchema + 'static>() -> Rc<Value> {
-    let id = TypeId::of::<T>();
+    cached(TypeId::of::<T>(), generate::<T>)
+}
+
+fn generate<T: JsonSchema>() -> Value {
+    schema_settings().for_deserialize().into_generator().into_root_schema_for::<T>().to_value()
+}
+
+fn cached(id: TypeId, generate: fn() -> Value) -> Rc<Value> {
     if let Some(s) = SCHEMAS.with(|c| c.borrow().get(&id).cloned()) {
         return s;
     }
-    let schema =
-        Rc::new(schema_settings().for_deserialize().into_generator().into_root_schema_for::<T>().to_value());
+    let schema = Rc::new(generate());
     SCHEMAS.with(|c| c.borrow_mut().insert(id, schema.clone()));
     schema
 }
 
-/// Validates `input` against `T`'s schema, then deserializes it.
+/// Validates `input` against `T`'s schema, then deserializes it (the generic part is only the
+/// schema and the deserialization).
 pub fn parse<T: DeserializeOwned + JsonSchema + 'static>(
     input: Value,
     source: Source,
@@ -85,11 +92,21 @@ pub fn parse<T: DeserializeOwned + JsonSchema + 'static>(
 /// Validates `input` against `schema` (e.g. taken from an OpenAPI document), then deserializes it.
 pub fn parse_with<T: DeserializeOwned>(
     schema: &Value,
-    mut input: Value,
+    input: Value,
     source: Source,
 ) -> Result<T, ValidationError> {
+    let input = checked(schema, input, source)?;
+    serde_json::from_value(input).map_err(decode_error)
+}
+
+/// Validates (and normalises) `input` against `schema`; not generic, so not instantiated per type.
+fn checked(schema: &Value, mut input: Value, source: Source) -> Result<Value, ValidationError> {
     check(schema, &mut input, &mut Vec::new(), source)?;
-    serde_json::from_value(input).map_err(|e| ValidationError::new("", e.to_string()))
+    Ok(input)
+}
+
+fn decode_error(e: serde_json::Error) -> ValidationError {
+    ValidationError::new("", e.to_string())
 }
 
 /// Validates (and normalises: integral floats become integers, query text is coerced) one value.
@@ -117,7 +134,7 @@ pub fn check(
         };
     }
     if source == Source::Query {
-        coerce_query(&types, value);
+        coerce_query(s, &types, value);
     }
     normalise_integer(&types, value);
     if !types.is_empty() && !types.iter().any(|t| matches_type(t, value)) {
@@ -217,7 +234,7 @@ fn normalise_integer(types: &[&str], value: &mut Value) {
     }
 }
 
-fn coerce_query(types: &[&str], value: &mut Value) {
+fn coerce_query(s: &Map<String, Value>, types: &[&str], value: &mut Value) {
     let Value::String(text) = value else { return };
     if types.contains(&"string") {
         return;
@@ -235,7 +252,14 @@ fn coerce_query(types: &[&str], value: &mut Value) {
             _ => {}
         }
     } else if types.contains(&"array") {
-        *value = Value::Array(vec![Value::String(std::mem::take(text))]);
+        // one value is a one-element array; values of an enum (which never contain commas) may
+        // also be given as one comma-separated value, as the v1 SDK sends arrays
+        let items = if s.get("items").and_then(|i| i.get("enum")).is_some() {
+            text.split(',').map(|part| Value::String(part.trim().to_string())).collect()
+        } else {
+            vec![Value::String(std::mem::take(text))]
+        };
+        *value = Value::Array(items);
     }
 }
 

@@ -7,8 +7,20 @@ use super::header;
 
 /// A JSON response with `status`.
 pub fn json<T: Serialize>(value: &T, status: u16, pretty: bool) -> worker::Result<Response> {
-    let text = if pretty { serde_json::to_string_pretty(value) } else { serde_json::to_string(value) }
-        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+    json_text(serde_json::to_string(value), status, pretty)
+}
+
+/// The non-generic rest of [`json`]: `?pretty` re-indents the compact text (one pretty printer
+/// for every response type instead of a second serializer per type).
+fn json_text(text: serde_json::Result<String>, status: u16, pretty: bool) -> worker::Result<Response> {
+    let mut text = text.map_err(|e| worker::Error::RustError(e.to_string()))?;
+    if pretty {
+        if let Ok(pretty) =
+            serde_json::from_str::<serde_json::Value>(&text).and_then(|v| serde_json::to_string_pretty(&v))
+        {
+            text = pretty;
+        }
+    }
     let mut resp = Response::ok(text)?.with_status(status);
     resp.headers_mut().set("Content-Type", "application/json")?;
     Ok(resp)

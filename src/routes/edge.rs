@@ -19,14 +19,46 @@ use crate::http::{self, Incoming};
 use crate::service::auth::{admin_access, authenticate, AdminAccess, Principal};
 use crate::service::{Ctx, Error, Result};
 
-/// Reads the input of a route as JSON: the query string for GET, the body otherwise.
-pub async fn read_input(req: &mut Request, is_get: bool) -> Result<(Value, Source)> {
-    if is_get {
-        Ok((http::query(req).map_err(|e| Error::Internal(e.to_string()))?, Source::Query))
+/// The parameters of a request path that matches a path template (`{name}` matches one
+/// non-empty segment); `None` when it does not match.
+pub fn match_path(template: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
+    if !template.contains('{') {
+        return (template == path).then(Vec::new);
+    }
+    let (mut t, mut p) = (template.split('/'), path.split('/'));
+    let mut params = Vec::new();
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return Some(params),
+            (Some(ts), Some(ps)) => match ts.strip_prefix('{').and_then(|n| n.strip_suffix('}')) {
+                Some(name) if !ps.is_empty() => params.push((name, ps.to_string())),
+                None if ts == ps => {}
+                _ => return None,
+            },
+            _ => return None,
+        }
+    }
+}
+
+/// Reads the input of a route as JSON: the query string for GET, the body otherwise, with the
+/// path parameters.
+pub async fn read_input(
+    req: &mut Request,
+    is_get: bool,
+    params: Vec<(&'static str, String)>,
+) -> Result<(Value, Source)> {
+    let (mut input, source) = if is_get {
+        (http::query(req).map_err(|e| Error::Internal(e.to_string()))?, Source::Query)
     } else {
         let body = http::body(req).await.map_err(|_| Error::bad_request("Malformed JSON in request body"))?;
-        Ok((body, Source::Json))
+        (body, Source::Json)
+    };
+    if let Value::Object(map) = &mut input {
+        for (name, value) in params {
+            map.insert(name.to_string(), Value::String(value));
+        }
     }
+    Ok((input, source))
 }
 
 thread_local! {

@@ -1,6 +1,10 @@
 //! The route table macro shared by the wire versions. One line per route:
 //!
-//! `Method "path" auth "summary" => handler, Request => Response;`
+//! `Method "path" auth "summary" [alias "second path"] => handler, Request => Response [, status fn];`
+//!
+//! A path may hold parameters (`/v1/apis/{apiId}/keys`): they join the input under their name
+//! before validation. `alias` answers on a second path too (documented as a deprecated alias);
+//! `status fn` sets the HTTP status from the output (else 200).
 //!
 //! In the worker it expands to `dispatch` (validate the input against the route's schema in the
 //! version's OpenAPI document, authenticate as `auth` says, run the handler, answer with the
@@ -57,6 +61,17 @@ macro_rules! __route_call {
 
 #[doc(hidden)]
 #[macro_export]
+macro_rules! __route_status {
+    ($output:ident) => {
+        200
+    };
+    ($output:ident, $status:path) => {
+        $status(&$output)
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
 macro_rules! __route_doc_auth {
     (public) => {
         $crate::api::openapi::Auth::Public
@@ -76,8 +91,8 @@ macro_rules! __route_doc_auth {
 /// `envelope` module with `error(&service::Error, request_id, pretty)`.
 #[macro_export]
 macro_rules! __route_table {
-    ($( $method:ident $path:literal $auth:ident $( ($query:expr) )? $summary:literal
-        => $handler:path, $req:ty => $resp:ty; )*) => {
+    ($( $method:ident $path:literal $auth:ident $( ($query:expr) )? $summary:literal $(alias $alias:literal)?
+        => $handler:path, $req:ty => $resp:ty $(, status $status:path)?; )*) => {
         /// Runs the route matching the request, if there is one.
         #[cfg(target_arch = "wasm32")]
         pub async fn dispatch(
@@ -87,16 +102,18 @@ macro_rules! __route_table {
         ) -> Option<worker::Result<worker::Response>> {
             use $crate::routes::edge;
             $(
-                if incoming.path == $path && incoming.method == worker::Method::$method {
+                let params = edge::match_path($path, &incoming.path)
+                    $( .or_else(|| edge::match_path($alias, &incoming.path)) )?;
+                if let Some(params) = params.filter(|_| incoming.method == worker::Method::$method) {
                     $crate::__route_gate!($auth, ctx, incoming);
                     let run = async {
-                        let value = edge::read_input(req, incoming.method == worker::Method::Get).await?;
+                        let value = edge::read_input(req, incoming.method == worker::Method::Get, params).await?;
                         let input: $req = edge::validate(OPENAPI, stringify!($method), $path, value)?;
                         let output: $resp = $crate::__route_call!($auth $( ($query) )?, ctx, incoming, input, $handler)?;
                         Ok::<_, $crate::service::Error>(output)
                     };
                     return Some(match run.await {
-                        Ok(output) => $crate::http::json(&output, 200, incoming.pretty),
+                        Ok(output) => $crate::http::json(&output, $crate::__route_status!(output $(, $status)?), incoming.pretty),
                         Err(e) => envelope::error(&e, &incoming.request_id, incoming.pretty),
                     });
                 }
@@ -117,6 +134,16 @@ macro_rules! __route_table {
                     request: request_schema::<$req>,
                     response: response_schema::<$resp>,
                 },
+                $(
+                    RouteDoc {
+                        method: HttpMethod::$method,
+                        path: $alias,
+                        summary: concat!("Deprecated alias of ", $path),
+                        auth: $crate::__route_doc_auth!($auth),
+                        request: request_schema::<$req>,
+                        response: response_schema::<$resp>,
+                    },
+                )?
             )*]
         }
     };

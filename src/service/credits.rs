@@ -54,8 +54,8 @@ pub fn key_removed(key: &KeyCredits) -> Vec<LimiterStep> {
     steps
 }
 
-/// The scheduled refill of every due balance (the cron); returns the credits rows and legacy keys
-/// refilled. Their limiters notice through their conditional writes.
-pub async fn refill_due(env: &worker::Env, now: i64) -> StoreResult<(i64, i64)> {
-    store::refill::run(&store::Store::from_env(env)?, now).await
+/// The scheduled refill of every due balance (the cron, at `ctx.now`); returns the credits rows
+/// and legacy keys refilled. Their limiters notice through their conditional writes.
+pub async fn refill_due(ctx: &Ctx) -> StoreResult<(i64, i64)> {
+    store::refill::run(&ctx.store, ctx.now).await
 }

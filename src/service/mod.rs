@@ -3,6 +3,7 @@
 //! domain results or an [`Error`]. Every rule that is not wire shape lives here or in `domain/`;
 //! the wire layers (`routes::v1`, later v2) only translate.
 
+pub mod analytics;
 pub mod apis;
 pub mod audit;
 pub mod auth;
@@ -10,6 +11,7 @@ pub mod credits;
 mod error;
 pub mod identities;
 pub mod keys;
+pub mod maintenance;
 pub mod migrations;
 pub mod ratelimits;
 pub mod rbac;
@@ -33,18 +35,35 @@ pub struct Origin {
 }
 
 /// The deployment's settings that operations need.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// The master key of recoverable keys (`ENCRYPTION_KEY`, base64).
     pub encryption_key: Option<String>,
     /// The operator token (`ADMIN_TOKEN`); the operator API is off without it.
     pub admin_token: Option<String>,
+    /// Days verification rollups are kept (`ANALYTICS_RETENTION_DAYS`, default 90).
+    pub analytics_retention_days: i64,
+    /// Days audit logs are kept, and soft-deleted keys before they are purged
+    /// (`AUDIT_RETENTION_DAYS`, default 365).
+    pub audit_retention_days: i64,
 }
 
 impl Config {
     pub fn from_env(env: &worker::Env) -> Config {
         let var = |name: &str| env.var(name).ok().map(|v| v.to_string()).filter(|v| !v.is_empty());
-        Config { encryption_key: var("ENCRYPTION_KEY"), admin_token: var("ADMIN_TOKEN") }
+        // a missing, malformed or non-positive number of days is the default
+        let days = |name: &str, default: i64| {
+            var(name)
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .filter(|d| (1..=36_500).contains(d))
+                .unwrap_or(default)
+        };
+        Config {
+            encryption_key: var("ENCRYPTION_KEY"),
+            admin_token: var("ADMIN_TOKEN"),
+            analytics_retention_days: days("ANALYTICS_RETENTION_DAYS", 90),
+            audit_retention_days: days("AUDIT_RETENTION_DAYS", 365),
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 //! workspace or verify rights is NOT_FOUND.
 
 use super::auth::Principal;
-use super::{Ctx, Error, Result};
+use super::{analytics, Ctx, Error, Result};
+use crate::domain::analytics::Event;
 use crate::domain::credits::Balance;
 use crate::domain::keys::hash_key;
 use crate::domain::permissions::{require, PermissionQuery, QuerySyntaxError};
@@ -13,7 +14,6 @@ use crate::domain::ratelimit::{
     UnknownLimit,
 };
 use crate::domain::verify::{precheck, Caller, Denial};
-use crate::store::analytics::{self, VerificationEvent};
 use crate::store::verification::{load_by_hash, KeyLimitRow, LoadedKey};
 
 /// What a verification asks.
@@ -193,24 +193,20 @@ fn ratelimit_checks(loaded: &LoadedKey, requested: &[Requested]) -> Result<Vec<P
     })
 }
 
-/// Records the outcome after the response.
+/// Records the outcome (written after the response, see `service::analytics`).
 fn record(ctx: &Ctx, v: &Verified, input: &VerifyInput) {
     let key = &v.key.key;
-    let event = VerificationEvent {
-        request_id: ctx.request_id.clone(),
-        time: ctx.now,
-        workspace_id: key.workspace_id.clone(),
-        key_space_id: key.key_auth_id.clone(),
-        key_id: key.id.clone(),
-        outcome: v.denial.map(Denial::code).unwrap_or("VALID"),
-        identity_id: key.identity_id.clone(),
-        tags: input.tags.clone(),
-        spent_credits: v.spent,
-    };
-    let store = ctx.store.clone();
-    ctx.defer(async move {
-        if let Err(e) = analytics::record(&store, &event).await {
-            worker::console_error!("recording verification {}: {e}", event.request_id);
-        }
-    });
+    analytics::record(
+        ctx,
+        &Event {
+            workspace_id: &key.workspace_id,
+            key_space_id: &key.key_auth_id,
+            key_id: &key.id,
+            identity_id: key.identity_id.as_deref(),
+            tags: &input.tags,
+            time: ctx.now,
+            denial: v.denial,
+            spent: v.spent,
+        },
+    );
 }

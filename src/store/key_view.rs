@@ -148,6 +148,8 @@ pub struct Page<'a> {
     pub limit: i64,
     /// The cursor's own key is part of the page (v2's cursor names the next page's first key).
     pub inclusive: bool,
+    /// Keys to skip (the legacy list route pages by offset).
+    pub offset: i64,
 }
 
 /// A page of live keys in id order.
@@ -156,7 +158,7 @@ pub async fn page(store: &Store, p: &Page<'_>, detail: Detail) -> StoreResult<Ve
         ids_sql: "SELECT id FROM keys WHERE key_auth_id = ?1 AND deleted_at_m IS NULL
                     AND (id > ?2 OR (?6 AND id = ?2))
                     AND (?3 IS NULL OR identity_id = ?3) AND (?4 IS NULL OR owner_id = ?4)
-                  ORDER BY id LIMIT ?5",
+                  ORDER BY id LIMIT ?5 OFFSET ?7",
         args: vec![
             Arg::from(p.key_auth_id),
             Arg::from(p.cursor.unwrap_or_default()),
@@ -164,6 +166,7 @@ pub async fn page(store: &Store, p: &Page<'_>, detail: Detail) -> StoreResult<Ve
             Arg::from(p.owner_id),
             Arg::from(p.limit),
             Arg::from(p.inclusive),
+            Arg::from(p.offset),
         ],
     };
     load(store, &sel, detail).await

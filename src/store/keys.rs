@@ -260,30 +260,68 @@ pub fn soft_delete_keyspace(batch: &mut Batch, key_auth_id: &str, now: i64) {
 const KEY_DEPENDENTS: [&str; 5] =
     ["credits", "ratelimits", "encrypted_keys", "keys_permissions", "keys_roles"];
 
-/// Deletes the keys selected by `key_filter` (an SQL condition on `keys` using `?1`) and every
-/// row that depends on them.
-fn hard_delete_where(batch: &mut Batch, key_filter: &str, arg: &str) {
+/// Deletes the keys selected by `key_filter` (an SQL condition on `keys` using `?1`, `?2`) and
+/// every row that depends on them.
+fn hard_delete_where(batch: &mut Batch, key_filter: &str, args: &[Arg]) {
     for table in KEY_DEPENDENTS {
-        batch.push(stmt!(
+        batch.push(Stmt::new(
             format!("DELETE FROM {table} WHERE key_id IN (SELECT id FROM keys WHERE {key_filter})"),
-            arg
+            args.to_vec(),
         ));
     }
-    batch.push(stmt!(format!("DELETE FROM keys WHERE {key_filter}"), arg));
+    batch.push(Stmt::new(format!("DELETE FROM keys WHERE {key_filter}"), args.to_vec()));
 }
 
 /// Deletes every key of a keyspace for good, with everything that depends on them.
 pub fn hard_delete_keyspace(batch: &mut Batch, key_auth_id: &str, now: i64) {
-    hard_delete_where(batch, "key_auth_id = ?1", key_auth_id);
+    hard_delete_where(batch, "key_auth_id = ?1", &[key_auth_id.into()]);
     batch.push(refresh_keyspace_size(key_auth_id, now));
 }
 
 /// Deletes one key for good, with everything that depends on it.
 pub fn hard_delete(batch: &mut Batch, key_id: &str) {
-    hard_delete_where(batch, "id = ?1", key_id);
+    hard_delete_where(batch, "id = ?1", &[key_id.into()]);
+}
+
+/// Deletes for good at most `limit` keys soft-deleted before `cutoff` (in order of deletion),
+/// with everything that depends on them; how many keys it deleted.
+pub async fn purge_deleted(store: &Store, cutoff: i64, limit: i64) -> StoreResult<i64> {
+    let mut batch = Batch::unaudited();
+    hard_delete_where(
+        &mut batch,
+        "id IN (SELECT id FROM keys WHERE deleted_at_m < ?1 ORDER BY deleted_at_m, rowid LIMIT ?2)",
+        &[cutoff.into(), limit.into()],
+    );
+    let rows = store.commit(batch).await?;
+    Ok(rows.last().map(|r| r.changes()).unwrap_or(0))
 }
 
 /// Detaches every key of an identity (deleteIdentity).
 pub fn detach_identity(identity_id: &str, now: i64) -> Stmt {
     stmt!("UPDATE keys SET identity_id = NULL, updated_at_m = ?2 WHERE identity_id = ?1", identity_id, now)
+}
+
+/// The live keys of `workspace_id` whose owner id, or whose identity's external id, is `owner`:
+/// (key id, api id).
+pub async fn of_owner(store: &Store, workspace_id: &str, owner: &str) -> StoreResult<Vec<(String, String)>> {
+    #[derive(Deserialize)]
+    struct Row {
+        id: String,
+        api_id: String,
+    }
+    let rows: Vec<Row> = store
+        .all(stmt!(
+            // `+deleted_at_m`: search by owner and identity, not through the index of deletions
+            "SELECT k.id, a.id AS api_id FROM keys k JOIN apis a ON a.key_auth_id = k.key_auth_id
+             WHERE k.id IN (
+               SELECT id FROM keys WHERE owner_id = ?2 AND workspace_id = ?1 AND +deleted_at_m IS NULL
+               UNION
+               SELECT id FROM keys WHERE +deleted_at_m IS NULL AND identity_id IN
+                 (SELECT id FROM identities WHERE workspace_id = ?1 AND external_id = ?2 AND deleted = 0))
+             ORDER BY k.id",
+            workspace_id,
+            owner
+        ))
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.api_id)).collect())
 }

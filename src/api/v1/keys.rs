@@ -495,3 +495,68 @@ pub struct Connected {
     pub id: String,
     pub name: String,
 }
+
+// ---- legacy REST routes (v1 §2.5 #42–44)
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LegacyVerifyRequest {
+    #[schemars(length(min = 1))]
+    pub key: String,
+    pub api_id: Option<String>,
+}
+
+/// `POST /v1/keys/verify`: answered with HTTP 404 when the code is NOT_FOUND or EXPIRED.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LegacyVerifyResponse {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    pub valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Meta>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratelimit: Option<VerifyRatelimitResult>,
+    /// Why the key is not valid (absent when it is).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<VerifyCode>,
+}
+
+impl LegacyVerifyResponse {
+    /// The HTTP status upstream answered with.
+    pub fn status(&self) -> u16 {
+        match self.code {
+            Some(VerifyCode::NotFound | VerifyCode::Expired) => 404,
+            _ => 200,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LegacyListKeysQuery {
+    /// The api (path parameter).
+    #[schemars(length(min = 1))]
+    pub api_id: String,
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<i64>,
+    /// Keys to skip.
+    #[schemars(range(min = 0))]
+    pub offset: Option<i64>,
+    pub owner_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct LegacyListKeysResponse {
+    pub keys: Vec<Key>,
+    /// Live keys of the api.
+    pub total: i64,
+}

@@ -1,7 +1,9 @@
 //! The v1 wire types (upstream Unkey v1 shapes) of every route, and v1's OpenAPI document.
 
 pub mod admin;
+pub mod analytics;
 pub mod apis;
+pub mod audit;
 pub mod common;
 pub mod identities;
 pub mod keys;
@@ -20,6 +22,7 @@ no_refinement!(
     admin::UpdateApiRequest,
     admin::CreateKeyMigrationRequest,
     apis::CreateApiRequest,
+    audit::ListLogsQuery,
     apis::GetApiQuery,
     apis::DeleteApiRequest,
     apis::DeleteKeysRequest,
@@ -39,6 +42,8 @@ no_refinement!(
     keys::CreateKeysMigrationRequest,
     keys::KeyPermissionsRequest,
     keys::KeyRolesRequest,
+    keys::LegacyVerifyRequest,
+    keys::LegacyListKeysQuery,
     permissions::CreatePermissionRequest,
     permissions::GetPermissionQuery,
     permissions::DeletePermissionRequest,

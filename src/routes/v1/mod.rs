@@ -14,11 +14,20 @@
 //!   the handler gets the unchecked [`Credentials`] and the service authenticates after loading.
 //!
 //! Validation of the input (body or query) comes first on every route, as upstream's does.
+//!
+//! A path may hold parameters (`/v1/apis/{apiId}/keys`, the legacy REST routes): they are added
+//! to the input under their name before validation. A route may answer on a second path too
+//! (`alias "…"`, documented as a deprecated alias), and may set its HTTP status from its output
+//! (`status fn`), else it is 200.
 
 #[cfg(target_arch = "wasm32")]
 mod admin;
 #[cfg(target_arch = "wasm32")]
+mod analytics;
+#[cfg(target_arch = "wasm32")]
 mod apis;
+#[cfg(target_arch = "wasm32")]
+mod audit;
 #[cfg(target_arch = "wasm32")]
 pub mod envelope;
 #[cfg(target_arch = "wasm32")]
@@ -64,7 +73,7 @@ async fn liveness(_ctx: &crate::service::Ctx, _req: Empty) -> crate::service::Re
 }
 
 #[cfg(any(test, target_arch = "wasm32"))]
-use api::{apis as a, identities as i, keys as k, permissions as p, ratelimits as r};
+use api::{analytics as an, apis as a, identities as i, keys as k, permissions as p, ratelimits as r};
 
 crate::routes::route_table! {
     Get "/v1/liveness" public "Liveness" => liveness, Empty => Value;
@@ -72,7 +81,8 @@ crate::routes::route_table! {
     // ---- keys.* and migrations.*
     Post "/v1/keys.verifyKey" public "Verify a key" =>
         keys::verify_key, k::VerifyKeyRequest => k::VerifyKeyResponse;
-    Post "/v1/keys.createKey" root(|r: &k::CreateKeyRequest| require::api(&r.api_id, "create_key")) "Create a key" =>
+    Post "/v1/keys.createKey" root(|r: &k::CreateKeyRequest| require::api(&r.api_id, "create_key")) "Create a key"
+        alias "/v1/keys" =>
         keys::create_key, k::CreateKeyRequest => k::CreateKeyResponse;
     Get "/v1/keys.getKey" loads_first "Get a key" =>
         keys::get_key, k::GetKeyQuery => k::Key;
@@ -107,6 +117,23 @@ crate::routes::route_table! {
     Post "/v1/migrations.enqueueKeys" root(|_: &Value| require::any_api("create_key"))
         "Queued imports (not available: use migrations.createKeys)" =>
         keys::enqueue_keys, serde_json::Value => Empty;
+
+    // ---- analytics and audit logs
+    Get "/v1/keys.getVerifications" loads_first "Daily verifications of a key, or of every key of an owner" =>
+        analytics::key_verifications, an::KeyVerificationsQuery => an::KeyVerificationsResponse;
+    Get "/v1/analytics.getVerifications" root(|r: &an::AnalyticsQuery| require::api(&r.api_id, "read_api"))
+        "Verifications of an api's keys: outcome sums and credits spent per time, key, identity or tag" =>
+        analytics::verifications, an::AnalyticsQuery => Vec<an::Datapoint>;
+    Get "/v1/audit.listLogs" root(|_: &api::audit::ListLogsQuery| require::audit("read_log"))
+        "Audit logs of the workspace, newest first (keygate)" =>
+        audit::list_logs, api::audit::ListLogsQuery => api::audit::ListLogsResponse;
+
+    // ---- legacy REST routes (deprecated upstream; POST /v1/keys is an alias of keys.createKey)
+    Post "/v1/keys/verify" public "Deprecated: keys.verifyKey (HTTP 404 for NOT_FOUND and EXPIRED)" =>
+        keys::legacy_verify_key, k::LegacyVerifyRequest => k::LegacyVerifyResponse, status k::LegacyVerifyResponse::status;
+    Get "/v1/apis/{apiId}/keys" root(|r: &k::LegacyListKeysQuery| require::api_all(&r.api_id, &["read_key", "read_api"]))
+        "Deprecated: apis.listKeys with offset paging" =>
+        keys::legacy_list_keys, k::LegacyListKeysQuery => k::LegacyListKeysResponse;
 
     // ---- identities.*
     Post "/v1/identities.createIdentity" root(|_: &i::CreateIdentityRequest| require::identity(None, "create_identity"))

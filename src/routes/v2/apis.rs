@@ -27,6 +27,7 @@ pub async fn list_keys(ctx: &Ctx, p: &Principal, req: ListKeysRequest) -> Result
         external_id: req.external_id,
         decrypt: req.decrypt == Some(true),
         v2: true,
+        offset: 0,
     };
     let page = keys::list(ctx, p, &filter).await?;
     Ok(Page::of(page.keys, limit, |k| k.id.clone(), wire_key))

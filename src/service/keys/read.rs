@@ -72,6 +72,8 @@ pub struct ListFilter {
     /// v2: the cursor is the first key of the page, one key more than `limit` is returned (it
     /// tells that more follow), permissions by slug and every rate limit; no total.
     pub v2: bool,
+    /// Keys to skip (legacy `GET /v1/apis/{apiId}/keys`).
+    pub offset: i64,
 }
 
 pub struct KeyPage {
@@ -104,6 +106,7 @@ pub async fn list(ctx: &Ctx, p: &Principal, f: &ListFilter) -> Result<KeyPage> {
         owner_id: f.owner_id.as_deref(),
         limit: if f.v2 { limit + 1 } else { limit },
         inclusive: f.v2,
+        offset: f.offset,
     };
     let detail = Detail { slugs: true, ratelimits: f.v2 };
     let mut keys = key_view::page(&ctx.store, &page, detail).await?;

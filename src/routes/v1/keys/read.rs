@@ -54,6 +54,7 @@ pub async fn list_keys(ctx: &Ctx, p: &Principal, req: ListKeysQuery) -> Result<L
         external_id: req.external_id,
         decrypt: req.decrypt == Some(true),
         v2: false,
+        offset: 0,
     };
     let page = keys::list(ctx, p, &filter).await?;
     Ok(ListKeysResponse {
@@ -75,4 +76,21 @@ pub async fn whoami(ctx: &Ctx, creds: &Credentials, req: WhoamiRequest) -> Resul
         enabled: k.enabled,
         environment: k.environment,
     })
+}
+
+/// Legacy `GET /v1/apis/{apiId}/keys` (offset paging): apis.listKeys' service and key shape.
+pub async fn legacy_list_keys(
+    ctx: &Ctx,
+    p: &Principal,
+    req: LegacyListKeysQuery,
+) -> Result<LegacyListKeysResponse> {
+    let filter = ListFilter {
+        api_id: req.api_id,
+        limit: req.limit,
+        owner_id: req.owner_id,
+        offset: req.offset.unwrap_or(0),
+        ..ListFilter::default()
+    };
+    let page = keys::list(ctx, p, &filter).await?;
+    Ok(LegacyListKeysResponse { keys: page.keys.into_iter().map(wire_key).collect(), total: page.total })
 }

@@ -109,3 +109,26 @@ fn response(ctx: &Ctx, v: Verified) -> VerifyKeyResponse {
         request_id: ctx.request_id.clone(),
     }
 }
+
+/// Legacy `POST /v1/keys/verify`: keys.verifyKey's service with upstream's older body: the key's
+/// fields only when it is valid, the code only when it is not (HTTP 404 for NOT_FOUND and EXPIRED,
+/// see [`LegacyVerifyResponse::status`]).
+pub async fn legacy_verify_key(ctx: &Ctx, req: LegacyVerifyRequest) -> Result<LegacyVerifyResponse> {
+    let input = VerifyInput { key: req.key, api_id: req.api_id, cost: 1, ..VerifyInput::default() };
+    let r = match verification::verify(ctx, &input).await? {
+        Some(verified) => response(ctx, verified),
+        None => not_found(ctx),
+    };
+    let valid = r.valid;
+    Ok(LegacyVerifyResponse {
+        valid,
+        code: (!valid).then_some(r.code),
+        remaining: r.remaining,
+        ratelimit: r.ratelimit,
+        key_id: r.key_id.filter(|_| valid),
+        name: r.name.filter(|_| valid),
+        owner_id: r.owner_id.filter(|_| valid),
+        meta: r.meta.filter(|_| valid),
+        expires: r.expires.filter(|_| valid),
+    })
+}
