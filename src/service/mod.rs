@@ -9,6 +9,7 @@ pub mod auth;
 pub mod credits;
 mod error;
 pub mod identities;
+pub mod keycache;
 pub mod keys;
 pub mod ratelimits;
 pub mod rbac;
@@ -32,18 +33,31 @@ pub struct Origin {
 }
 
 /// The deployment's settings that operations need.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// The master key of recoverable keys (`ENCRYPTION_KEY`, base64).
     pub encryption_key: Option<String>,
     /// The operator token (`ADMIN_TOKEN`); the operator API is off without it.
     pub admin_token: Option<String>,
+    /// How long another isolate may serve a verification from its cache after a change
+    /// (`VERIFY_CACHE_TTL_MS`; 0 reads storage on every verification).
+    pub verify_cache_ttl_ms: i64,
 }
+
+/// `VERIFY_CACHE_TTL_MS` when unset.
+pub const DEFAULT_VERIFY_CACHE_TTL_MS: i64 = 5_000;
 
 impl Config {
     pub fn from_env(env: &worker::Env) -> Config {
         let var = |name: &str| env.var(name).ok().map(|v| v.to_string()).filter(|v| !v.is_empty());
-        Config { encryption_key: var("ENCRYPTION_KEY"), admin_token: var("ADMIN_TOKEN") }
+        Config {
+            encryption_key: var("ENCRYPTION_KEY"),
+            admin_token: var("ADMIN_TOKEN"),
+            verify_cache_ttl_ms: var("VERIFY_CACHE_TTL_MS")
+                .and_then(|v| v.parse().ok())
+                .filter(|ms: &i64| *ms >= 0)
+                .unwrap_or(DEFAULT_VERIFY_CACHE_TTL_MS),
+        }
     }
 }
 

@@ -1,7 +1,9 @@
 //! keys.verifyKey (v1 §3): load the key, run the ordered checks (domain::verify), then rate
 //! limits (which spend no credits when they reject), then credits; record the outcome.
 
-use super::{Ctx, Error, Result};
+use std::rc::Rc;
+
+use super::{keycache, Ctx, Error, Result};
 use crate::domain::credits::Balance;
 use crate::domain::keys::hash_key;
 use crate::domain::permissions::PermissionQuery;
@@ -10,7 +12,7 @@ use crate::domain::ratelimit::{
 };
 use crate::domain::verify::{precheck, Caller, Denial};
 use crate::store::analytics::{self, VerificationEvent};
-use crate::store::verification::{load_by_hash, KeyLimitRow, LoadedKey};
+use crate::store::verification::{KeyLimitRow, LoadedKey};
 
 /// What a verification asks.
 #[derive(Debug, Clone, Default)]
@@ -26,7 +28,7 @@ pub struct VerifyInput {
 
 /// A verification of an existing key: a denial, or valid with what was charged.
 pub struct Verified {
-    pub key: LoadedKey,
+    pub key: Rc<LoadedKey>,
     pub denial: Option<Denial>,
     pub ratelimit: Option<LimitSummary>,
     /// The charged balance after the verification; `None` = unlimited.
@@ -36,7 +38,7 @@ pub struct Verified {
 
 /// Verifies a key; `None` when there is no such key (NOT_FOUND).
 pub async fn verify(ctx: &Ctx, input: &VerifyInput) -> Result<Option<Verified>> {
-    let Some(key) = load_by_hash(&ctx.store, &hash_key(&input.key)).await? else {
+    let Some(key) = keycache::load(ctx, &hash_key(&input.key)).await? else {
         return Ok(None);
     };
     if !key.key.workspaces_enabled {
@@ -48,7 +50,7 @@ pub async fn verify(ctx: &Ctx, input: &VerifyInput) -> Result<Option<Verified>> 
 }
 
 /// Checks 4–10 of v1 §3.2 in order.
-async fn check(ctx: &Ctx, key: LoadedKey, input: &VerifyInput) -> Result<Verified> {
+async fn check(ctx: &Ctx, key: Rc<LoadedKey>, input: &VerifyInput) -> Result<Verified> {
     let mut v = Verified { key, denial: None, ratelimit: None, remaining: None, spent: 0 };
     let caller = Caller {
         api_id: input.api_id.as_deref(),
