@@ -47,8 +47,18 @@ pub struct Config {
 /// `VERIFY_CACHE_TTL_MS` when unset.
 pub const DEFAULT_VERIFY_CACHE_TTL_MS: i64 = 5_000;
 
+thread_local! {
+    /// The deployment's variables do not change while an isolate lives: read them once.
+    static CONFIG: std::cell::OnceCell<Config> = const { std::cell::OnceCell::new() };
+}
+
 impl Config {
-    pub fn from_env(env: &worker::Env) -> Config {
+    /// The configuration of this isolate's deployment.
+    pub fn of(env: &worker::Env) -> Config {
+        CONFIG.with(|c| c.get_or_init(|| Config::from_env(env)).clone())
+    }
+
+    fn from_env(env: &worker::Env) -> Config {
         let var = |name: &str| env.var(name).ok().map(|v| v.to_string()).filter(|v| !v.is_empty());
         Config {
             encryption_key: var("ENCRYPTION_KEY"),
@@ -87,7 +97,7 @@ impl Ctx {
             now,
             request_id,
             origin,
-            config: Config::from_env(env),
+            config: Config::of(env),
             background: background.map(Rc::new),
         })
     }
