@@ -1,125 +1,278 @@
-// Verification benchmark. Every scenario runs against the same server in the same run and is
-// reported as a ratio to the baseline (a key without credits or limits), because absolute numbers
-// on shared machines are noise. Options: --requests N (per scenario), --concurrency C, --rounds R.
+// The verification benchmark (`npm run bench`). One Miniflare (one workerd) serves the built
+// keygate worker and a hello-world JavaScript worker (it reads the body and answers a fixed
+// verification-shaped body), each on its own direct socket on 127.0.0.1. Load comes from wrk in a
+// separate process. Scenarios alternate with the baseline, over several rounds, and every figure
+// is reported as a ratio to the baseline measured next to it: the machines are shared and noisy.
+// A request counts as a success only if its answer says it verified (`"valid":true`), so a 200
+// NOT_FOUND is an error here.
+//
 // Then the cost of one analytics flush (one upsert of N hourly rollups), unless --no-flush.
-import { performance } from "node:perf_hooks";
-import { startKeygate } from "../tests/helpers.mjs";
+//
+// Options: --duration S (per measurement, default 5), --rounds R (default 3), --json FILE
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { Miniflare } from "miniflare";
+import { splitSql } from "../tests/helpers.mjs";
 
+const ROOT = new URL("..", import.meta.url).pathname;
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+  return i >= 0 ? process.argv[i + 1] : dflt;
 };
-const REQUESTS = arg("--requests", 400);
-const CONCURRENCY = arg("--concurrency", 32);
-const ROUNDS = arg("--rounds", 3);
+const DURATION = Number(arg("--duration", 5));
+const ROUNDS = Number(arg("--rounds", 3));
+const JSON_OUT = arg("--json", null);
+const ADMIN_TOKEN = "bench-admin-token";
+const BASELINE_BODY = JSON.stringify({
+  keyId: "key_0000000000000000",
+  valid: true,
+  code: "VALID",
+  enabled: true,
+  permissions: [],
+  roles: [],
+  requestId: "req_0000000000000000",
+});
 
-const kg = await startKeygate();
-try {
-  const s = await kg.setup();
-  const create = async (body) => {
-    const r = await kg.post("keys.createKey", { apiId: s.apiId, ...body }, s.rootKey);
-    if (r.status !== 200) throw new Error(r.text);
-    return r.body.key;
+function keygateWorker() {
+  return {
+    name: "keygate",
+    modules: true,
+    scriptPath: `${ROOT}build/index.js`,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+    compatibilityDate: "2026-08-01",
+    d1Databases: { DB: "00000000-0000-0000-0000-000000000000" },
+    durableObjects: {
+      USAGE_LIMITER: { className: "UsageLimiter", useSQLite: true },
+      RATE_LIMITER: { className: "RateLimiter", useSQLite: true },
+    },
+    bindings: { ADMIN_TOKEN },
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
   };
-  const big = 1_000_000_000;
-  const scenarios = [
-    { name: "baseline: key without credits or limits", key: await create({}) },
-    { name: "credits (usage-limiter object, one key)", key: await create({ remaining: big }) },
-    { name: "rate limit (rate-limiter object)", key: await create({ ratelimit: { limit: big, duration: 60_000 } }) },
-    { name: "credits + rate limit", key: await create({ remaining: big, ratelimit: { limit: big, duration: 60_000 } }) },
-    { name: "credits, 8 keys (8 objects)", keys: await Promise.all(Array.from({ length: 8 }, () => create({ remaining: big }))) },
-  ];
 
-  async function run(sc, n, concurrency) {
-    const latencies = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < n) {
-        const i = next++;
-        const key = sc.key ?? sc.keys[i % sc.keys.length];
-        const t0 = performance.now();
-        const r = await kg.post("keys.verifyKey", { key });
-        latencies.push(performance.now() - t0);
-        if (r.status !== 200 || !r.body.valid) throw new Error(`${sc.name}: ${r.status} ${r.text}`);
-      }
-    };
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: concurrency }, worker));
-    const seconds = (performance.now() - t0) / 1000;
-    latencies.sort((a, b) => a - b);
-    const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-    return { rps: n / seconds, p50: pct(0.5), p99: pct(0.99) };
-  }
-
-  const results = new Map(scenarios.map((sc) => [sc.name, { seq: [], par: [] }]));
-  for (const sc of scenarios) await run(sc, 50, 8); // warm up every object and code path
-  // rounds interleave the scenarios so that machine noise hits them alike
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const sc of scenarios) {
-      results.get(sc.name).seq.push(await run(sc, Math.max(50, REQUESTS / 4), 1));
-      results.get(sc.name).par.push(await run(sc, REQUESTS, CONCURRENCY));
-    }
-  }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const summary = scenarios.map((sc) => {
-    const r = results.get(sc.name);
-    return {
-      name: sc.name,
-      seqP50: median(r.seq.map((x) => x.p50)),
-      parRps: median(r.par.map((x) => x.rps)),
-      parP99: median(r.par.map((x) => x.p99)),
-    };
-  });
-  const base = summary[0];
-  console.log(`\nkeys.verifyKey — ${ROUNDS} rounds, medians; sequential latency over ${Math.max(50, REQUESTS / 4)} requests, throughput over ${REQUESTS} requests at concurrency ${CONCURRENCY}\n`);
-  console.log("scenario".padEnd(44), "seq p50 ms".padStart(11), "× base".padStart(7), "req/s".padStart(8), "× base".padStart(7), "p99 ms".padStart(8));
-  for (const r of summary) {
-    console.log(
-      r.name.padEnd(44),
-      r.seqP50.toFixed(2).padStart(11),
-      (r.seqP50 / base.seqP50).toFixed(2).padStart(7),
-      r.parRps.toFixed(0).padStart(8),
-      (r.parRps / base.parRps).toFixed(2).padStart(7),
-      r.parP99.toFixed(1).padStart(8),
-    );
-  }
-
-  if (!process.argv.includes("--no-flush")) {
-    // A read flushes the isolate's rollups first: its time over a read with nothing to flush is
-    // the cost of one flush (one upsert statement) of N rollups. Each verification gets a tag set
-    // of its own, so N verifications make N new rollups (below the 1000-verification flush).
-    const key = await create({});
-    const probe = { apiId: s.apiId, start: Date.now() - 3_600_000, keyId: "key_none" };
-    const read = async () => {
-      const t0 = performance.now();
-      const r = await kg.get("analytics.getVerifications", probe, s.rootKey);
-      if (r.status !== 200) throw new Error(`analytics read: ${r.status} ${r.text}`);
-      return performance.now() - t0;
-    };
-    const rows = [];
-    for (const n of [1, 100, 500, 900]) {
-      const costs = [];
-      for (let round = 0; round < ROUNDS; round++) {
-        await new Promise((r) => setTimeout(r, 5_500)); // the delayed flush of the previous round has run
-        await read();
-        let next = 0;
-        const verifier = async () => {
-          while (next < n) {
-            const i = next++;
-            const r = await kg.post("keys.verifyKey", { key, tags: [`n${n}-r${round}-${i}`] });
-            if (r.status !== 200) throw new Error(r.text);
-          }
-        };
-        await Promise.all(Array.from({ length: CONCURRENCY }, verifier));
-        const flushing = await read();
-        costs.push(flushing - (await read()));
-      }
-      rows.push([n, median(costs)]);
-    }
-    console.log(`\nanalytics flush (one upsert of N new rollups), median of ${ROUNDS} rounds\n`);
-    console.log("rollups".padStart(8), "flush ms".padStart(10), "µs/rollup".padStart(10));
-    for (const [n, ms] of rows) console.log(String(n).padStart(8), ms.toFixed(2).padStart(10), ((ms * 1000) / n).toFixed(1).padStart(10));
-  }
-} finally {
-  await kg.stop();
 }
+
+const baselineWorker = {
+  name: "baseline",
+  modules: true,
+  script: `const BODY = ${JSON.stringify(BASELINE_BODY)};
+export default {
+  async fetch(request) {
+    await request.text();
+    return new Response(BODY, { headers: { "content-type": "application/json" } });
+  },
+};`,
+  compatibilityDate: "2026-08-01",
+  unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+};
+
+async function start() {
+  const mf = new Miniflare({ host: "127.0.0.1", port: 0, workers: [keygateWorker(), baselineWorker] });
+  await mf.ready;
+  const db = await mf.getD1Database("DB", "keygate");
+  for (const file of readdirSync(`${ROOT}migrations`).filter((f) => f.endsWith(".sql")).sort()) {
+    await db.batch(splitSql(readFileSync(`${ROOT}migrations/${file}`, "utf8")).map((s) => db.prepare(s)));
+  }
+  const url = async (name) => (await mf.unsafeGetDirectURL(name)).toString().replace(/\/$/, "");
+  return { mf, keygate: await url("keygate"), baseline: await url("baseline") };
+}
+
+async function call(base, path, body, token) {
+  const headers = { "Content-Type": "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const r = await fetch(`${base}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
+  const text = await r.text();
+  if (r.status !== 200) throw new Error(`${path}: ${r.status} ${text}`);
+  return JSON.parse(text);
+}
+
+/** Runs wrk against `url` and returns its JSON line. */
+function wrk(url, { connections, seconds, keys, body, expect, auth = "" }) {
+  const dir = mkdtempSync(join(tmpdir(), "keygate-bench-"));
+  const keyFile = join(dir, "keys.txt");
+  writeFileSync(keyFile, keys.join("\n") + "\n");
+  const args = ["-t", "1", "-c", String(connections), "-d", `${seconds}s`, "--timeout", "10s", "-s", `${ROOT}scripts/bench/load.lua`, url];
+  return new Promise((resolve, reject) => {
+    const child = spawn("wrk", args, {
+      env: { ...process.env, BENCH_KEYS: keyFile, BENCH_BODY: body, BENCH_EXPECT: expect, BENCH_AUTH: auth },
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("close", (code) => {
+      const line = out.split("\n").find((l) => l.startsWith("{"));
+      if (code !== 0 || !line) return reject(new Error(`wrk failed (${code}): ${err}${out}`));
+      const r = JSON.parse(line);
+      r.rps = r.ok / r.seconds;
+      r.errors = r.bad + r.socketErrors;
+      resolve(r);
+    });
+  });
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** The cost of one analytics flush: an analytics read flushes the isolate's rollups first, so its
+ * time over a read with nothing to flush is the cost of one upsert of N rollups (each
+ * verification gets a tag set of its own, so N verifications make N rollups, below the
+ * 1000-verification flush). */
+async function flushCost(keygate, root, apiId, create) {
+  const key = await create({});
+  const probe = new URLSearchParams({ apiId, start: String(Date.now() - 3_600_000), keyId: "key_none" });
+  const read = async () => {
+    const t0 = performance.now();
+    const r = await fetch(`${keygate}/v1/analytics.getVerifications?${probe}`, { headers: { Authorization: `Bearer ${root}` } });
+    const text = await r.text();
+    if (r.status !== 200) throw new Error(`analytics read: ${r.status} ${text}`);
+    return performance.now() - t0;
+  };
+  const rows = [];
+  for (const n of [1, 100, 500, 900]) {
+    const costs = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      await new Promise((r) => setTimeout(r, 5_500)); // the delayed flush of the previous round has run
+      await read();
+      let next = 0;
+      const verifier = async () => {
+        while (next < n) {
+          const i = next++;
+          await call(keygate, "/v1/keys.verifyKey", { key, tags: [`n${n}-r${round}-${i}`] });
+        }
+      };
+      await Promise.all(Array.from({ length: 32 }, verifier));
+      const flushing = await read();
+      costs.push(flushing - (await read()));
+    }
+    rows.push({ rollups: n, ms: median(costs) });
+  }
+  console.log(`\nanalytics flush (one upsert of N new rollups), median of ${ROUNDS} rounds\n`);
+  console.log("rollups".padStart(8), "flush ms".padStart(10), "µs/rollup".padStart(10));
+  for (const { rollups, ms } of rows) {
+    console.log(String(rollups).padStart(8), ms.toFixed(2).padStart(10), ((ms * 1000) / rollups).toFixed(1).padStart(10));
+  }
+  return rows;
+}
+
+async function main() {
+  const wasm = `${ROOT}build/index_bg.wasm`;
+  const size = { bytes: statSync(wasm).size, gzipped: gzipSync(readFileSync(wasm)).length };
+
+  // the first request after a cold start (a fresh workerd: wasm compiled and instantiated)
+  const cold = await start();
+  let t0 = performance.now();
+  await fetch(`${cold.keygate}/v1/liveness`).then((r) => r.text());
+  const coldFirstMs = performance.now() - t0;
+  await cold.mf.dispose();
+
+  const { mf, keygate, baseline } = await start();
+  try {
+    const ws = await call(keygate, "/v1/admin.createWorkspace", { name: "bench" }, ADMIN_TOKEN);
+    const { key: root } = await call(keygate, "/v1/admin.createRootKey", { workspaceId: ws.workspaceId, permissions: ["*"] }, ADMIN_TOKEN);
+    const { apiId } = await call(keygate, "/v1/apis.createApi", { name: "bench" }, root);
+    const create = async (extra) => (await call(keygate, "/v1/keys.createKey", { apiId, ...extra }, root)).key;
+    const big = 1_000_000_000;
+    const many = [];
+    for (let i = 0; i < 1000; i += 50) {
+      many.push(...(await Promise.all(Array.from({ length: 50 }, () => create({ remaining: big })))));
+    }
+    const verify = { body: '{"key":"%KEY%"}', expect: '"valid":true' };
+    const scenarios = [
+      { name: "verify, plain key", keys: [await create({})], connections: 32, ...verify },
+      { name: "verify, credits (one key)", keys: [await create({ remaining: big })], connections: 32, ...verify },
+      { name: "verify, rate limit", keys: [await create({ ratelimit: { limit: big, duration: 60_000 } })], connections: 32, ...verify },
+      {
+        name: "verify, credits + rate limit",
+        keys: [await create({ remaining: big, ratelimit: { limit: big, duration: 60_000 } })],
+        connections: 32,
+        ...verify,
+      },
+      { name: "verify, credits over 1,000 keys", keys: many, connections: 32, ...verify },
+      { name: "verify, one hot key with credits, 64 conn", keys: [await create({ remaining: big })], connections: 64, ...verify },
+      {
+        name: "createKey",
+        keys: ["-"],
+        connections: 32,
+        body: JSON.stringify({ apiId, remaining: 100 }),
+        expect: '"keyId"',
+        auth: root,
+      },
+    ];
+    const base = { name: "baseline: hello-world JS worker", keys: ["-"], connections: 32, ...verify };
+    const baseUrl = `${baseline}/v1/keys.verifyKey`;
+    const urlOf = (sc) => `${keygate}/v1/${sc.name === "createKey" ? "keys.createKey" : "keys.verifyKey"}`;
+
+    // warm up every code path and object
+    await wrk(baseUrl, { ...base, seconds: 2 });
+    for (const sc of scenarios) await wrk(urlOf(sc), { ...sc, seconds: 2 });
+
+    const results = new Map([[base.name, []], ...scenarios.map((sc) => [sc.name, []])]);
+    const seq = new Map(scenarios.map((sc) => [sc.name, []]));
+    const seqBase = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const sc of scenarios) {
+        // the baseline right before each scenario, so drift hits both alike
+        const b = await wrk(baseUrl, { ...base, seconds: DURATION });
+        results.get(base.name).push(b);
+        const r = await wrk(urlOf(sc), { ...sc, seconds: DURATION });
+        r.ratio = r.rps / b.rps;
+        results.get(sc.name).push(r);
+      }
+      seqBase.push(await wrk(baseUrl, { ...base, connections: 1, seconds: Math.max(2, DURATION / 2) }));
+      for (const sc of scenarios) {
+        seq.get(sc.name).push(await wrk(urlOf(sc), { ...sc, connections: 1, seconds: Math.max(2, DURATION / 2) }));
+      }
+    }
+
+    const rows = [base, ...scenarios].map((sc) => {
+      const rs = results.get(sc.name);
+      const s = sc === base ? seqBase : seq.get(sc.name);
+      return {
+        scenario: sc.name,
+        connections: sc.connections,
+        rps: median(rs.map((r) => r.rps)),
+        ratio: sc === base ? 1 : median(rs.map((r) => r.ratio)),
+        p50: median(rs.map((r) => r.p50)),
+        p99: median(rs.map((r) => r.p99)),
+        errors: rs.reduce((n, r) => n + r.errors, 0),
+        requests: rs.reduce((n, r) => n + r.requests, 0),
+        sequentialP50: median(s.map((r) => r.p50)),
+      };
+    });
+    console.log(`\nkeygate benchmark — ${ROUNDS} rounds × ${DURATION} s per measurement, medians; wrk (1 thread) in a separate process`);
+    console.log(`wasm: ${size.bytes} bytes (${size.gzipped} gzipped); first request after a cold start: ${coldFirstMs.toFixed(1)} ms\n`);
+    console.log(
+      "scenario".padEnd(44),
+      "conn".padStart(4),
+      "req/s".padStart(8),
+      "× base".padStart(7),
+      "p50 ms".padStart(7),
+      "p99 ms".padStart(7),
+      "errors".padStart(7),
+      "seq p50".padStart(8),
+    );
+    for (const r of rows) {
+      console.log(
+        r.scenario.padEnd(44),
+        String(r.connections).padStart(4),
+        r.rps.toFixed(0).padStart(8),
+        r.ratio.toFixed(2).padStart(7),
+        r.p50.toFixed(1).padStart(7),
+        r.p99.toFixed(1).padStart(7),
+        `${r.errors}`.padStart(7),
+        r.sequentialP50.toFixed(2).padStart(8),
+      );
+    }
+    const flush = process.argv.includes("--no-flush") ? [] : await flushCost(keygate, root, apiId, create);
+    if (JSON_OUT) {
+      writeFileSync(JSON_OUT, JSON.stringify({ duration: DURATION, rounds: ROUNDS, wasm: size, coldFirstMs, rows, flush }, null, 2));
+      console.log(`\nwritten to ${JSON_OUT}`);
+    }
+  } finally {
+    await mf.dispose();
+  }
+}
+
+await main();

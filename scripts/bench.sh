@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The verification benchmark: builds the worker and runs scripts/bench.mjs against it (Miniflare on
-# 127.0.0.1, bounded request counts). Results are ratios against a baseline measured in the same
-# run, since the machines are shared and noisy.
+# The verification benchmark: builds the release worker and runs scripts/bench.mjs (Miniflare on
+# 127.0.0.1, load from wrk in a separate process). Installs wrk from Debian when it is missing.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$KEYGATE_ROOT"
 bash scripts/setup.sh
+if ! command -v wrk >/dev/null; then
+  echo "bench: installing wrk (Debian package)"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi
+fi
+unset KEYGATE_DEV_BUILD
 bash scripts/build.sh
 node scripts/bench.mjs "$@"

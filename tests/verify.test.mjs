@@ -2,7 +2,7 @@
 // concurrency, refills, and the immediate effect of every balance change.
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { startKeygate, expectError, at } from "./helpers.mjs";
+import { startKeygate, expectError, at, ok } from "./helpers.mjs";
 
 let kg, s;
 before(async () => {
@@ -119,7 +119,7 @@ describe("verification outcomes", () => {
     assert.match(r.body.identity.id, /^id_/);
     assert.deepEqual(r.body.identity.meta, {});
     assert.equal(r.body.ownerId, "identity-external-456");
-    await kg.db.prepare("UPDATE identities SET meta = ? WHERE id = ?").bind(JSON.stringify({ hello: "world" }), r.body.identity.id).run();
+    ok(await kg.post("identities.updateIdentity", { identityId: r.body.identity.id, meta: { hello: "world" } }, s.rootKey));
     assert.deepEqual((await kg.verifyKey({ key })).body.identity.meta, { hello: "world" });
     const plain = await kg.createKey(s, { ownerId: "key-owner-123" });
     assert.equal((await kg.verifyKey({ key: plain.key })).body.ownerId, "key-owner-123");

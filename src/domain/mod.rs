@@ -11,6 +11,7 @@ pub fn parse_meta(stored: Option<&str>) -> Option<Meta> {
 pub mod analytics;
 pub mod credits;
 pub mod crypto;
+pub mod group_commit;
 pub mod identities;
 pub mod ids;
 pub mod keys;

@@ -45,12 +45,14 @@ fn bearer(authorization: Option<String>) -> Option<String> {
 
 impl Incoming {
     pub fn read(req: &Request, now: i64) -> worker::Result<Incoming> {
-        let url = req.url()?;
+        // the path and the `pretty` flag without parsing the whole URL (the hot path)
+        let url = req.inner().url();
+        let query = url.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or(q)).unwrap_or("");
         Ok(Incoming {
             request_id: new_id(IdKind::Request, now).unwrap_or_else(|_| format!("req_{now}")),
             method: req.method(),
-            path: url.path().to_string(),
-            pretty: url.query_pairs().any(|(k, _)| k == "pretty"),
+            path: req.path(),
+            pretty: query.split('&').any(|pair| pair.split('=').next() == Some("pretty")),
             ip: header(req, "True-Client-IP").or_else(|| header(req, "CF-Connecting-IP")),
             user_agent: header(req, "User-Agent"),
             token: bearer(header(req, "Authorization")),

@@ -9,8 +9,7 @@
 //! change. The SQL is conditional anyway, so a write the object was not told about (the refill
 //! cron) cannot be lost: a mismatch makes the object reload and decide again.
 
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::cell::RefCell;
 
 use futures_channel::oneshot;
 use serde::Serialize;
@@ -19,6 +18,7 @@ use worker::{durable_object, DurableObject, Env, Request, Response, State};
 use super::gate::Gate;
 use super::protocol::{Reloaded, UsageOp, UsageReply};
 use crate::domain::credits::{Adjustment, Balance, SpendOutcome};
+use crate::domain::group_commit::{Queue, Role};
 use crate::store::balances::{self, Stored, Written};
 use crate::store::{Store, StoreResult};
 
@@ -26,7 +26,15 @@ use crate::store::{Store, StoreResult};
 struct Waiting {
     cost: i64,
     now: i64,
-    reply: oneshot::Sender<Result<UsageReply, String>>,
+    reply: oneshot::Sender<Wake>,
+}
+
+/// What a waiting spend is told.
+enum Wake {
+    /// Its outcome.
+    Answer(Result<UsageReply, String>),
+    /// It leads the next batch.
+    Lead,
 }
 
 #[durable_object]
@@ -35,8 +43,7 @@ pub struct UsageLimiter {
     gate: Gate,
     cache: RefCell<Option<(Balance, Stored)>>,
     /// Spends that arrived while a write was in flight; the next write decides them all.
-    waiting: RefCell<VecDeque<Waiting>>,
-    flushing: Cell<bool>,
+    queue: RefCell<Queue<Waiting>>,
 }
 
 fn reply<T: Serialize>(result: Result<T, String>) -> worker::Result<Response> {
@@ -52,8 +59,7 @@ impl DurableObject for UsageLimiter {
             env,
             gate: Gate::default(),
             cache: RefCell::new(None),
-            waiting: RefCell::new(VecDeque::new()),
-            flushing: Cell::new(false),
+            queue: RefCell::new(Queue::default()),
         }
     }
 
@@ -113,30 +119,53 @@ impl UsageLimiter {
         Ok(stored)
     }
 
-    /// Group commit: a spend joins the queue; whoever finds no flush running flushes the queue,
-    /// batch after batch, each decided in memory in arrival order and written in one conditional
-    /// statement before any of its requests is answered.
+    /// Group commit: a spend joins the queue. When no flush is running it leads: it takes the
+    /// whole queue as one batch (decided in memory in arrival order, written in one conditional
+    /// statement, every request of it answered once the write is durable), then hands the lead to
+    /// the first spend that queued meanwhile and returns. So no request waits for batches after
+    /// its own, however long the load lasts.
     async fn spend(&self, balance: Balance, cost: i64, now: i64) -> Result<UsageReply, String> {
-        let (tx, rx) = oneshot::channel();
-        self.waiting.borrow_mut().push_back(Waiting { cost, now, reply: tx });
-        if !self.flushing.replace(true) {
-            loop {
-                let _pass = self.gate.enter().await;
-                let batch: Vec<Waiting> = self.waiting.borrow_mut().drain(..).collect();
-                if batch.is_empty() {
-                    break;
+        let (tx, mut rx) = oneshot::channel();
+        let mut role = self.queue.borrow_mut().join(Waiting { cost, now, reply: tx });
+        loop {
+            if role == Role::Wait {
+                match (&mut rx).await {
+                    Ok(Wake::Answer(result)) => return result,
+                    // handed the lead: we were taken off the queue, so rejoin it at its front
+                    Ok(Wake::Lead) => {
+                        let (tx, next) = oneshot::channel();
+                        rx = next;
+                        self.queue.borrow_mut().rejoin(Waiting { cost, now, reply: tx });
+                        role = Role::Lead;
+                    }
+                    Err(_) => return Err("the deduction was abandoned".into()),
                 }
-                let rest = self.flush(&balance, batch).await;
-                let mut waiting = self.waiting.borrow_mut();
-                for w in rest.into_iter().rev() {
-                    waiting.push_front(w);
-                }
+                continue;
             }
-            self.flushing.set(false);
+            {
+                let _pass = self.gate.enter().await;
+                let batch = self.queue.borrow_mut().take();
+                let rest = self.flush(&balance, batch).await;
+                self.queue.borrow_mut().requeue(rest);
+            }
+            self.hand_over();
+            role = Role::Wait;
         }
-        match rx.await {
-            Ok(result) => result,
-            Err(_) => Err("the deduction was abandoned".into()),
+    }
+
+    /// Gives the lead to the first waiting spend (it writes the next batch), or ends the flush.
+    fn hand_over(&self) {
+        loop {
+            let next = self.queue.borrow_mut().next_leader();
+            match next {
+                Some(w) => {
+                    // a spend whose request went away cannot lead; try the next
+                    if w.reply.send(Wake::Lead).is_ok() {
+                        return;
+                    }
+                }
+                None => return,
+            }
         }
     }
 
@@ -144,7 +173,7 @@ impl UsageLimiter {
     async fn flush(&self, balance: &Balance, mut batch: Vec<Waiting>) -> Vec<Waiting> {
         let answer = |batch: Vec<Waiting>, reply: &dyn Fn(usize) -> Result<UsageReply, String>| {
             for (i, w) in batch.into_iter().enumerate() {
-                let _ = w.reply.send(reply(i));
+                let _ = w.reply.send(Wake::Answer(reply(i)));
             }
         };
         // a mismatch between the cache and storage (a write we were not told about) reloads and

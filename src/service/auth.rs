@@ -1,12 +1,11 @@
 //! Root-key authentication (v1 §2.2) and the operator token (decisions.md §4).
 
-use super::{AuthFailure, Ctx, Error, Result};
+use super::{keycache, AuthFailure, Ctx, Error, Result};
 use crate::domain::crypto::secrets_equal;
 use crate::domain::keys::hash_key;
 use crate::domain::permissions::PermissionQuery;
 use crate::domain::verify::{precheck, Caller};
 use crate::store::audit::Actor;
-use crate::store::verification::load_by_hash;
 
 /// An authenticated root key: who acts, for which workspace, with which permissions.
 #[derive(Debug, Clone)]
@@ -44,7 +43,7 @@ pub async fn authenticate(
     query: Option<&PermissionQuery>,
 ) -> Result<Principal> {
     let token = token.ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
-    let loaded = load_by_hash(&ctx.store, &hash_key(token))
+    let loaded = keycache::load(ctx, &hash_key(token))
         .await?
         .ok_or(Error::Unauthenticated(AuthFailure::UnknownKey))?;
     let key = &loaded.key;
@@ -63,7 +62,7 @@ pub async fn authenticate(
         key_id: key.id.clone(),
         name: key.name.clone(),
         workspace_id,
-        permissions: loaded.permissions,
+        permissions: loaded.permissions.clone(),
     };
     if let Some(q) = query {
         principal.require(q)?;

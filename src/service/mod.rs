@@ -10,6 +10,7 @@ pub mod auth;
 pub mod credits;
 mod error;
 pub mod identities;
+pub mod keycache;
 pub mod keys;
 pub mod maintenance;
 pub mod migrations;
@@ -46,10 +47,26 @@ pub struct Config {
     /// Days audit logs are kept, and soft-deleted keys before they are purged
     /// (`AUDIT_RETENTION_DAYS`, default 365).
     pub audit_retention_days: i64,
+    /// How long another isolate may serve a verification from its cache after a change
+    /// (`VERIFY_CACHE_TTL_MS`; 0 reads storage on every verification).
+    pub verify_cache_ttl_ms: i64,
+}
+
+/// `VERIFY_CACHE_TTL_MS` when unset.
+pub const DEFAULT_VERIFY_CACHE_TTL_MS: i64 = 5_000;
+
+thread_local! {
+    /// The deployment's variables do not change while an isolate lives: read them once.
+    static CONFIG: std::cell::OnceCell<Config> = const { std::cell::OnceCell::new() };
 }
 
 impl Config {
-    pub fn from_env(env: &worker::Env) -> Config {
+    /// The configuration of this isolate's deployment.
+    pub fn of(env: &worker::Env) -> Config {
+        CONFIG.with(|c| c.get_or_init(|| Config::from_env(env)).clone())
+    }
+
+    fn from_env(env: &worker::Env) -> Config {
         let var = |name: &str| env.var(name).ok().map(|v| v.to_string()).filter(|v| !v.is_empty());
         // a missing, malformed or non-positive number of days is the default
         let days = |name: &str, default: i64| {
@@ -63,6 +80,10 @@ impl Config {
             admin_token: var("ADMIN_TOKEN"),
             analytics_retention_days: days("ANALYTICS_RETENTION_DAYS", 90),
             audit_retention_days: days("AUDIT_RETENTION_DAYS", 365),
+            verify_cache_ttl_ms: var("VERIFY_CACHE_TTL_MS")
+                .and_then(|v| v.parse().ok())
+                .filter(|ms: &i64| *ms >= 0)
+                .unwrap_or(DEFAULT_VERIFY_CACHE_TTL_MS),
         }
     }
 }
@@ -93,7 +114,7 @@ impl Ctx {
             now,
             request_id,
             origin,
-            config: Config::from_env(env),
+            config: Config::of(env),
             background: background.map(Rc::new),
         })
     }

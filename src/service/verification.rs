@@ -3,8 +3,10 @@
 //! v1 verifies any key (public route); v2 verifies as a root key, and a key outside the root key's
 //! workspace or verify rights is NOT_FOUND.
 
+use std::rc::Rc;
+
 use super::auth::Principal;
-use super::{analytics, Ctx, Error, Result};
+use super::{analytics, keycache, Ctx, Error, Result};
 use crate::domain::analytics::Event;
 use crate::domain::credits::Balance;
 use crate::domain::keys::hash_key;
@@ -14,7 +16,7 @@ use crate::domain::ratelimit::{
     UnknownLimit,
 };
 use crate::domain::verify::{precheck, Caller, Denial};
-use crate::store::verification::{load_by_hash, KeyLimitRow, LoadedKey};
+use crate::store::verification::{KeyLimitRow, LoadedKey};
 
 /// What a verification asks.
 #[derive(Debug, Clone, Default)]
@@ -43,7 +45,7 @@ pub struct CheckedLimit {
 
 /// A verification of an existing key: a denial, or valid with what was charged.
 pub struct Verified {
-    pub key: LoadedKey,
+    pub key: Rc<LoadedKey>,
     pub denial: Option<Denial>,
     pub ratelimit: Option<LimitSummary>,
     pub limits: Vec<CheckedLimit>,
@@ -77,7 +79,7 @@ impl Verified {
 
 /// Verifies a key (v1, no caller); `None` when there is no such key (NOT_FOUND).
 pub async fn verify(ctx: &Ctx, input: &VerifyInput) -> Result<Option<Verified>> {
-    let Some(key) = load_by_hash(&ctx.store, &hash_key(&input.key)).await? else {
+    let Some(key) = keycache::load(ctx, &hash_key(&input.key)).await? else {
         return Ok(None);
     };
     finish(ctx, key, input).await
@@ -93,11 +95,12 @@ pub async fn verify_as(
     migration_id: Option<&str>,
 ) -> Result<Option<Verified>> {
     let hash = hash_key(&input.key);
-    let mut loaded = load_by_hash(&ctx.store, &hash).await?;
+    let mut loaded = keycache::load(ctx, &hash).await?;
     if loaded.is_none() {
         if let Some(migration_id) = migration_id {
+            // adopting commits a change, so the cache reads the adopted key afresh
             if super::migrations::adopt(ctx, &p.workspace_id, migration_id, &input.key).await? {
-                loaded = load_by_hash(&ctx.store, &hash).await?;
+                loaded = keycache::load(ctx, &hash).await?;
             }
         }
     }
@@ -110,7 +113,7 @@ pub async fn verify_as(
     finish(ctx, key, input).await
 }
 
-async fn finish(ctx: &Ctx, key: LoadedKey, input: &VerifyInput) -> Result<Option<Verified>> {
+async fn finish(ctx: &Ctx, key: Rc<LoadedKey>, input: &VerifyInput) -> Result<Option<Verified>> {
     if !key.key.workspaces_enabled {
         return Err(Error::Forbidden("workspace is disabled".into()));
     }
@@ -120,7 +123,7 @@ async fn finish(ctx: &Ctx, key: LoadedKey, input: &VerifyInput) -> Result<Option
 }
 
 /// Checks 4–10 of v1 §3.2 in order.
-async fn check(ctx: &Ctx, key: LoadedKey, input: &VerifyInput) -> Result<Verified> {
+async fn check(ctx: &Ctx, key: Rc<LoadedKey>, input: &VerifyInput) -> Result<Verified> {
     let query = input.permissions.clone().transpose().map_err(|e| Error::QuerySyntax(e.to_string()))?;
     let mut v = Verified {
         key,

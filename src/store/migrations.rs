@@ -58,7 +58,7 @@ pub async fn adopt(
     start: &str,
     now: i64,
 ) -> StoreResult<i64> {
-    store
+    let changed = store
         .run(stmt!(
             "UPDATE keys SET hash = ?4, start = ?5, pending_migration_id = NULL, updated_at_m = ?6
              WHERE hash = ?3 AND workspace_id = ?1 AND pending_migration_id = ?2 AND deleted_at_m IS NULL",
@@ -69,5 +69,8 @@ pub async fn adopt(
             start,
             now
         ))
-        .await
+        .await;
+    // a key changed its hash: what this isolate read before may be stale (see `generation`)
+    super::changed();
+    changed
 }

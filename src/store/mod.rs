@@ -24,6 +24,7 @@ pub mod verification;
 pub mod workspaces;
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
 
@@ -188,15 +189,16 @@ impl Rows {
 pub struct Batch {
     stmts: Vec<Stmt>,
     events: Vec<AuditEvent>,
+    only_adds_keys: bool,
 }
 
 impl Batch {
     pub fn audited(event: AuditEvent) -> Self {
-        Batch { stmts: Vec::new(), events: vec![event] }
+        Batch { stmts: Vec::new(), events: vec![event], only_adds_keys: false }
     }
 
     pub fn unaudited() -> Self {
-        Batch { stmts: Vec::new(), events: Vec::new() }
+        Batch { stmts: Vec::new(), events: Vec::new(), only_adds_keys: false }
     }
 
     pub fn push(&mut self, stmt: Stmt) -> &mut Self {
@@ -210,10 +212,18 @@ impl Batch {
         self
     }
 
+    /// Declares that the batch only adds new keys with fresh random values (createKey): nothing
+    /// read before can have become stale, so cached verifications stay valid.
+    pub fn only_adds_keys(&mut self) -> &mut Self {
+        self.only_adds_keys = true;
+        self
+    }
+
     /// Moves the statements and events of `other` to the end of this batch.
     pub fn append(&mut self, other: Batch) -> &mut Self {
         self.stmts.extend(other.stmts);
         self.events.extend(other.events);
+        self.only_adds_keys &= other.only_adds_keys;
         self
     }
 
@@ -225,6 +235,21 @@ impl Batch {
         }
         Ok(stmts)
     }
+}
+
+thread_local! {
+    static GENERATION: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many changes this isolate has committed: anything read before the number moved may be
+/// stale (the verification cache compares it).
+pub fn generation() -> u64 {
+    GENERATION.with(Cell::get)
+}
+
+/// Counts a change committed outside [`Store::commit`] (see [`generation`]).
+pub(crate) fn changed() {
+    GENERATION.with(|g| g.set(g.get() + 1));
 }
 
 /// The database keygate's data lives in (D1, bound as `DB`).
@@ -265,9 +290,18 @@ impl Store {
         Ok(self.db.batch(prepared).await?.into_iter().map(Rows).collect())
     }
 
-    /// Writes a change and its audit rows in one transaction.
+    /// Writes a change and its audit rows in one transaction. Everything this isolate read
+    /// before counts as possibly stale afterwards (see [`generation`]), unless the batch only
+    /// adds new keys ([`Batch::only_adds_keys`]).
     pub async fn commit(&self, batch: Batch) -> StoreResult<Vec<Rows>> {
-        self.batch(batch.into_statements()?).await
+        let bump = !batch.only_adds_keys;
+        let result = self.batch(batch.into_statements()?).await;
+        // bumped after the write (a read racing with it must not be cached as current) and even
+        // when it failed (it may have been applied)
+        if bump {
+            changed();
+        }
+        result
     }
 }
 

@@ -125,28 +125,28 @@ fn verified(v: Verified) -> VerifyKeyResponse {
             auto_apply: c.auto_apply,
         })
         .collect();
-    let key = v.key.key;
+    let key = &v.key.key;
     VerifyKeyResponse {
         valid: v.denial.is_none(),
         code: code(v.denial),
-        identity: match (key.identity_id, key.identity_external_id) {
+        identity: match (&key.identity_id, &key.identity_external_id) {
             (Some(id), Some(external_id)) => Some(Identity {
-                id,
-                external_id,
+                id: id.clone(),
+                external_id: external_id.clone(),
                 meta: meta_out(key.identity_meta.as_deref()),
                 ratelimits: non_empty(identity_limits),
                 credits: None,
             }),
             _ => None,
         },
-        key_id: Some(key.id),
-        name: key.name.filter(|n| !n.is_empty()),
+        key_id: Some(key.id.clone()),
+        name: key.name.clone().filter(|n| !n.is_empty()),
         meta: meta_out(key.meta.as_deref()),
         expires: key.expires,
         credits,
         enabled: Some(key.enabled),
-        permissions: non_empty(v.key.permissions),
-        roles: non_empty(v.key.roles),
+        permissions: non_empty(v.key.permissions.clone()),
+        roles: non_empty(v.key.roles.clone()),
         ratelimits: non_empty(limits),
     }
 }

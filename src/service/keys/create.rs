@@ -254,6 +254,8 @@ pub async fn create(ctx: &Ctx, p: &Principal, req: NewKey) -> Result<(String, St
         Target::named("api", &api.id, Some(api.name.clone())),
     ];
     let mut batch = ctx.batch(&p.actor(), ws, "key.create", "", targets);
+    // a fresh random key: no verification anyone cached can be about it
+    batch.only_adds_keys();
     rbac::create_named(&mut batch, LinkKind::Permission, ws, &missing_permissions, ctx.now)?;
     rbac::create_named(&mut batch, LinkKind::Role, ws, &missing_roles, ctx.now)?;
     stage_insert(ctx, &mut batch, &new)?;

@@ -1,12 +1,11 @@
 //! keys.getKey, apis.listKeys and keys.whoami.
 
 use super::super::auth::{Credentials, Principal};
-use super::super::{apis, vault, Ctx, Error, Resource, Result};
+use super::super::{apis, keycache, vault, Ctx, Error, Resource, Result};
 use super::not_found;
 use crate::domain::keys::hash_key;
 use crate::domain::permissions::require;
 use crate::store::key_view::{self, Detail, KeyView, Page};
-use crate::store::verification::load_by_hash;
 use crate::store::{identities, keys};
 
 fn require_decrypt(p: &Principal, api_id: &str) -> Result<()> {
@@ -136,7 +135,7 @@ pub struct Whoami {
 /// whoami: loads the key by its value first (unknown: 404), then authenticates.
 pub async fn whoami(ctx: &Ctx, creds: &Credentials, key: &str) -> Result<Whoami> {
     let missing = || Error::not_found(Resource::Key, "Key not found");
-    let loaded = load_by_hash(&ctx.store, &hash_key(key)).await?.ok_or_else(missing)?;
+    let loaded = keycache::load_fresh(&ctx.store, &hash_key(key)).await?.ok_or_else(missing)?;
     let p = creds.authenticate(ctx, Some(&require::api(&loaded.key.api_id, "read_key"))).await?;
     let key = loaded.key;
     if key.workspace_id != p.workspace_id {

@@ -77,21 +77,21 @@ fn not_found(ctx: &Ctx) -> VerifyKeyResponse {
 }
 
 fn response(ctx: &Ctx, v: Verified) -> VerifyKeyResponse {
-    let key = v.key.key;
-    let identity = match (key.identity_id, key.identity_external_id) {
+    let key = &v.key.key;
+    let identity = match (&key.identity_id, &key.identity_external_id) {
         (Some(id), Some(external_id)) => Some(VerifyIdentity {
-            id,
-            external_id,
+            id: id.clone(),
+            external_id: external_id.clone(),
             meta: parse_meta(key.identity_meta.as_deref()).unwrap_or_default(),
         }),
         _ => None,
     };
     VerifyKeyResponse {
-        key_id: Some(key.id),
+        key_id: Some(key.id.clone()),
         valid: v.denial.is_none(),
-        name: key.name,
+        name: key.name.clone(),
         // the identity's external id wins over the deprecated owner id (upstream #4516)
-        owner_id: identity.as_ref().map(|i| i.external_id.clone()).or(key.owner_id),
+        owner_id: identity.as_ref().map(|i| i.external_id.clone()).or_else(|| key.owner_id.clone()),
         meta: parse_meta(key.meta.as_deref()),
         expires: key.expires,
         ratelimit: v.ratelimit.map(|s| VerifyRatelimitResult {
@@ -102,9 +102,9 @@ fn response(ctx: &Ctx, v: Verified) -> VerifyKeyResponse {
         remaining: v.remaining,
         code: code(v.denial),
         enabled: Some(key.enabled),
-        permissions: Some(v.key.permissions),
-        roles: Some(v.key.roles),
-        environment: key.environment,
+        permissions: Some(v.key.permissions.clone()),
+        roles: Some(v.key.roles.clone()),
+        environment: key.environment.clone(),
         identity,
         request_id: ctx.request_id.clone(),
     }

@@ -1,0 +1,86 @@
+//! The isolate's cache of what a verification reads about a key (the key, its api, workspaces,
+//! credits ids, identity, permissions, roles and rate limits: `store::verification::LoadedKey`),
+//! by key hash, unknown keys included. A warm key verifies without a storage round trip.
+//!
+//! Freshness:
+//! - every change this isolate commits (`store::generation`) makes every entry stale, so a change
+//!   made through keygate — to the key, a role's permissions, an identity, an api, a workspace —
+//!   is seen by the next verification this isolate serves (every local setup has one isolate);
+//! - other isolates (on the edge) drop an entry `VERIFY_CACHE_TTL_MS` after they read it
+//!   (`0` reads storage on every verification);
+//! - nothing here is a verdict: expiry, the caller's api and IP, permissions, rate limits and
+//!   credits are decided on every verification.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::{Ctx, Result};
+use crate::store::verification::{load_by_hash, LoadedKey};
+use crate::store::{self, Store};
+
+/// At most this many keys are kept (about 1 KB each).
+const CAPACITY: usize = 10_000;
+
+struct Entry {
+    key: Option<Rc<LoadedKey>>,
+    /// Wall-clock ms when it was read.
+    read_at: i64,
+    generation: u64,
+}
+
+thread_local! {
+    static CACHE: RefCell<HashMap<String, Entry>> = RefCell::new(HashMap::new());
+}
+
+fn wall_clock() -> i64 {
+    worker::Date::now().as_millis() as i64
+}
+
+fn cached(hash: &str, ttl_ms: i64, now: i64) -> Option<Option<Rc<LoadedKey>>> {
+    let generation = store::generation();
+    CACHE.with(|c| {
+        let cache = c.borrow();
+        let e = cache.get(hash)?;
+        let fresh = e.generation == generation && (0..ttl_ms).contains(&(now - e.read_at));
+        fresh.then(|| e.key.clone())
+    })
+}
+
+fn remember(hash: &str, key: Option<Rc<LoadedKey>>, read_at: i64, generation: u64, ttl_ms: i64) {
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= CAPACITY {
+            let current = store::generation();
+            cache.retain(|_, e| e.generation == current && read_at - e.read_at < ttl_ms);
+            if cache.len() >= CAPACITY {
+                cache.clear();
+            }
+        }
+        cache.insert(hash.to_string(), Entry { key, read_at, generation });
+    });
+}
+
+/// The key with this hash (`None`: no such live key), from the cache when it is fresh.
+pub async fn load(ctx: &Ctx, hash: &str) -> Result<Option<Rc<LoadedKey>>> {
+    let ttl_ms = ctx.config.verify_cache_ttl_ms;
+    let now = wall_clock();
+    if ttl_ms > 0 {
+        if let Some(hit) = cached(hash, ttl_ms, now) {
+            return Ok(hit);
+        }
+    }
+    let generation = store::generation();
+    let key = load_by_hash(&ctx.store, hash).await?.map(Rc::new);
+    // a change committed while we read may not be in what we read: then it is not kept
+    if ttl_ms > 0 && store::generation() == generation {
+        remember(hash, key.clone(), now, generation, ttl_ms);
+    }
+    Ok(key)
+}
+
+/// Reads the key from storage, bypassing the cache (whoami shows balances, which change
+/// without a commit).
+pub async fn load_fresh(store: &Store, hash: &str) -> Result<Option<LoadedKey>> {
+    Ok(load_by_hash(store, hash).await?)
+}
