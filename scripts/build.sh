@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Builds the worker (build/index.js + build/index_bg.wasm) with no network access:
-# worker-build would download wasm-bindgen and wasm-opt from GitHub, so point it at local ones.
+# worker-build would download wasm-bindgen and wasm-opt from GitHub, so point it at local ones
+# (installed by scripts/setup.sh, which runs first: a fresh clone builds with `npm run build`).
 # Skips the build when build/ is newer than every input and was built with the same profile
 # (wrangler dev runs this on start). KEYGATE_DEV_BUILD=1 builds the unoptimised dev profile
 # (seconds instead of minutes when iterating; never for deploys or benchmarks).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$KEYGATE_ROOT"
+bash scripts/setup.sh
 out=build/index_bg.wasm
 profile=release
 [ -n "${KEYGATE_DEV_BUILD:-}" ] && profile=dev
