@@ -17,10 +17,9 @@ pub async fn body(req: &mut Request) -> Result<Value, MalformedJson> {
 }
 
 /// The query string as an object of strings (a repeated name becomes an array).
-pub fn query(req: &Request) -> worker::Result<Value> {
-    let url = req.url()?;
+pub fn query(req: &Request) -> Value {
     let mut map = Map::new();
-    for (k, v) in url.query_pairs() {
+    for (k, v) in super::query_pairs(&req.inner().url()) {
         let v = Value::String(v.into_owned());
         match map.get_mut(k.as_ref()) {
             Some(Value::Array(items)) => items.push(v),
@@ -33,5 +32,5 @@ pub fn query(req: &Request) -> worker::Result<Value> {
             }
         }
     }
-    Ok(Value::Object(map))
+    Value::Object(map)
 }

@@ -31,6 +31,12 @@ pub fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten().filter(|v| !v.is_empty())
 }
 
+/// The decoded name/value pairs of a URL's query string (read without parsing the whole URL).
+fn query_pairs(url: &str) -> form_urlencoded::Parse<'_> {
+    let query = url.split('#').next().and_then(|u| u.split_once('?')).map_or("", |(_, q)| q);
+    form_urlencoded::parse(query.as_bytes())
+}
+
 /// The token of an `Authorization` header value.
 fn bearer(authorization: Option<String>) -> Option<String> {
     let h = authorization?;
@@ -41,12 +47,11 @@ fn bearer(authorization: Option<String>) -> Option<String> {
 
 impl Incoming {
     pub fn read(req: &Request, now: i64) -> worker::Result<Incoming> {
-        let url = req.url()?;
         Ok(Incoming {
             request_id: new_id(IdKind::Request, now).unwrap_or_else(|_| format!("req_{now}")),
             method: req.method(),
-            path: url.path().to_string(),
-            pretty: url.query_pairs().any(|(k, _)| k == "pretty"),
+            path: req.path(),
+            pretty: query_pairs(&req.inner().url()).any(|(k, _)| k == "pretty"),
             ip: header(req, "True-Client-IP").or_else(|| header(req, "CF-Connecting-IP")),
             user_agent: header(req, "User-Agent"),
             token: bearer(header(req, "Authorization")),

@@ -22,7 +22,7 @@ use crate::service::{Ctx, Error, Result};
 /// Reads the input of a route as JSON: the query string for GET, the body otherwise.
 pub async fn read_input(req: &mut Request, is_get: bool) -> Result<(Value, Source)> {
     if is_get {
-        Ok((http::query(req).map_err(|e| Error::Internal(e.to_string()))?, Source::Query))
+        Ok((http::query(req), Source::Query))
     } else {
         let body = http::body(req).await.map_err(|_| Error::bad_request("Malformed JSON in request body"))?;
         Ok((body, Source::Json))
