@@ -5,29 +5,20 @@
 use worker::{Context, Date, Env, Method, Request, Response};
 
 use crate::http::{self, Incoming};
-use crate::routes::v1;
-use crate::service::{credits, Ctx, Origin};
+use crate::routes::{edge, v1};
+use crate::service::{credits, Config, Ctx, Origin};
 
 /// Unix ms now.
 pub fn now_ms() -> i64 {
     Date::now().as_millis() as i64
 }
 
-/// Tests move time with an `X-Test-Now: <unix ms>` header, honoured only when the worker runs
-/// with the `UNSAFE_TEST_CLOCK=1` binding (the Miniflare tests set it; wrangler.toml never does:
-/// a client that controls the clock could revive expired keys).
-fn test_clock(env: &Env, req: &Request) -> Option<i64> {
-    if env.var("UNSAFE_TEST_CLOCK").ok()?.to_string() != "1" {
-        return None;
-    }
-    http::header(req, "X-Test-Now")?.parse().ok()
-}
-
 /// Serves one request: every response carries `Unkey-Request-Id` and CORS headers.
 pub async fn serve(mut req: Request, env: Env, worker: Context) -> worker::Result<Response> {
     let now = now_ms();
-    let incoming = Incoming::read(&req, now)?;
-    let resp = route(&mut req, &env, worker, &incoming, now).await?;
+    let config = Config::from_env(&env);
+    let incoming = Incoming::read(&req, now, config.trust_true_client_ip)?;
+    let resp = route(&mut req, &env, worker, config, &incoming, now).await?;
     http::finish(resp, &incoming.request_id)
 }
 
@@ -35,6 +26,7 @@ async fn route(
     req: &mut Request,
     env: &Env,
     worker: Context,
+    config: Config,
     incoming: &Incoming,
     now: i64,
 ) -> worker::Result<Response> {
@@ -46,9 +38,24 @@ async fn route(
         resp.headers_mut().set("Content-Type", "application/json")?;
         return Ok(resp);
     }
-    let now = test_clock(env, req).unwrap_or(now);
+    // a declared body over the limit is refused before anything else is read
+    if http::declared_too_large(req) {
+        return v1::envelope::error(&edge::too_large(), &incoming.request_id, incoming.pretty);
+    }
+    // Test hooks, honoured only with the `UNSAFE_TEST_CLOCK=1` binding (the Miniflare tests set
+    // it; wrangler.toml never does: a client that controls the clock could revive expired keys):
+    // `X-Test-Now: <unix ms>` moves the request's clock, `X-Test-Panic` panics inside the request.
+    let mut now = now;
+    if config.test_hooks {
+        if let Some(t) = http::header(req, "X-Test-Now").and_then(|t| t.parse().ok()) {
+            now = t;
+        }
+        if http::header(req, "X-Test-Panic").is_some() {
+            panic!("X-Test-Panic: a panic requested by a test ({})", incoming.request_id);
+        }
+    }
     let origin = Origin { ip: incoming.ip.clone(), user_agent: incoming.user_agent.clone() };
-    let ctx = match Ctx::new(env, Some(worker), now, incoming.request_id.clone(), origin) {
+    let ctx = match Ctx::new(env, config, Some(worker), now, incoming.request_id.clone(), origin) {
         Ok(ctx) => ctx,
         Err(e) => return v1::envelope::error(&e, &incoming.request_id, incoming.pretty),
     };

@@ -19,14 +19,23 @@ use crate::http::{self, Incoming};
 use crate::service::auth::{admin_access, authenticate, AdminAccess, Principal};
 use crate::service::{Ctx, Error, Result};
 
-/// Reads the input of a route as JSON: the query string for GET, the body otherwise.
+/// Reads the input of a route as JSON: the query string for GET, the body otherwise (at most
+/// [`http::MAX_BODY_BYTES`], measured before parsing).
 pub async fn read_input(req: &mut Request, is_get: bool) -> Result<(Value, Source)> {
     if is_get {
         Ok((http::query(req), Source::Query))
     } else {
-        let body = http::body(req).await.map_err(|_| Error::bad_request("Malformed JSON in request body"))?;
+        let body = http::body(req).await.map_err(|e| match e {
+            http::BodyError::TooLarge => too_large(),
+            http::BodyError::Malformed => Error::bad_request("Malformed JSON in request body"),
+        })?;
         Ok((body, Source::Json))
     }
+}
+
+/// The 413 of a body over [`http::MAX_BODY_BYTES`].
+pub fn too_large() -> Error {
+    Error::PayloadTooLarge(format!("the request body is larger than {} bytes", http::MAX_BODY_BYTES))
 }
 
 thread_local! {

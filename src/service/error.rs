@@ -27,6 +27,8 @@ pub enum Error {
     Conflict(String),
     PreconditionFailed(String),
     DeleteProtected(String),
+    /// The request body is larger than keygate reads.
+    PayloadTooLarge(String),
     Store(StoreError),
     Limiter(LimiterError),
     /// Anything else that is keygate's fault.
@@ -47,6 +49,7 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::PreconditionFailed(_) => "precondition_failed",
             Error::DeleteProtected(_) => "delete_protected",
+            Error::PayloadTooLarge(_) => "payload_too_large",
             Error::Store(e) => e.code(),
             Error::Limiter(e) => e.code(),
             Error::Internal(_) => "internal",
@@ -82,6 +85,7 @@ impl fmt::Display for Error {
             | Error::Conflict(m)
             | Error::PreconditionFailed(m)
             | Error::DeleteProtected(m)
+            | Error::PayloadTooLarge(m)
             | Error::Internal(m) => f.write_str(m),
             Error::KeyDenied(d) => f.write_str(d.code()),
             Error::Store(e) => write!(f, "{e}"),

@@ -38,12 +38,24 @@ pub struct Config {
     pub encryption_key: Option<String>,
     /// The operator token (`ADMIN_TOKEN`); the operator API is off without it.
     pub admin_token: Option<String>,
+    /// `TRUST_TRUE_CLIENT_IP`: the caller IP is `True-Client-IP` when present (only for zones
+    /// where Cloudflare sets it; elsewhere a client can send any value).
+    pub trust_true_client_ip: bool,
+    /// `UNSAFE_TEST_CLOCK=1` (the Miniflare tests; never wrangler.toml): requests may carry
+    /// `X-Test-Now` and `X-Test-Panic`.
+    pub test_hooks: bool,
 }
 
 impl Config {
     pub fn from_env(env: &worker::Env) -> Config {
-        let var = |name: &str| env.var(name).ok().map(|v| v.to_string()).filter(|v| !v.is_empty());
-        Config { encryption_key: var("ENCRYPTION_KEY"), admin_token: var("ADMIN_TOKEN") }
+        let var = |name: &str| env.var(name).ok().map(|v| v.to_string()).filter(|v| !v.trim().is_empty());
+        let flag = |name: &str| var(name).is_some_and(|v| matches!(v.trim(), "1" | "true"));
+        Config {
+            encryption_key: var("ENCRYPTION_KEY"),
+            admin_token: var("ADMIN_TOKEN"),
+            trust_true_client_ip: flag("TRUST_TRUE_CLIENT_IP"),
+            test_hooks: var("UNSAFE_TEST_CLOCK").as_deref() == Some("1"),
+        }
     }
 }
 
@@ -62,6 +74,7 @@ pub struct Ctx {
 impl Ctx {
     pub fn new(
         env: &worker::Env,
+        config: Config,
         background: Option<worker::Context>,
         now: i64,
         request_id: String,
@@ -73,7 +86,7 @@ impl Ctx {
             now,
             request_id,
             origin,
-            config: Config::from_env(env),
+            config,
             background: background.map(Rc::new),
         })
     }

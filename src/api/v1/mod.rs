@@ -76,6 +76,7 @@ pub fn openapi(routes: &[RouteDoc]) -> Value {
                 ("404", "NOT_FOUND"),
                 ("409", "CONFLICT"),
                 ("412", "PRECONDITION_FAILED, DELETE_PROTECTED"),
+                ("413", "PAYLOAD_TOO_LARGE: the request body is over 1 MiB"),
                 ("429", "RATE_LIMITED"),
                 ("500", "INTERNAL_SERVER_ERROR"),
             ],
