@@ -10,9 +10,11 @@ use crate::domain::ratelimit::{LimitCheck, LimitResult};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "camelCase")]
 pub enum UsageOp {
-    /// Charge `cost` (>= 0) for a verification at `now` (unix ms). Answered with [`UsageReply`].
+    /// Charge `cost` (>= 0; the object refuses a negative one) for a verification at `now`
+    /// (unix ms). Answered with [`UsageReply`].
     Spend { balance: Balance, cost: i64, now: i64 },
-    /// Change the balance (updateRemaining, updateKey, updateIdentity). Answered with [`UsageReply`].
+    /// Change the balance (updateRemaining, updateKey, updateIdentity). Answered with [`UsageReply`]
+    /// (`valid: false`: refused, the result would leave ±(2^53 − 1); nothing changed).
     Adjust { balance: Balance, adjustment: Adjustment, now: i64 },
     /// Forget the cached balance; the next request reads storage again. Answered with [`Reloaded`].
     Reload,
