@@ -138,13 +138,13 @@ describe("verification outcomes", () => {
   });
 
   test("permission queries", async () => {
-    const { key } = await kg.createKey(s, { permissions: ["p1", "p2"] });
+    const { key } = await kg.createKey(s, { permissions: ["perm1", "perm2"] });
     const check = async (permissions) => (await kg.verifyKey({ key, authorization: { permissions } })).body.code;
-    assert.equal(await check("p1"), "VALID");
-    assert.equal(await check("p3"), "INSUFFICIENT_PERMISSIONS");
-    assert.equal(await check({ and: ["p1", "p2"] }), "VALID");
-    assert.equal(await check({ and: ["p1", "p3"] }), "INSUFFICIENT_PERMISSIONS");
-    assert.equal(await check({ or: ["p3", { and: ["p1", "p2"] }] }), "VALID");
+    assert.equal(await check("perm1"), "VALID");
+    assert.equal(await check("perm3"), "INSUFFICIENT_PERMISSIONS");
+    assert.equal(await check({ and: ["perm1", "perm2"] }), "VALID");
+    assert.equal(await check({ and: ["perm1", "perm3"] }), "INSUFFICIENT_PERMISSIONS");
+    assert.equal(await check({ or: ["perm3", { and: ["perm1", "perm2"] }] }), "VALID");
     assert.equal(await check(null), "VALID");
   });
 

@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod identities;
 pub mod ids;
 pub mod keys;
+pub mod limits;
 pub mod names;
 pub mod overrides;
 pub mod patch;

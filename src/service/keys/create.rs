@@ -11,6 +11,7 @@ use crate::domain::credits::{CreditWrite, CreditsOwner};
 use crate::domain::crypto::MasterKey;
 use crate::domain::ids::{new_id, IdKind};
 use crate::domain::keys::{hash_key, key_start, new_key};
+use crate::domain::names::check_new_names;
 use crate::domain::permissions::require;
 use crate::domain::rbac::LinkKind;
 use crate::domain::refill::Refill;
@@ -188,6 +189,13 @@ pub async fn create(ctx: &Ctx, p: &Principal, req: NewKey) -> Result<(String, St
     if !missing_roles.is_empty() {
         p.require(&require::rbac(&["create_role"]))?;
     }
+    // what createKey creates follows createPermission's and createRole's rules
+    check_new_names(
+        LinkKind::Permission,
+        permissions.iter().map(|n| Some(n.as_str())),
+        &missing_permissions,
+    )?;
+    check_new_names(LinkKind::Role, roles.iter().map(|n| Some(n.as_str())), &missing_roles)?;
 
     let prefix = req.prefix.clone().or(api.default_prefix.clone());
     let byte_length = req.byte_length.or(api.default_bytes).unwrap_or(16).clamp(16, 255) as usize;
@@ -200,7 +208,7 @@ pub async fn create(ctx: &Ctx, p: &Principal, req: NewKey) -> Result<(String, St
         start: key_start(&key, req.prefix.as_deref()),
         name: req.name,
         owner: req.owner,
-        meta: meta_json(req.meta.as_ref())?,
+        meta: meta_json(req.meta.as_ref(), "meta")?,
         expires: req.expires,
         enabled: req.enabled.unwrap_or(true),
         environment: req.environment,
@@ -249,7 +257,7 @@ pub async fn migrate(ctx: &Ctx, p: &Principal, import: Vec<MigratedKey>) -> Resu
     let ws = &p.workspace_id;
     let mut apis: Vec<(ApiRow, String)> = Vec::new();
     let mut new_keys = Vec::with_capacity(import.len());
-    for k in import {
+    for (i, k) in import.into_iter().enumerate() {
         p.require(&require::api(&k.api_id, "create_key"))
             .map_err(|_| Error::InsufficientPermissions("unauthorized".into()))?;
         if !apis.iter().any(|(a, _)| a.id == k.api_id) {
@@ -285,7 +293,7 @@ pub async fn migrate(ctx: &Ctx, p: &Principal, import: Vec<MigratedKey>) -> Resu
             start,
             name: k.name,
             owner: k.owner,
-            meta: meta_json(k.meta.as_ref())?,
+            meta: meta_json(k.meta.as_ref(), &format!("{i}.meta"))?,
             expires: k.expires,
             enabled: k.enabled.unwrap_or(true),
             environment: k.environment,

@@ -9,6 +9,7 @@
 use super::super::auth::Principal;
 use super::super::keys::not_found;
 use super::super::{Ctx, Error, Result};
+use crate::domain::names::check_new_names;
 use crate::domain::permissions::require;
 use crate::domain::rbac::{check_named, resolve, set_diff, Known, LinkKind, Mode, Wanted};
 use crate::store::audit::Target;
@@ -47,6 +48,7 @@ pub async fn add(
     if !resolved.create.is_empty() && !p.allows(&require::link(kind, "create")) {
         return Err(Error::unauthorized(format!("you are not allowed to create {}s", kind.noun())));
     }
+    check_new_names(kind, wanted.iter().map(|w| w.name.as_deref()), &resolved.create)?;
     let event = format!("authorization.connect_{}_and_key", kind.noun());
     let mut batch = ctx.batch(&p.actor(), ws, &event, "", targets(kind, &key_id, key_name, &resolved.keys));
     rbac::create_named(&mut batch, kind, ws, &resolved.create, ctx.now)?;
@@ -89,6 +91,7 @@ pub async fn stage_set(
     if !resolved.create.is_empty() {
         p.require(&require::link(kind, "create"))?;
     }
+    check_new_names(kind, wanted.iter().map(|w| w.name.as_deref()), &resolved.create)?;
     let current = rbac::connected(&ctx.store, kind, key_id).await?;
     let diff = set_diff(&resolved.keys, &current);
     if !diff.removed.is_empty() && !p.allows(&require::link(kind, "remove")) {
