@@ -2,6 +2,8 @@
 //! a request passes iff `current + cost <= limit`. Several limits checked together are
 //! all-or-nothing: when one rejects, no counter moves.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 /// One limit to check in a request (sent to the rate-limiter object as it is).
@@ -174,33 +176,43 @@ pub fn plan_checks(
     key: &[Configured],
     requested: &[Requested],
 ) -> Result<Vec<LimitCheck>, UnknownLimit> {
+    // linear in the number of limits: names are found through maps, never by scanning
     let mut configured: Vec<&Configured> = Vec::new();
+    let mut configured_at: HashMap<&str, usize> = HashMap::new();
     for c in identity.iter().chain(key) {
-        match configured.iter_mut().find(|x| x.name == c.name) {
-            Some(slot) => *slot = c,
-            None => configured.push(c),
+        match configured_at.get(c.name.as_str()) {
+            Some(&i) => configured[i] = c,
+            None => {
+                configured_at.insert(&c.name, configured.len());
+                configured.push(c);
+            }
         }
     }
-    let mut checks: Vec<LimitCheck> = configured
-        .iter()
-        .filter(|c| c.auto_apply)
-        .map(|c| LimitCheck { name: c.name.clone(), limit: c.limit, duration: c.duration, cost: 1 })
-        .collect();
+    let mut checks: Vec<LimitCheck> = Vec::new();
+    let mut check_at: HashMap<&str, usize> = HashMap::new();
+    let auto = configured.iter().filter(|c| c.auto_apply).map(|c| (c.name.as_str(), c.limit, c.duration, 1));
+    let mut wanted = Vec::with_capacity(requested.len());
     for r in requested {
         let cost = r.cost.unwrap_or(1);
-        let check = match (r.limit, r.duration) {
-            (Some(limit), Some(duration)) => LimitCheck { name: r.name.clone(), limit, duration, cost },
+        wanted.push(match (r.limit, r.duration) {
+            (Some(limit), Some(duration)) => (r.name.as_str(), limit, duration, cost),
             _ => {
-                let c = configured
-                    .iter()
-                    .find(|c| c.name == r.name)
+                let c = configured_at
+                    .get(r.name.as_str())
+                    .map(|&i| configured[i])
                     .ok_or_else(|| UnknownLimit(r.name.clone()))?;
-                LimitCheck { name: c.name.clone(), limit: c.limit, duration: c.duration, cost }
+                (c.name.as_str(), c.limit, c.duration, cost)
             }
-        };
-        match checks.iter_mut().find(|x| x.name == check.name) {
-            Some(slot) => *slot = check,
-            None => checks.push(check),
+        });
+    }
+    for (name, limit, duration, cost) in auto.chain(wanted) {
+        let check = LimitCheck { name: name.to_string(), limit, duration, cost };
+        match check_at.get(name) {
+            Some(&i) => checks[i] = check,
+            None => {
+                check_at.insert(name, checks.len());
+                checks.push(check);
+            }
         }
     }
     Ok(checks)

@@ -42,7 +42,7 @@ pub struct Reloaded {
 }
 
 /// A request to a rate limiter (one object per identifier): check all limits at `now`, count
-/// them only if every one passes.
+/// them only if every one passes. The object refuses negative costs and windows shorter than 1 ms.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RateRequest {
     pub limits: Vec<LimitCheck>,
@@ -54,4 +54,7 @@ pub struct RateRequest {
 pub struct RateReply {
     pub passed: bool,
     pub results: Vec<LimitResult>,
+    /// The size of the object's storage after the request, in bytes.
+    #[serde(default)]
+    pub stored_bytes: i64,
 }
