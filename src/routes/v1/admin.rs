@@ -31,3 +31,31 @@ pub async fn update_api(ctx: &Ctx, req: UpdateApiRequest) -> Result<Empty> {
     workspaces::update_api(ctx, &req.api_id, settings).await?;
     Ok(Empty {})
 }
+
+pub async fn list_root_keys(ctx: &Ctx, req: ListRootKeysRequest) -> Result<ListRootKeysResponse> {
+    let keys = workspaces::list_root_keys(ctx, &req.workspace_id).await?;
+    Ok(ListRootKeysResponse {
+        root_keys: keys
+            .into_iter()
+            .map(|k| RootKey {
+                key_id: k.key_id,
+                name: k.name,
+                start: k.start,
+                permissions: k.permissions,
+                created_at: k.created_at,
+                expires: k.expires,
+            })
+            .collect(),
+    })
+}
+
+pub async fn revoke_root_key(ctx: &Ctx, req: RevokeRootKeyRequest) -> Result<Empty> {
+    workspaces::revoke_root_key(ctx, &req.key_id).await?;
+    Ok(Empty {})
+}
+
+pub async fn rotate_root_key(ctx: &Ctx, req: RotateRootKeyRequest) -> Result<CreateRootKeyResponse> {
+    let (key_id, key) =
+        workspaces::rotate_root_key(ctx, &req.key_id, req.grace_period_ms.unwrap_or(0)).await?;
+    Ok(CreateRootKeyResponse { key_id, key })
+}
