@@ -6,7 +6,7 @@ use worker::{Context, Date, Env, Method, Request, Response};
 
 use crate::http::{self, Incoming};
 use crate::routes::{edge, v1};
-use crate::service::{credits, Config, Ctx, Origin};
+use crate::service::{credits, vault, Config, Ctx, Origin};
 
 /// Unix ms now.
 pub fn now_ms() -> i64 {
@@ -65,11 +65,21 @@ async fn route(
     }
 }
 
-/// The cron trigger: refills due credit balances in bulk.
+/// The cron trigger: refills due credit balances in bulk, and moves recoverable keys to the
+/// newest master key.
 pub async fn scheduled(env: Env) {
     let result = credits::refill_due(&env, now_ms()).await;
     match result {
         Ok((rows, legacy)) => worker::console_log!("refill: {rows} credits rows, {legacy} legacy keys"),
         Err(e) => worker::console_error!("refill failed: {e}"),
+    }
+    let config = Config::from_env(&env);
+    match Ctx::new(&env, config, None, now_ms(), "cron".into(), Origin::default()) {
+        Ok(ctx) => match vault::reencrypt_batch(&ctx).await {
+            Ok(0) => {}
+            Ok(n) => worker::console_log!("re-encrypted {n} recoverable keys under the newest master key"),
+            Err(e) => worker::console_error!("re-encryption failed: {e}"),
+        },
+        Err(e) => worker::console_error!("re-encryption failed: {e}"),
     }
 }

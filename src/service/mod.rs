@@ -34,8 +34,9 @@ pub struct Origin {
 /// The deployment's settings that operations need.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
-    /// The master key of recoverable keys (`ENCRYPTION_KEY`, base64).
-    pub encryption_key: Option<String>,
+    /// The master keys of recoverable keys, newest first (base64): `ENCRYPTION_KEYS`
+    /// (comma-separated), then `ENCRYPTION_KEY`. New copies use the first.
+    pub encryption_keys: Vec<String>,
     /// The operator token (`ADMIN_TOKEN`); the operator API is off without it.
     pub admin_token: Option<String>,
     /// `TRUST_TRUE_CLIENT_IP`: the caller IP is `True-Client-IP` when present (only for zones
@@ -50,8 +51,19 @@ impl Config {
     pub fn from_env(env: &worker::Env) -> Config {
         let var = |name: &str| env.var(name).ok().map(|v| v.to_string()).filter(|v| !v.trim().is_empty());
         let flag = |name: &str| var(name).is_some_and(|v| matches!(v.trim(), "1" | "true"));
+        let mut encryption_keys: Vec<String> = var("ENCRYPTION_KEYS")
+            .iter()
+            .flat_map(|list| list.split(','))
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty())
+            .collect();
+        if let Some(key) = var("ENCRYPTION_KEY").map(|k| k.trim().to_string()) {
+            if !encryption_keys.contains(&key) {
+                encryption_keys.push(key);
+            }
+        }
         Config {
-            encryption_key: var("ENCRYPTION_KEY"),
+            encryption_keys,
             admin_token: var("ADMIN_TOKEN"),
             trust_true_client_ip: flag("TRUST_TRUE_CLIENT_IP"),
             test_hooks: var("UNSAFE_TEST_CLOCK").as_deref() == Some("1"),

@@ -8,7 +8,7 @@ use super::super::auth::Principal;
 use super::super::{apis, vault, Ctx, Error, Result};
 use super::meta_json;
 use crate::domain::credits::{CreditWrite, CreditsOwner};
-use crate::domain::crypto::MasterKey;
+use crate::domain::crypto::Keyring;
 use crate::domain::ids::{new_id, IdKind};
 use crate::domain::keys::{hash_key, key_start, new_key};
 use crate::domain::names::check_new_names;
@@ -69,7 +69,7 @@ struct Insert {
     roles: Vec<String>,
     permissions: Vec<String>,
     /// The plaintext to keep encrypted (recoverable keys), with the master key.
-    recoverable: Option<(String, Rc<MasterKey>)>,
+    recoverable: Option<(String, Rc<Keyring>)>,
 }
 
 fn stage_insert(ctx: &Ctx, batch: &mut Batch, k: &Insert) -> Result<()> {
@@ -131,8 +131,8 @@ async fn keys_api(ctx: &Ctx, p: &Principal, api_id: &str) -> Result<(ApiRow, Str
 }
 
 /// Recoverable keys need an api that stores encrypted keys, the `encrypt_key` right, and the
-/// ENCRYPTION_KEY secret; checked before anything is written.
-fn encryption(ctx: &Ctx, p: &Principal, api: &ApiRow) -> Result<Rc<MasterKey>> {
+/// ENCRYPTION_KEYS secret; checked before anything is written.
+fn encryption(ctx: &Ctx, p: &Principal, api: &ApiRow) -> Result<Rc<Keyring>> {
     if !api.store_encrypted_keys {
         return Err(Error::precondition(format!("api {} does not support recoverable keys", api.id)));
     }
@@ -143,7 +143,7 @@ fn encryption(ctx: &Ctx, p: &Principal, api: &ApiRow) -> Result<Rc<MasterKey>> {
             query.missing_message(&p.permissions)
         )));
     }
-    Ok(Rc::new(vault::master_key(ctx)?))
+    Ok(Rc::new(vault::master_keys(ctx)?))
 }
 
 fn check_refill_day(refill: Option<&Refill>) -> Result<()> {
