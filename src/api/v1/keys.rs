@@ -477,12 +477,17 @@ pub struct CreateKeysMigrationResponse {
 /// A permission named by id, or by slug (`name` is accepted as the slug, as upstream).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("anyOf" = [
+    {"required": ["id"], "properties": {"id": {"type": "string"}}},
+    {"required": ["name"], "properties": {"name": {"type": "string"}}},
+    {"required": ["slug"], "properties": {"slug": {"type": "string"}}}
+]))]
 pub struct PermissionRef {
-    #[schemars(length(min = 3))]
+    #[schemars(length(min = 3, max = MAX_NAME))]
     pub id: Option<String>,
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 512))]
     pub name: Option<String>,
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 512))]
     pub slug: Option<String>,
     /// Create the permission when it does not exist (needs `rbac.*.create_permission`).
     pub create: Option<bool>,
@@ -491,10 +496,14 @@ pub struct PermissionRef {
 /// A role named by id or name.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("anyOf" = [
+    {"required": ["id"], "properties": {"id": {"type": "string"}}},
+    {"required": ["name"], "properties": {"name": {"type": "string"}}}
+]))]
 pub struct RoleRef {
-    #[schemars(length(min = 3))]
+    #[schemars(length(min = 3, max = MAX_NAME))]
     pub id: Option<String>,
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 512))]
     pub name: Option<String>,
     /// Create the role when it does not exist (needs `rbac.*.create_role`).
     pub create: Option<bool>,

@@ -10,8 +10,8 @@ pub mod ratelimits;
 
 use serde_json::Value;
 
-use crate::api::no_refinement;
 use crate::api::openapi::{document, response_schema, DocInfo, RouteDoc};
+use crate::api::{no_refinement, one_of};
 
 no_refinement!(
     admin::CreateWorkspaceRequest,
@@ -28,7 +28,6 @@ no_refinement!(
     common::Empty,
     identities::CreateIdentityRequest,
     identities::ListIdentitiesQuery,
-    identities::UpdateIdentityRequest,
     identities::DeleteIdentityRequest,
     keys::CreateKeyRequest,
     keys::GetKeyQuery,
@@ -48,15 +47,21 @@ no_refinement!(
     permissions::GetRoleQuery,
     permissions::DeleteRoleRequest,
     ratelimits::LimitRequest,
-    ratelimits::SetOverrideRequest,
-    ratelimits::GetOverrideQuery,
-    ratelimits::DeleteOverrideRequest,
-    ratelimits::ListOverridesQuery,
+);
+
+one_of!(
+    identities::UpdateIdentityRequest: "identityId" | "externalId",
+    ratelimits::SetOverrideRequest: "namespaceId" | "namespaceName",
+    ratelimits::GetOverrideQuery: "namespaceId" | "namespaceName",
+    ratelimits::DeleteOverrideRequest: "namespaceId" | "namespaceName",
+    ratelimits::ListOverridesQuery: "namespaceId" | "namespaceName",
 );
 
 /// getIdentity names its identity by id or by external id; neither is a 400 before
 /// authentication (upstream's order).
 impl crate::api::Refine for identities::GetIdentityQuery {
+    const ONE_OF: &'static [&'static str] = &["identityId", "externalId"];
+
     fn refine(&self) -> Result<(), String> {
         match (&self.identity_id, &self.external_id) {
             (None, None) => Err("Provide either identityId or externalId".into()),
