@@ -14,6 +14,7 @@ bash scripts/setup.sh
 out=build/index_bg.wasm
 profile=release
 [ -n "${KEYGATE_DEV_BUILD:-}" ] && profile=dev
+[ -n "${KEYGATE_KEEP_NAMES:-}" ] && profile=release-names
 if [ -z "${KEYGATE_FORCE_BUILD:-}" ] && [ -f "$out" ] && [ -f build/index.js ] \
   && [ -f build/keygate.mjs ] && [ "$(cat build/.profile 2>/dev/null)" = "$profile" ] \
   && [ -z "$(find src Cargo.toml Cargo.lock -newer "$out" -print -quit)" ]; then
@@ -30,7 +31,8 @@ if [ "$profile" = dev ]; then
   worker-build --dev "$@"
 else
   worker-build --release "$@"
-  node scripts/strip-names.mjs "$out"
+  # KEYGATE_KEEP_NAMES=1 keeps the function names (for a CPU profile; not for deploys)
+  [ -n "${KEYGATE_KEEP_NAMES:-}" ] || node scripts/strip-names.mjs "$out"
 fi
 mv build/index.js build/keygate.mjs
 cp src/app/entry.mjs build/index.js
