@@ -5,6 +5,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::credits::{Adjustment, Balance};
 use crate::domain::ratelimit::{Algorithm, LimitCheck, LimitResult};
+use crate::store::Stmt;
+
+/// A request's `Idempotency-Key` as the limiter keeps it: the key (unique per workspace), and
+/// what the request asked (`fingerprint`): the same key with another fingerprint is refused.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Idempotency {
+    pub workspace_id: String,
+    pub key: String,
+    pub fingerprint: String,
+}
 
 /// A request to a usage limiter (one object per balance).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -12,10 +22,30 @@ use crate::domain::ratelimit::{Algorithm, LimitCheck, LimitResult};
 pub enum UsageOp {
     /// Charge `cost` (>= 0; the object refuses a negative one) for a verification at `now`
     /// (unix ms). Answered with [`UsageReply`].
-    Spend { balance: Balance, cost: i64, now: i64 },
+    /// With `idempotency`, a spend already answered for the key is answered again (`replayed`).
+    Spend {
+        balance: Balance,
+        cost: i64,
+        now: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        idempotency: Option<Idempotency>,
+    },
     /// Change the balance (updateRemaining, updateKey, updateIdentity). Answered with [`UsageReply`]
-    /// (`valid: false`: refused, the result would leave ±(2^53 − 1); nothing changed).
-    Adjust { balance: Balance, adjustment: Adjustment, now: i64 },
+    /// (`valid: false`: refused, the result would leave ±(2^53 − 1); nothing changed). `then`
+    /// (the rest of the change and its audit rows) is written in the same transaction, right
+    /// after the change (and its idempotency record).
+    Adjust {
+        balance: Balance,
+        adjustment: Adjustment,
+        now: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        idempotency: Option<Idempotency>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        then: Vec<Stmt>,
+    },
+    /// Write `stmts` (a change of this balance and its audit rows) as one transaction and forget
+    /// the cached balance, before anything else runs in the object. Answered with [`Reloaded`].
+    Commit { stmts: Vec<Stmt> },
     /// Forget the cached balance; the next request reads storage again. Answered with [`Reloaded`].
     Reload,
 }
@@ -28,11 +58,29 @@ pub struct UsageReply {
     pub valid: bool,
     /// The balance after the operation (`max(0, balance)` when rejected); `None` = unlimited.
     pub remaining: Option<i64>,
+    /// The answer of an earlier request with the same `Idempotency-Key`: nothing was charged now.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub replayed: bool,
+    /// The `Idempotency-Key` was used for a different request: nothing was charged.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reused: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl UsageReply {
-    pub const MISSING: UsageReply = UsageReply { exists: false, valid: true, remaining: None };
-    pub const UNLIMITED: UsageReply = UsageReply { exists: true, valid: true, remaining: None };
+    pub const MISSING: UsageReply =
+        UsageReply { exists: false, valid: true, remaining: None, replayed: false, reused: false };
+    pub const UNLIMITED: UsageReply =
+        UsageReply { exists: true, valid: true, remaining: None, replayed: false, reused: false };
+    pub const REUSED: UsageReply =
+        UsageReply { exists: true, valid: false, remaining: None, replayed: false, reused: true };
+
+    pub fn new(exists: bool, valid: bool, remaining: Option<i64>) -> Self {
+        UsageReply { exists, valid, remaining, replayed: false, reused: false }
+    }
 }
 
 /// The acknowledgement of [`UsageOp::Reload`]: the cache is dropped.
@@ -54,6 +102,9 @@ pub struct RateRequest {
     /// limits live in several objects undoes what it counted when one of them rejected it.
     #[serde(default)]
     pub refund: bool,
+    /// With a key the object already answered, the request is answered again without counting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency: Option<Idempotency>,
 }
 
 /// The rate limiter's answer: one result per limit, in order.
@@ -64,4 +115,10 @@ pub struct RateReply {
     /// The size of the object's storage after the request, in bytes.
     #[serde(default)]
     pub stored_bytes: i64,
+    /// The answer of an earlier request with the same `Idempotency-Key` (nothing counted now).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub replayed: bool,
+    /// The `Idempotency-Key` was used for a different request: nothing counted.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reused: bool,
 }

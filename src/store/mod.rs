@@ -11,6 +11,7 @@ pub mod audit;
 pub mod balances;
 pub mod counters;
 pub mod credits;
+pub mod idempotency;
 pub mod identities;
 pub mod key_view;
 pub mod keys;
@@ -29,7 +30,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result, Env};
 
@@ -95,7 +96,8 @@ impl From<crate::domain::random::RandomError> for StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A bound SQL argument.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
 pub enum Arg {
     Null,
     Int(i64),
@@ -143,8 +145,9 @@ impl<T: Into<Arg>> From<Option<T>> for Arg {
     }
 }
 
-/// One SQL statement with positional arguments (`?1`, `?2`, …), not yet bound to a database.
-#[derive(Debug, Clone)]
+/// One SQL statement with positional arguments (`?1`, `?2`, …), not yet bound to a database. It
+/// travels to the usage limiter when the limiter writes a change together with its own.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Stmt {
     sql: Cow<'static, str>,
     args: Vec<Arg>,
@@ -233,7 +236,7 @@ impl Batch {
     }
 
     /// The change's statements, then its audit rows.
-    fn into_statements(self) -> StoreResult<Vec<Stmt>> {
+    pub(crate) fn into_statements(self) -> StoreResult<Vec<Stmt>> {
         let mut stmts = self.stmts;
         for event in &self.events {
             stmts.extend(audit::statements(event)?);
