@@ -40,6 +40,21 @@ struct InFlight {
     waiting: Vec<oneshot::Sender<Result<UsageReply, String>>>,
 }
 
+/// Removes a request's entry from the requests in flight when it is dropped unanswered (dropping
+/// the waiters' senders tells them).
+struct Abandoned<'a> {
+    in_flight: &'a RefCell<HashMap<String, InFlight>>,
+    slot: &'a str,
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.in_flight.try_borrow_mut() {
+            map.remove(self.slot);
+        }
+    }
+}
+
 /// What a waiting spend is told.
 enum Wake {
     /// Its outcome.
@@ -232,6 +247,9 @@ impl UsageLimiter {
         self.in_flight
             .borrow_mut()
             .insert(slot.clone(), InFlight { fingerprint: idem.fingerprint.clone(), waiting: Vec::new() });
+        // if this request goes away before it is answered, its waiters are told (they fail)
+        // instead of waiting for ever
+        let _abandoned = Abandoned { in_flight: &self.in_flight, slot: &slot };
         let answer = async {
             let store = self.store().map_err(|e| e.to_string())?;
             match records::find(&store, &idem.workspace_id, &idem.key, now)
