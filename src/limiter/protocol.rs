@@ -9,11 +9,32 @@ use crate::store::Stmt;
 
 /// A request's `Idempotency-Key` as the limiter keeps it: the key (unique per workspace), and
 /// what the request asked (`fingerprint`): the same key with another fingerprint is refused.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// Sent as one string, `workspace\nkey\nfingerprint` (none of them holds a line break), which
+/// keeps the tagged [`UsageOp`]'s decoding small.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Idempotency {
     pub workspace_id: String,
     pub key: String,
     pub fingerprint: String,
+}
+
+impl Serialize for Idempotency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}\n{}\n{}", self.workspace_id, self.key, self.fingerprint))
+    }
+}
+
+impl<'de> Deserialize<'de> for Idempotency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let mut parts = text.splitn(3, '\n').map(str::to_string);
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(workspace_id), Some(key), Some(fingerprint)) => {
+                Ok(Idempotency { workspace_id, key, fingerprint })
+            }
+            _ => Err(serde::de::Error::custom("an idempotency claim is workspace, key and fingerprint")),
+        }
+    }
 }
 
 /// A request to a usage limiter (one object per balance).
@@ -40,14 +61,33 @@ pub enum UsageOp {
         now: i64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         idempotency: Option<Idempotency>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[serde(default, skip_serializing_if = "Vec::is_empty", with = "as_text")]
         then: Vec<Stmt>,
     },
     /// Write `stmts` (a change of this balance and its audit rows) as one transaction and forget
     /// the cached balance, before anything else runs in the object. Answered with [`Reloaded`].
-    Commit { stmts: Vec<Stmt> },
+    Commit {
+        #[serde(with = "as_text")]
+        stmts: Vec<Stmt>,
+    },
     /// Forget the cached balance; the next request reads storage again. Answered with [`Reloaded`].
     Reload,
+}
+
+/// Statements travel as one JSON string: read straight by `serde_json`, not through the buffering
+/// that the tagged [`UsageOp`] needs for its fields (smaller code).
+mod as_text {
+    use serde::{de, ser, Deserialize, Deserializer, Serializer};
+
+    use crate::store::Stmt;
+
+    pub fn serialize<S: Serializer>(stmts: &[Stmt], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&serde_json::to_string(stmts).map_err(ser::Error::custom)?)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Stmt>, D::Error> {
+        serde_json::from_str(&String::deserialize(d)?).map_err(de::Error::custom)
+    }
 }
 
 /// A usage limiter's answer to a spend or an adjustment.

@@ -10,7 +10,6 @@
 //! cron) cannot be lost: a mismatch makes the object reload and decide again.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use futures_channel::oneshot;
 use serde::Serialize;
@@ -36,6 +35,8 @@ struct Waiting {
 
 /// A request with an `Idempotency-Key` being answered, and identical requests waiting for it.
 struct InFlight {
+    /// Workspace and key.
+    slot: String,
     fingerprint: String,
     waiting: Vec<oneshot::Sender<Result<UsageReply, String>>>,
 }
@@ -43,14 +44,14 @@ struct InFlight {
 /// Removes a request's entry from the requests in flight when it is dropped unanswered (dropping
 /// the waiters' senders tells them).
 struct Abandoned<'a> {
-    in_flight: &'a RefCell<HashMap<String, InFlight>>,
+    in_flight: &'a RefCell<Vec<InFlight>>,
     slot: &'a str,
 }
 
 impl Drop for Abandoned<'_> {
     fn drop(&mut self) {
-        if let Ok(mut map) = self.in_flight.try_borrow_mut() {
-            map.remove(self.slot);
+        if let Ok(mut list) = self.in_flight.try_borrow_mut() {
+            list.retain(|f| f.slot != self.slot);
         }
     }
 }
@@ -72,7 +73,7 @@ pub struct UsageLimiter {
     queue: RefCell<Queue<Waiting>>,
     /// Requests with an `Idempotency-Key` not answered yet, by key (one entry per request in
     /// progress, removed when it is answered).
-    in_flight: RefCell<HashMap<String, InFlight>>,
+    in_flight: RefCell<Vec<InFlight>>,
 }
 
 fn reply<T: Serialize>(result: Result<T, String>) -> worker::Result<Response> {
@@ -89,7 +90,7 @@ impl DurableObject for UsageLimiter {
             gate: Gate::default(),
             cache: RefCell::new(None),
             queue: RefCell::new(Queue::default()),
-            in_flight: RefCell::new(HashMap::new()),
+            in_flight: RefCell::new(Vec::new()),
         }
     }
 
@@ -231,7 +232,7 @@ impl UsageLimiter {
         run: impl std::future::Future<Output = Result<UsageReply, String>>,
     ) -> Result<UsageReply, String> {
         let slot = format!("{}\n{}", idem.workspace_id, idem.key);
-        let waiting = match self.in_flight.borrow_mut().get_mut(&slot) {
+        let waiting = match self.in_flight.borrow_mut().iter_mut().find(|f| f.slot == slot) {
             Some(f) if f.fingerprint != idem.fingerprint => return Ok(UsageReply::REUSED),
             Some(f) => {
                 let (tx, rx) = oneshot::channel();
@@ -244,9 +245,11 @@ impl UsageLimiter {
             let answer = rx.await.map_err(|_| "the first request with this key was abandoned".to_string())?;
             return answer.map(|r| UsageReply { replayed: true, ..r });
         }
-        self.in_flight
-            .borrow_mut()
-            .insert(slot.clone(), InFlight { fingerprint: idem.fingerprint.clone(), waiting: Vec::new() });
+        self.in_flight.borrow_mut().push(InFlight {
+            slot: slot.clone(),
+            fingerprint: idem.fingerprint.clone(),
+            waiting: Vec::new(),
+        });
         // if this request goes away before it is answered, its waiters are told (they fail)
         // instead of waiting for ever
         let _abandoned = Abandoned { in_flight: &self.in_flight, slot: &slot };
@@ -264,7 +267,11 @@ impl UsageLimiter {
             }
         }
         .await;
-        if let Some(f) = self.in_flight.borrow_mut().remove(&slot) {
+        let done = {
+            let mut list = self.in_flight.borrow_mut();
+            list.iter().position(|f| f.slot == slot).map(|i| list.swap_remove(i))
+        };
+        if let Some(f) = done {
             for w in f.waiting {
                 let _ = w.send(answer.clone());
             }

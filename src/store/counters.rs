@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use worker::{SqlStorage, SqlStorageValue};
 
+use super::idempotency::Record;
 use super::StoreResult;
 
 fn int(v: i64) -> SqlStorageValue {
@@ -33,11 +34,6 @@ pub fn init(sql: &SqlStorage) -> StoreResult<()> {
 /// The live `Idempotency-Key` record of `key` at `now`: (fingerprint, reply); expired records
 /// are dropped first (indexed).
 pub fn record(sql: &SqlStorage, key: &str, now: i64) -> StoreResult<Option<(String, String)>> {
-    #[derive(Deserialize)]
-    struct Record {
-        fingerprint: String,
-        reply: String,
-    }
     sql.exec("DELETE FROM idempotency WHERE expires <= ?", vec![int(now)])?;
     let rows: Vec<Record> = sql
         .exec(
@@ -45,7 +41,7 @@ pub fn record(sql: &SqlStorage, key: &str, now: i64) -> StoreResult<Option<(Stri
             vec![SqlStorageValue::String(key.to_string())],
         )?
         .to_array()?;
-    Ok(rows.into_iter().next().map(|r| (r.fingerprint, r.reply)))
+    Ok(rows.into_iter().next().map(|r: Record| (r.fingerprint, r.reply)))
 }
 
 /// Keeps the answer to the request of `key` until `expires`.
@@ -66,22 +62,20 @@ pub fn put_record(
 
 /// Drops the records expired at `now`; when the next one expires, if any is left.
 pub fn expire_records(sql: &SqlStorage, now: i64) -> StoreResult<Option<i64>> {
-    #[derive(Deserialize)]
-    struct Next {
-        expires: Option<i64>,
-    }
     sql.exec("DELETE FROM idempotency WHERE expires <= ?", vec![int(now)])?;
-    let rows: Vec<Next> = sql.exec("SELECT MIN(expires) AS expires FROM idempotency", None)?.to_array()?;
-    Ok(rows.first().and_then(|r| r.expires))
+    let rows: Vec<Next> = sql.exec("SELECT MIN(expires) AS reset FROM idempotency", None)?.to_array()?;
+    Ok(rows.first().and_then(|r| r.reset))
 }
 
 /// When the next counter stops being needed (the end of the window after its own), if any is
 /// left.
+/// The earliest of something (a `MIN(…) AS reset`).
+#[derive(Deserialize)]
+struct Next {
+    reset: Option<i64>,
+}
+
 pub fn next_reset(sql: &SqlStorage) -> StoreResult<Option<i64>> {
-    #[derive(Deserialize)]
-    struct Next {
-        reset: Option<i64>,
-    }
     let rows: Vec<Next> =
         sql.exec("SELECT MIN(reset + duration) AS reset FROM counters", None)?.to_array()?;
     Ok(rows.first().and_then(|r| r.reset))

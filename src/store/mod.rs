@@ -95,13 +95,50 @@ impl From<crate::domain::random::RandomError> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// A bound SQL argument.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
+/// A bound SQL argument (as JSON: null, an integer or a string).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Arg {
     Null,
     Int(i64),
     Text(String),
+}
+
+impl Serialize for Arg {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Arg::Null => s.serialize_unit(),
+            Arg::Int(i) => s.serialize_i64(*i),
+            Arg::Text(t) => s.serialize_str(t),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Arg {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Arg;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("null, an integer or a string")
+            }
+            fn visit_unit<E>(self) -> Result<Arg, E> {
+                Ok(Arg::Null)
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Arg, E> {
+                Ok(Arg::Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Arg, E> {
+                i64::try_from(v).map(Arg::Int).map_err(E::custom)
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Arg, E> {
+                Ok(Arg::Text(v.to_string()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Arg, E> {
+                Ok(Arg::Text(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl Arg {
