@@ -72,12 +72,11 @@ pub async fn limit(ctx: &Ctx, p: &Principal, req: &LimitInput) -> Result<LimitOu
     let identifier = format!("rl:{}:{}", ns.id, req.identifier);
     // what was asked (not what an override made of it: a retry after an override changed is the
     // same request)
-    let asked = [req.limit, req.duration, req.cost].map(|n| n.to_string());
-    let claim = idempotency::claim(
-        ctx,
-        ws,
-        &["ratelimits.limit", &req.namespace, &req.identifier, &asked[0], &asked[1], &asked[2]],
-    );
+    let claim = ctx.idempotency_key.as_ref().and_then(|_| {
+        let asked = [req.limit, req.duration, req.cost].map(|n| n.to_string());
+        let parts = ["ratelimits.limit", &req.namespace, &req.identifier, &asked[0], &asked[1], &asked[2]];
+        idempotency::claim(ctx, ws, &parts)
+    });
     let reply = ctx.limiters.limit(&identifier, vec![check], ctx.now, Algorithm::Fixed, claim).await?;
     if reply.reused {
         return Err(idempotency::reused());
@@ -163,9 +162,11 @@ pub async fn limit_all(ctx: &Ctx, p: &Principal, checks: &[Check]) -> Result<(bo
             objects.push(object.clone());
         }
     }
-    // what was asked, as a whole: every object keeps the answer under the same fingerprint
+    // what was asked, as a whole: every object keeps the answer under the same fingerprint (only
+    // for a request with an Idempotency-Key)
     let asked: Vec<String> = checks
         .iter()
+        .filter(|_| ctx.idempotency_key.is_some())
         .flat_map(|c| {
             [
                 c.namespace.clone(),

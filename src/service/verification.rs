@@ -182,8 +182,9 @@ async fn check(ctx: &Ctx, key: Rc<LoadedKey>, input: &VerifyInput) -> Result<Ver
     if let Some(balance) =
         Balance::choose(k.identity_credit_id.as_deref(), k.credit_id.as_deref(), &k.id, k.remaining_requests)
     {
-        let cost = input.cost.to_string();
-        let claim = idempotency::claim(ctx, &k.workspace_id, &["verifyKey.credits", &k.id, &cost]);
+        let claim = ctx.idempotency_key.as_ref().and_then(|_| {
+            idempotency::claim(ctx, &k.workspace_id, &["verifyKey.credits", &k.id, &input.cost.to_string()])
+        });
         let reply = ctx.limiters.spend(&balance, input.cost, ctx.now, claim).await?;
         if reply.reused {
             return Err(idempotency::reused());
