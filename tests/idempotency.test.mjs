@@ -145,9 +145,9 @@ describe("keys.verifyKey (v1)", () => {
 
   test("a malformed header is a 400 naming Idempotency-Key, with nothing charged", async () => {
     const { key, keyId } = await creditsKey(s, 10);
-    for (const bad of ["x".repeat(256), "has space", "ümlaut"]) {
-      const r = await kg.call("/v1/keys.verifyKey", { method: "POST", body: { key }, headers: { "Idempotency-Key": encodeURI(bad) === bad ? bad : bad } }).catch((e) => ({ error: e }));
-      if (r.error) continue; // a header Node refuses to send cannot reach the server
+    // (characters outside ASCII cannot be sent by Node's client at all)
+    for (const bad of ["x".repeat(256), "has space", "tab\there"]) {
+      const r = await kg.verifyKey({ key }, idem(bad));
       expectError(assert, r, 400, "BAD_REQUEST", /Idempotency-Key/);
     }
     assert.equal(await remainingOf(s, keyId), 10);
