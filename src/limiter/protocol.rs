@@ -74,19 +74,19 @@ pub enum UsageOp {
     Reload,
 }
 
-/// Statements travel as one JSON string: read straight by `serde_json`, not through the buffering
-/// that the tagged [`UsageOp`] needs for its fields (smaller code).
+/// Statements travel as one JSON string (see `Stmt::to_json`), not through the buffering that the
+/// tagged [`UsageOp`] needs for its fields (smaller code).
 mod as_text {
-    use serde::{de, ser, Deserialize, Deserializer, Serializer};
+    use serde::{de, Deserialize, Deserializer, Serializer};
 
     use crate::store::Stmt;
 
     pub fn serialize<S: Serializer>(stmts: &[Stmt], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&serde_json::to_string(stmts).map_err(ser::Error::custom)?)
+        s.serialize_str(&Stmt::to_json(stmts))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Stmt>, D::Error> {
-        serde_json::from_str(&String::deserialize(d)?).map_err(de::Error::custom)
+        Stmt::from_json(&String::deserialize(d)?).map_err(de::Error::custom)
     }
 }
 

@@ -30,7 +30,8 @@ use std::fmt;
 use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result, Env};
 
@@ -95,50 +96,12 @@ impl From<crate::domain::random::RandomError> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// A bound SQL argument (as JSON: null, an integer or a string).
+/// A bound SQL argument.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arg {
     Null,
     Int(i64),
     Text(String),
-}
-
-impl Serialize for Arg {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Arg::Null => s.serialize_unit(),
-            Arg::Int(i) => s.serialize_i64(*i),
-            Arg::Text(t) => s.serialize_str(t),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Arg {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = Arg;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("null, an integer or a string")
-            }
-            fn visit_unit<E>(self) -> Result<Arg, E> {
-                Ok(Arg::Null)
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Arg, E> {
-                Ok(Arg::Int(v))
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Arg, E> {
-                i64::try_from(v).map(Arg::Int).map_err(E::custom)
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Arg, E> {
-                Ok(Arg::Text(v.to_string()))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Arg, E> {
-                Ok(Arg::Text(v))
-            }
-        }
-        d.deserialize_any(V)
-    }
 }
 
 impl Arg {
@@ -183,8 +146,9 @@ impl<T: Into<Arg>> From<Option<T>> for Arg {
 }
 
 /// One SQL statement with positional arguments (`?1`, `?2`, …), not yet bound to a database. It
-/// travels to the usage limiter when the limiter writes a change together with its own.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// travels to the usage limiter when the limiter writes a change together with its own
+/// ([`Stmt::to_json`]).
+#[derive(Debug, Clone)]
 pub struct Stmt {
     sql: Cow<'static, str>,
     args: Vec<Arg>,
@@ -193,6 +157,45 @@ pub struct Stmt {
 impl Stmt {
     pub fn new(sql: impl Into<Cow<'static, str>>, args: Vec<Arg>) -> Self {
         Stmt { sql: sql.into(), args }
+    }
+
+    /// Statements as JSON text: `[[sql, arg, …], …]` (an argument is null, an integer or a
+    /// string).
+    pub fn to_json(stmts: &[Stmt]) -> String {
+        let arg = |a: &Arg| match a {
+            Arg::Null => Value::Null,
+            Arg::Int(i) => Value::from(*i),
+            Arg::Text(t) => Value::from(t.as_str()),
+        };
+        let list = stmts.iter().map(|s| {
+            Value::Array(std::iter::once(Value::from(s.sql.as_ref())).chain(s.args.iter().map(arg)).collect())
+        });
+        Value::Array(list.collect()).to_string()
+    }
+
+    /// Reads [`Stmt::to_json`]'s text.
+    pub fn from_json(text: &str) -> StoreResult<Vec<Stmt>> {
+        let bad = || StoreError::Decode("statements: expected [[sql, arg, …], …]".into());
+        let Value::Array(list) = serde_json::from_str(text).map_err(|e| StoreError::Decode(e.to_string()))?
+        else {
+            return Err(bad());
+        };
+        list.into_iter()
+            .map(|item| {
+                let Value::Array(parts) = item else { return Err(bad()) };
+                let mut parts = parts.into_iter();
+                let Some(Value::String(sql)) = parts.next() else { return Err(bad()) };
+                let args = parts
+                    .map(|v| match v {
+                        Value::Null => Ok(Arg::Null),
+                        Value::String(t) => Ok(Arg::Text(t)),
+                        Value::Number(n) => n.as_i64().map(Arg::Int).ok_or_else(bad),
+                        _ => Err(bad()),
+                    })
+                    .collect::<StoreResult<Vec<Arg>>>()?;
+                Ok(Stmt::new(sql, args))
+            })
+            .collect()
     }
 }
 
