@@ -8,7 +8,9 @@ import { startKeygate } from "./helpers.mjs";
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 // the cron's scheduled time: an exact hour, so that cutoffs fall on hour boundaries
-const S = Date.now() - (Date.now() % HOUR);
+// (one reading of the clock: two could straddle a millisecond and make S an hour minus 1 ms)
+const NOW = Date.now();
+const S = NOW - (NOW % HOUR);
 
 async function world(bindings) {
   const kg = await startKeygate({ bindings });

@@ -4,6 +4,7 @@
 
 use worker::{Context, Date, Env, Method, Request, Response};
 
+use crate::domain::idempotency;
 use crate::domain::ids::{new_id, IdKind};
 use crate::http::{self, Incoming};
 use crate::routes::{edge, v1, v2};
@@ -65,6 +66,7 @@ async fn route(
     // it; wrangler.toml never does: a client that controls the clock could revive expired keys):
     // `X-Test-Now: <unix ms>` moves the request's clock, `X-Test-Panic` panics inside the request.
     let mut now = now;
+    let mut test_fail = None;
     if config.test_hooks {
         if let Some(t) = http::header(req, "X-Test-Now").and_then(|t| t.parse().ok()) {
             now = t;
@@ -72,18 +74,26 @@ async fn route(
         if http::header(req, "X-Test-Panic").is_some() {
             panic!("X-Test-Panic: a panic requested by a test ({})", incoming.request_id);
         }
+        // `X-Test-Fail: after-commit` fails the request after its change is written
+        test_fail = http::header(req, "X-Test-Fail");
     }
     let origin = Origin { ip: incoming.ip.clone(), user_agent: incoming.user_agent.clone() };
-    let ctx = match Ctx::new(env, config, Some(worker), now, incoming.request_id.clone(), origin) {
+    let mut ctx = match Ctx::new(env, config, Some(worker), now, incoming.request_id.clone(), origin) {
         Ok(ctx) => ctx,
         Err(e) => return error(&e),
     };
+    ctx.idempotency_key = http::header(req, idempotency::HEADER);
+    ctx.test_fail = test_fail;
     let routed =
         if is_v2 { v2::dispatch(&ctx, req, incoming).await } else { v1::dispatch(&ctx, req, incoming).await };
-    match routed {
-        Some(resp) => resp,
-        None => http::not_found(),
+    let mut resp = match routed {
+        Some(resp) => resp?,
+        None => return http::not_found(),
+    };
+    if ctx.replayed.get() {
+        resp.headers_mut().set(idempotency::REPLAYED_HEADER, "true")?;
     }
+    Ok(resp)
 }
 
 /// The cron trigger at its scheduled time (unix ms): refills due credit balances in bulk, applies

@@ -12,6 +12,7 @@ pub mod analytics;
 pub mod credits;
 pub mod crypto;
 pub mod group_commit;
+pub mod idempotency;
 pub mod identities;
 pub mod ids;
 pub mod keys;

@@ -70,5 +70,6 @@ pub fn finish(mut resp: Response, request_id: &str) -> worker::Result<Response> 
     let headers = resp.headers_mut();
     headers.set("Unkey-Request-Id", request_id)?;
     headers.set("Access-Control-Allow-Origin", "*")?;
+    headers.set("Access-Control-Expose-Headers", "Unkey-Request-Id, Idempotent-Replayed")?;
     Ok(resp)
 }

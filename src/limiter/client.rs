@@ -8,9 +8,10 @@ use serde::Serialize;
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Method, Request, RequestInit};
 
-use super::protocol::{RateReply, RateRequest, Reloaded, UsageOp, UsageReply};
+use super::protocol::{Idempotency, RateReply, RateRequest, Reloaded, UsageOp, UsageReply};
 use crate::domain::credits::{Adjustment, Balance};
 use crate::domain::ratelimit::{Algorithm, LimitCheck};
+use crate::store::Stmt;
 
 /// Why a limiter call failed; `code()` is stable. Nothing was charged or counted unless the
 /// object answered.
@@ -82,21 +83,37 @@ impl Limiters {
         serde_json::from_str(&text).map_err(|e| LimiterError::Protocol(e.to_string()))
     }
 
-    /// Charges `cost` to `balance` at `now`.
-    pub async fn spend(&self, balance: &Balance, cost: i64, now: i64) -> LimiterResult<UsageReply> {
-        let op = UsageOp::Spend { balance: balance.clone(), cost, now };
+    /// Charges `cost` to `balance` at `now` (once per `idempotency` key).
+    pub async fn spend(
+        &self,
+        balance: &Balance,
+        cost: i64,
+        now: i64,
+        idempotency: Option<Idempotency>,
+    ) -> LimiterResult<UsageReply> {
+        let op = UsageOp::Spend { balance: balance.clone(), cost, now, idempotency };
         self.call(USAGE, balance.object_name(), &op).await
     }
 
-    /// Changes `balance` through its limiter (a refill due at `now` is applied first).
+    /// Changes `balance` through its limiter (a refill due at `now` is applied first), with
+    /// `then` (the rest of the change) in the same transaction; once per `idempotency` key.
     pub async fn adjust(
         &self,
         balance: &Balance,
         adjustment: Adjustment,
         now: i64,
+        idempotency: Option<Idempotency>,
+        then: Vec<Stmt>,
     ) -> LimiterResult<UsageReply> {
-        let op = UsageOp::Adjust { balance: balance.clone(), adjustment, now };
+        let op = UsageOp::Adjust { balance: balance.clone(), adjustment, now, idempotency, then };
         self.call(USAGE, balance.object_name(), &op).await
+    }
+
+    /// Writes `stmts` (one transaction) through the limiter of `balance`, which reads storage
+    /// again afterwards.
+    pub async fn commit(&self, balance: &Balance, stmts: Vec<Stmt>) -> LimiterResult<()> {
+        let _: Reloaded = self.call(USAGE, balance.object_name(), &UsageOp::Commit { stmts }).await?;
+        Ok(())
     }
 
     /// Makes the limiter of `balance` read storage again on its next request.
@@ -105,20 +122,22 @@ impl Limiters {
         Ok(())
     }
 
-    /// Checks `limits` for `identifier` at `now`, all-or-nothing.
+    /// Checks `limits` for `identifier` at `now`, all-or-nothing (once per `idempotency` key).
     pub async fn limit(
         &self,
         identifier: &str,
         limits: Vec<LimitCheck>,
         now: i64,
         algorithm: Algorithm,
+        idempotency: Option<Idempotency>,
     ) -> LimiterResult<RateReply> {
-        self.call(RATE, identifier, &RateRequest { limits, now, algorithm, refund: false }).await
+        self.call(RATE, identifier, &RateRequest { limits, now, algorithm, refund: false, idempotency }).await
     }
 
     /// Takes back what [`Limiters::limit`] counted for `identifier` at `now`.
     pub async fn refund(&self, identifier: &str, limits: Vec<LimitCheck>, now: i64) -> LimiterResult<()> {
-        let request = RateRequest { limits, now, algorithm: Algorithm::Fixed, refund: true };
+        let request =
+            RateRequest { limits, now, algorithm: Algorithm::Fixed, refund: true, idempotency: None };
         let _: RateReply = self.call(RATE, identifier, &request).await?;
         Ok(())
     }

@@ -15,8 +15,9 @@ use std::cell::Cell;
 use worker::{durable_object, Date, DurableObject, Env, Request, Response, SqlStorage, State};
 
 use super::protocol::{RateReply, RateRequest};
+use crate::domain::idempotency::TTL_MS;
 use crate::domain::ratelimit::{decide, window, Algorithm, Counts};
-use crate::store::{counters, StoreResult};
+use crate::store::{counters, StoreError, StoreResult};
 
 #[durable_object]
 pub struct RateLimiter {
@@ -63,8 +64,14 @@ impl DurableObject for RateLimiter {
             Ok(reply) => reply,
             Err(e) => return Response::error(e.to_string(), 500),
         };
-        if let Some(next_reset) = reply.results.iter().filter(|_| reply.passed).map(|r| r.reset).min() {
-            if self.alarm_at.get().is_none_or(|at| at > next_reset) {
+        // a new Idempotency-Key record expires after 24 h
+        let record_expiry =
+            request.idempotency.as_ref().filter(|_| !reply.replayed).map(|_| request.now + TTL_MS);
+        let next_reset = reply.results.iter().filter(|_| reply.passed).map(|r| r.reset).min();
+        // an alarm that the request's clock shows due (a clock moved on) fires now
+        let due = self.alarm_at.get().filter(|at| *at <= request.now).map(|_| request.now);
+        if let Some(next_reset) = next_reset.into_iter().chain(record_expiry).chain(due).min() {
+            if due.is_some() || self.alarm_at.get().is_none_or(|at| at > next_reset) {
                 self.schedule(next_reset, request.now).await?;
             }
         }
@@ -78,7 +85,11 @@ impl DurableObject for RateLimiter {
         if !self.ready.get() {
             return Response::ok("idle");
         }
-        let next = counters::expire(&self.sql, now).and_then(|()| counters::next_reset(&self.sql));
+        let next = counters::expire(&self.sql, now).and_then(|()| {
+            let counter = counters::next_reset(&self.sql)?;
+            let record = counters::expire_records(&self.sql, now)?;
+            Ok(counter.into_iter().chain(record).min())
+        });
         match next.map_err(|e| worker::Error::RustError(e.to_string()))? {
             Some(reset) => self.schedule(reset, now).await?,
             None => {
@@ -113,13 +124,45 @@ impl RateLimiter {
         Ok(())
     }
 
-    /// Checks and counts synchronously: nothing else runs in this object meanwhile.
+    /// Checks and counts synchronously: nothing else runs in this object meanwhile. A request
+    /// with an `Idempotency-Key` this object answered is answered again without counting; its
+    /// first answer is stored with the counts it made.
     fn limit(&self, request: &RateRequest) -> StoreResult<RateReply> {
         if !self.ready.get() {
             self.init();
         }
         let now = request.now;
         counters::expire(&self.sql, now)?;
+        let decode = |e: serde_json::Error| StoreError::Decode(e.to_string());
+        let idempotency = request.idempotency.as_ref().filter(|_| !request.refund);
+        if let Some(idem) = idempotency {
+            if let Some((fingerprint, reply)) = counters::record(&self.sql, &idem.key, now)? {
+                let stored_bytes = self.sql.database_size() as i64;
+                if fingerprint != idem.fingerprint {
+                    let reused = RateReply {
+                        passed: false,
+                        results: Vec::new(),
+                        stored_bytes,
+                        replayed: false,
+                        reused: true,
+                    };
+                    return Ok(reused);
+                }
+                let first: RateReply = serde_json::from_str(&reply).map_err(decode)?;
+                return Ok(RateReply { replayed: true, stored_bytes, ..first });
+            }
+        }
+        let reply = self.count(request)?;
+        if let Some(idem) = idempotency {
+            let text = serde_json::to_string(&reply).map_err(decode)?;
+            counters::put_record(&self.sql, &idem.key, &idem.fingerprint, &text, now + TTL_MS)?;
+            return Ok(RateReply { stored_bytes: self.sql.database_size() as i64, ..reply });
+        }
+        Ok(reply)
+    }
+
+    fn count(&self, request: &RateRequest) -> StoreResult<RateReply> {
+        let now = request.now;
         if request.refund {
             for c in &request.limits {
                 counters::refund(&self.sql, &c.name, c.duration, window(now, c.duration).index, c.cost)?;
@@ -128,6 +171,8 @@ impl RateLimiter {
                 passed: true,
                 results: Vec::new(),
                 stored_bytes: self.sql.database_size() as i64,
+                replayed: false,
+                reused: false,
             });
         }
         let mut counts = Vec::with_capacity(request.limits.len());
@@ -147,6 +192,12 @@ impl RateLimiter {
                 counters::put(&self.sql, &c.name, c.duration, w.index, r.next_count, w.reset)?;
             }
         }
-        Ok(RateReply { passed, results, stored_bytes: self.sql.database_size() as i64 })
+        Ok(RateReply {
+            passed,
+            results,
+            stored_bytes: self.sql.database_size() as i64,
+            replayed: false,
+            reused: false,
+        })
     }
 }

@@ -16,17 +16,44 @@ use serde::Serialize;
 use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
 use super::gate::Gate;
-use super::protocol::{Reloaded, UsageOp, UsageReply};
+use super::protocol::{Idempotency, Reloaded, UsageOp, UsageReply};
 use crate::domain::credits::{Adjustment, Balance, SpendOutcome};
 use crate::domain::group_commit::{Queue, Role};
+use crate::domain::idempotency::TTL_MS;
 use crate::store::balances::{self, Adjusted, Stored, Written};
-use crate::store::{Store, StoreResult};
+use crate::store::idempotency::{self as records, Claim};
+use crate::store::{Stmt, Store, StoreResult};
 
 /// A verification waiting for the next group commit.
 struct Waiting {
     cost: i64,
     now: i64,
+    /// Its `Idempotency-Key`: the answer is stored with the deduction.
+    idempotency: Option<Idempotency>,
     reply: oneshot::Sender<Wake>,
+}
+
+/// A request with an `Idempotency-Key` being answered, and identical requests waiting for it.
+struct InFlight {
+    /// Workspace and key.
+    slot: String,
+    fingerprint: String,
+    waiting: Vec<oneshot::Sender<Result<UsageReply, String>>>,
+}
+
+/// Removes a request's entry from the requests in flight when it is dropped unanswered (dropping
+/// the waiters' senders tells them).
+struct Abandoned<'a> {
+    in_flight: &'a RefCell<Vec<InFlight>>,
+    slot: &'a str,
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut list) = self.in_flight.try_borrow_mut() {
+            list.retain(|f| f.slot != self.slot);
+        }
+    }
 }
 
 /// What a waiting spend is told.
@@ -44,6 +71,9 @@ pub struct UsageLimiter {
     cache: RefCell<Option<(Balance, Stored)>>,
     /// Spends that arrived while a write was in flight; the next write decides them all.
     queue: RefCell<Queue<Waiting>>,
+    /// Requests with an `Idempotency-Key` not answered yet, by key (one entry per request in
+    /// progress, removed when it is answered).
+    in_flight: RefCell<Vec<InFlight>>,
 }
 
 fn reply<T: Serialize>(result: Result<T, String>) -> worker::Result<Response> {
@@ -60,6 +90,7 @@ impl DurableObject for UsageLimiter {
             gate: Gate::default(),
             cache: RefCell::new(None),
             queue: RefCell::new(Queue::default()),
+            in_flight: RefCell::new(Vec::new()),
         }
     }
 
@@ -72,14 +103,39 @@ impl DurableObject for UsageLimiter {
             // costs are integers (the message decodes as i64) and never negative: a negative cost
             // would add credits
             UsageOp::Spend { cost, .. } if cost < 0 => Response::error("a cost must not be negative", 400),
-            UsageOp::Spend { balance, cost, now } => reply(self.spend(balance, cost, now).await),
-            UsageOp::Adjust { balance, adjustment, now } => {
-                let _pass = self.gate.enter().await;
-                let result = self.adjust(&balance, adjustment, now).await.map_err(|e| e.to_string());
-                if result.is_err() {
-                    self.cache.replace(None);
+            UsageOp::Spend { balance, cost, now, idempotency: None } => {
+                reply(self.spend(balance, cost, now, None).await)
+            }
+            UsageOp::Spend { balance, cost, now, idempotency: Some(idem) } => {
+                let run = self.spend(balance, cost, now, Some(idem.clone()));
+                reply(self.once(&idem, now, run).await)
+            }
+            UsageOp::Adjust { balance, adjustment, now, idempotency, then } => {
+                let run = async {
+                    let _pass = self.gate.enter().await;
+                    let result = self
+                        .adjust(&balance, adjustment, now, idempotency.as_ref(), then)
+                        .await
+                        .map_err(|e| e.to_string());
+                    if result.is_err() {
+                        self.cache.replace(None);
+                    }
+                    result
+                };
+                match &idempotency {
+                    Some(idem) => reply(self.once(idem, now, run).await),
+                    None => reply(run.await),
                 }
-                reply(result)
+            }
+            UsageOp::Commit { stmts } => {
+                let _pass = self.gate.enter().await;
+                let written = match self.store() {
+                    Ok(store) => store.batch(stmts).await.map(|_| ()),
+                    Err(e) => Err(e),
+                };
+                // written or not (a failed batch may have been applied): read storage next time
+                self.cache.replace(None);
+                reply(written.map(|()| Reloaded { reloaded: true }).map_err(|e| e.to_string()))
             }
             UsageOp::Reload => {
                 let _pass = self.gate.enter().await;
@@ -92,13 +148,14 @@ impl DurableObject for UsageLimiter {
 
 fn spend_reply(outcome: SpendOutcome) -> UsageReply {
     match outcome {
-        SpendOutcome::Valid { remaining, .. } => {
-            UsageReply { exists: true, valid: true, remaining: Some(remaining) }
-        }
-        SpendOutcome::Exceeded { remaining } => {
-            UsageReply { exists: true, valid: false, remaining: Some(remaining) }
-        }
+        SpendOutcome::Valid { remaining, .. } => UsageReply::new(true, true, Some(remaining)),
+        SpendOutcome::Exceeded { remaining } => UsageReply::new(true, false, Some(remaining)),
     }
+}
+
+/// The record of a spend's answer (see `store::idempotency::save`).
+fn record(idem: &Idempotency, reply: &UsageReply) -> serde_json::Value {
+    serde_json::json!({ "w": idem.workspace_id, "k": idem.key, "f": idem.fingerprint, "r": reply })
 }
 
 impl UsageLimiter {
@@ -127,9 +184,16 @@ impl UsageLimiter {
     /// statement, every request of it answered once the write is durable), then hands the lead to
     /// the first spend that queued meanwhile and returns. So no request waits for batches after
     /// its own, however long the load lasts.
-    async fn spend(&self, balance: Balance, cost: i64, now: i64) -> Result<UsageReply, String> {
+    async fn spend(
+        &self,
+        balance: Balance,
+        cost: i64,
+        now: i64,
+        idempotency: Option<Idempotency>,
+    ) -> Result<UsageReply, String> {
         let (tx, mut rx) = oneshot::channel();
-        let mut role = self.queue.borrow_mut().join(Waiting { cost, now, reply: tx });
+        let mut role =
+            self.queue.borrow_mut().join(Waiting { cost, now, idempotency: idempotency.clone(), reply: tx });
         loop {
             if role == Role::Wait {
                 match (&mut rx).await {
@@ -138,7 +202,8 @@ impl UsageLimiter {
                     Ok(Wake::Lead) => {
                         let (tx, next) = oneshot::channel();
                         rx = next;
-                        self.queue.borrow_mut().rejoin(Waiting { cost, now, reply: tx });
+                        let idempotency = idempotency.clone();
+                        self.queue.borrow_mut().rejoin(Waiting { cost, now, idempotency, reply: tx });
                         role = Role::Lead;
                     }
                     Err(_) => return Err("the deduction was abandoned".into()),
@@ -154,6 +219,64 @@ impl UsageLimiter {
             self.hand_over();
             role = Role::Wait;
         }
+    }
+
+    /// Answers a request with an `Idempotency-Key` once: a key answered before (in storage) is
+    /// answered again, a key being answered right now makes the request wait for that answer, and
+    /// a key used for a different request is refused; otherwise `run` answers it (and stores the
+    /// answer with the change it makes).
+    async fn once(
+        &self,
+        idem: &Idempotency,
+        now: i64,
+        run: impl std::future::Future<Output = Result<UsageReply, String>>,
+    ) -> Result<UsageReply, String> {
+        let slot = format!("{}\n{}", idem.workspace_id, idem.key);
+        let waiting = match self.in_flight.borrow_mut().iter_mut().find(|f| f.slot == slot) {
+            Some(f) if f.fingerprint != idem.fingerprint => return Ok(UsageReply::REUSED),
+            Some(f) => {
+                let (tx, rx) = oneshot::channel();
+                f.waiting.push(tx);
+                Some(rx)
+            }
+            None => None,
+        };
+        if let Some(rx) = waiting {
+            let answer = rx.await.map_err(|_| "the first request with this key was abandoned".to_string())?;
+            return answer.map(|r| UsageReply { replayed: true, ..r });
+        }
+        self.in_flight.borrow_mut().push(InFlight {
+            slot: slot.clone(),
+            fingerprint: idem.fingerprint.clone(),
+            waiting: Vec::new(),
+        });
+        // if this request goes away before it is answered, its waiters are told (they fail)
+        // instead of waiting for ever
+        let _abandoned = Abandoned { in_flight: &self.in_flight, slot: &slot };
+        let answer = async {
+            let store = self.store().map_err(|e| e.to_string())?;
+            match records::find(&store, &idem.workspace_id, &idem.key, now)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                Some(r) if r.fingerprint != idem.fingerprint => Ok(UsageReply::REUSED),
+                Some(r) => serde_json::from_str::<UsageReply>(&r.reply)
+                    .map(|r| UsageReply { replayed: true, ..r })
+                    .map_err(|e| e.to_string()),
+                None => run.await,
+            }
+        }
+        .await;
+        let done = {
+            let mut list = self.in_flight.borrow_mut();
+            list.iter().position(|f| f.slot == slot).map(|i| list.swap_remove(i))
+        };
+        if let Some(f) = done {
+            for w in f.waiting {
+                let _ = w.send(answer.clone());
+            }
+        }
+        answer
     }
 
     /// Gives the lead to the first waiting spend (it writes the next batch), or ends the flush.
@@ -219,6 +342,13 @@ impl UsageLimiter {
         let replies: Vec<UsageReply> = plan.outcomes.iter().copied().map(spend_reply).collect();
         let taken = replies.len();
         let (first_now, last_now) = (spends[0].1, spends[taken.max(1) - 1].1);
+        let kept: Vec<serde_json::Value> = batch[..taken]
+            .iter()
+            .zip(&replies)
+            .filter_map(|(w, r)| w.idempotency.as_ref().map(|idem| record(idem, r)))
+            .collect();
+        let records =
+            (!kept.is_empty()).then(|| (serde_json::Value::from(kept).to_string(), last_now + TTL_MS));
         let written = balances::write_spends(
             &self.store()?,
             balance,
@@ -226,6 +356,7 @@ impl UsageLimiter {
             first_now,
             plan.deducted,
             last_now,
+            records,
         )
         .await?;
         let remaining = match written {
@@ -239,23 +370,35 @@ impl UsageLimiter {
         Ok(Some((replies, taken)))
     }
 
-    async fn adjust(&self, balance: &Balance, adjustment: Adjustment, now: i64) -> StoreResult<UsageReply> {
+    async fn adjust(
+        &self,
+        balance: &Balance,
+        adjustment: Adjustment,
+        now: i64,
+        idempotency: Option<&Idempotency>,
+        then: Vec<Stmt>,
+    ) -> StoreResult<UsageReply> {
         let state = match self.load(balance, true).await? {
-            Stored::Missing => return Ok(UsageReply::MISSING),
-            Stored::Unlimited => None,
+            // the rest of the change is still written (its statements that depend on the
+            // balance's change see none)
+            Stored::Missing if then.is_empty() => return Ok(UsageReply::MISSING),
+            Stored::Missing | Stored::Unlimited => None,
             Stored::Limited(state) => Some(state),
         };
         // a refill that was due before the change happens first
         let due = state.and_then(|s| s.due_refill(now));
-        let written = balances::adjust(&self.store()?, balance, due.as_ref(), adjustment, now).await;
+        let claim = idempotency.map(|i| {
+            let claim = Claim { workspace_id: &i.workspace_id, key: &i.key, fingerprint: &i.fingerprint };
+            (claim, now + TTL_MS)
+        });
+        let written =
+            balances::adjust(&self.store()?, balance, due.as_ref(), adjustment, now, claim, then).await;
         self.cache.replace(None);
         Ok(match written? {
             Adjusted::Missing => UsageReply::MISSING,
-            Adjusted::Written(remaining) => UsageReply { exists: true, valid: true, remaining },
+            Adjusted::Written(remaining) => UsageReply::new(true, true, remaining),
             // refused: the result would leave ±(2^53 − 1)
-            Adjusted::OutOfRange(remaining) => {
-                UsageReply { exists: true, valid: false, remaining: Some(remaining) }
-            }
+            Adjusted::OutOfRange(remaining) => UsageReply::new(true, false, Some(remaining)),
         })
     }
 }

@@ -1,14 +1,17 @@
 //! The credits service: the one place that writes a balance and keeps its usage limiter in step.
-//! A change plans its credit writes and limiter steps in `domain::credits` (pure), stages the
-//! writes into the route's batch, commits, then tells the limiters (a `Set` goes through the
-//! limiter, a removed or reconfigured balance makes it reload) before the route answers, so the
-//! very next verification sees the change.
+//! A change plans its credit writes and limiter steps in `domain::credits` (pure) and stages the
+//! writes into the route's batch. A change with limiter steps is written by the usage limiter of
+//! its first balance: the whole batch (the change and its audit rows) in one transaction with the
+//! `Set` (a due refill first), or followed by a reload, while the object lets nothing else run; so
+//! no failure can leave the change without its audit rows or the limiter with a stale balance.
+//! Further steps (a second balance) run after, before the route answers, so the very next
+//! verification sees the change.
 
 use super::{Ctx, Error, Result};
 use crate::domain::credits::{Adjustment, Balance, CreditsPlan, KeyCredits, LimiterStep};
 use crate::domain::validate::MAX_SAFE_INTEGER;
-use crate::limiter::protocol::UsageReply;
-use crate::store::{self, Batch, StoreResult};
+use crate::limiter::protocol::{Idempotency, UsageReply};
+use crate::store::{self, Batch, Stmt, StoreResult};
 
 /// Adds the plan's writes to `batch`.
 pub fn stage(batch: &mut Batch, plan: &CreditsPlan, workspace_id: &str, now: i64) -> StoreResult<()> {
@@ -18,11 +21,25 @@ pub fn stage(batch: &mut Batch, plan: &CreditsPlan, workspace_id: &str, now: i64
     Ok(())
 }
 
-/// Commits `batch` (which holds the plan's writes, see [`stage`]) and then runs the plan's
-/// limiter steps.
+/// Commits `batch` (which holds the plan's writes, see [`stage`]) through the limiter of the
+/// plan's first balance (see the module documentation), then runs the other limiter steps.
 pub async fn commit(ctx: &Ctx, batch: Batch, plan: &CreditsPlan) -> Result<()> {
-    ctx.store.commit(batch).await?;
-    sync(ctx, &plan.limiter).await
+    let Some((first, rest)) = plan.limiter.split_first() else {
+        ctx.store.commit(batch).await?;
+        return Ok(());
+    };
+    let stmts = batch.into_statements()?;
+    let written = match first {
+        LimiterStep::Set(balance, value) => {
+            adjust(ctx, balance, Adjustment::Set(*value), None, stmts).await.map(|_| ())
+        }
+        LimiterStep::Reload(balance) => ctx.limiters.commit(balance, stmts).await.map_err(Error::from),
+    };
+    // this isolate's cached reads may be stale now (even after a failure: it may have been applied)
+    store::changed();
+    written?;
+    ctx.injected_failure("after-commit")?;
+    sync(ctx, rest).await
 }
 
 /// Runs limiter steps in order.
@@ -30,7 +47,7 @@ pub async fn sync(ctx: &Ctx, steps: &[LimiterStep]) -> Result<()> {
     for step in steps {
         match step {
             LimiterStep::Set(balance, value) => {
-                adjust(ctx, balance, Adjustment::Set(*value)).await?;
+                adjust(ctx, balance, Adjustment::Set(*value), None, Vec::new()).await?;
             }
             LimiterStep::Reload(balance) => ctx.limiters.reload(balance).await?,
         }
@@ -38,11 +55,24 @@ pub async fn sync(ctx: &Ctx, steps: &[LimiterStep]) -> Result<()> {
     Ok(())
 }
 
-/// Changes a balance through its limiter (a due refill first); the balance as stored after. A
-/// change whose result would leave ±(2^53 − 1) is refused (400 naming `value`) with nothing
-/// written: the limiter's SQL only writes results within the range.
-pub async fn adjust(ctx: &Ctx, balance: &Balance, adjustment: Adjustment) -> Result<UsageReply> {
-    let reply = ctx.limiters.adjust(balance, adjustment, ctx.now).await?;
+/// Changes a balance through its limiter (a due refill first), with `then` (the rest of the
+/// change, its audit rows) in the same transaction; the balance as stored after. A change whose
+/// result would leave ±(2^53 − 1) is refused (400 naming `value`) with nothing of it written: the
+/// limiter's SQL only writes results within the range. With `idempotency`, a change already made
+/// for the key is answered again (nothing changed now).
+pub async fn adjust(
+    ctx: &Ctx,
+    balance: &Balance,
+    adjustment: Adjustment,
+    idempotency: Option<Idempotency>,
+    then: Vec<Stmt>,
+) -> Result<UsageReply> {
+    let reply = ctx.limiters.adjust(balance, adjustment, ctx.now, idempotency, then).await?;
+    store::changed();
+    if reply.reused {
+        return Err(super::idempotency::reused());
+    }
+    super::idempotency::replayed(ctx, reply.replayed);
     if reply.exists && !reply.valid {
         return Err(Error::bad_request(format!(
             "value: the balance would leave the range ±{MAX_SAFE_INTEGER} (the largest integer JavaScript carries exactly); nothing was changed"

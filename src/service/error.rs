@@ -21,6 +21,7 @@ pub enum Resource {
     Override,
     Workspace,
     Migration,
+    IdempotencyKey,
 }
 
 impl Resource {
@@ -35,6 +36,7 @@ impl Resource {
             Resource::Override => "ratelimit_override",
             Resource::Workspace => "workspace",
             Resource::Migration => "migration",
+            Resource::IdempotencyKey => "idempotency_key",
         }
     }
 }

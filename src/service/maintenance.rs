@@ -3,6 +3,7 @@
 //! before it (`AUDIT_RETENTION_DAYS`) — in bounded batches: a run stops after its time budget and
 //! the next run continues. Each run writes one `system` audit event naming how many balances it
 //! refilled, and one more when retention deleted anything (keygate's own workspace, `ws_keygate`).
+//! It also deletes `Idempotency-Key` answers past their 24 h.
 
 use std::future::Future;
 
@@ -64,6 +65,12 @@ pub async fn run(ctx: &Ctx) {
         drain(deadline, || store::analytics::delete_before(store, analytics_cutoff, RETENTION_BATCH)).await;
     let logs = drain(deadline, || audit::delete_before(store, audit_cutoff, RETENTION_BATCH)).await;
     let purged = drain(deadline, || keys::purge_deleted(store, audit_cutoff, RETENTION_BATCH)).await;
+    // Idempotency-Key answers older than 24 h (bookkeeping: logged, not audited)
+    let answers =
+        drain(deadline, || store::idempotency::delete_expired(store, ctx.now, RETENTION_BATCH)).await;
+    if !matches!(answers, Ok(0)) {
+        worker::console_log!("cron: deleted {}", describe("expired idempotency records", &answers));
+    }
     if [&rollups, &logs, &purged].iter().any(|r| !matches!(r, Ok(0))) {
         let display = format!(
             "retention deleted {} (older than {} days), {} and {} (older than {} days)",

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod credits;
 mod error;
+pub mod idempotency;
 pub mod identities;
 pub mod keycache;
 pub mod keys;
@@ -20,6 +21,7 @@ pub mod vault;
 pub mod verification;
 pub mod workspaces;
 
+use std::cell::Cell;
 use std::future::Future;
 use std::rc::Rc;
 
@@ -118,6 +120,13 @@ pub struct Ctx {
     pub request_id: String,
     pub origin: Origin,
     pub config: Config,
+    /// The request's `Idempotency-Key` header, unchecked (see `service::idempotency`).
+    pub idempotency_key: Option<String>,
+    /// Set when the answer is an earlier request's (`Idempotent-Replayed: true`).
+    pub replayed: Cell<bool>,
+    /// Test hook (`X-Test-Fail`, only with `UNSAFE_TEST_CLOCK=1`): the point where the request
+    /// fails on purpose, after what it changed is written (`after-commit`).
+    pub test_fail: Option<String>,
     background: Option<Rc<worker::Context>>,
 }
 
@@ -137,8 +146,19 @@ impl Ctx {
             request_id,
             origin,
             config,
+            idempotency_key: None,
+            replayed: Cell::new(false),
+            test_fail: None,
             background: background.map(Rc::new),
         })
+    }
+
+    /// Fails the request on purpose at `point` when a test asked for it (`X-Test-Fail`).
+    pub fn injected_failure(&self, point: &str) -> Result<()> {
+        match &self.test_fail {
+            Some(p) if p == point => Err(Error::Internal(format!("X-Test-Fail: failing at {point}"))),
+            _ => Ok(()),
+        }
     }
 
     /// Runs `work` after the response (or now, when there is no request to outlive).

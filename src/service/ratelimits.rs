@@ -4,7 +4,7 @@
 //! (exact identifier first, else the oldest matching wildcard rule).
 
 use super::auth::Principal;
-use super::{Ctx, Error, Resource, Result};
+use super::{idempotency, Ctx, Error, Resource, Result};
 use crate::domain::ids::{new_id, IdKind};
 use crate::domain::overrides;
 use crate::domain::permissions::require;
@@ -50,6 +50,7 @@ async fn create_namespace(ctx: &Ctx, p: &Principal, name: &str) -> Result<Option
 
 /// Counts one request against a fixed-window limit (exact, whatever `async` says).
 pub async fn limit(ctx: &Ctx, p: &Principal, req: &LimitInput) -> Result<LimitOutcome> {
+    idempotency::check(ctx)?;
     let ws = &p.workspace_id;
     let namespace = match namespaces::by_name(&ctx.store, ws, &req.namespace).await? {
         Some(ns) => Some(ns),
@@ -69,7 +70,18 @@ pub async fn limit(ctx: &Ctx, p: &Principal, req: &LimitInput) -> Result<LimitOu
     };
     let check = LimitCheck { name: "limit".into(), limit, duration, cost: req.cost };
     let identifier = format!("rl:{}:{}", ns.id, req.identifier);
-    let reply = ctx.limiters.limit(&identifier, vec![check], ctx.now, Algorithm::Fixed).await?;
+    // what was asked (not what an override made of it: a retry after an override changed is the
+    // same request)
+    let claim = ctx.idempotency_key.as_ref().and_then(|_| {
+        let asked = [req.limit, req.duration, req.cost].map(|n| n.to_string());
+        let parts = ["ratelimits.limit", &req.namespace, &req.identifier, &asked[0], &asked[1], &asked[2]];
+        idempotency::claim(ctx, ws, &parts)
+    });
+    let reply = ctx.limiters.limit(&identifier, vec![check], ctx.now, Algorithm::Fixed, claim).await?;
+    if reply.reused {
+        return Err(idempotency::reused());
+    }
+    idempotency::replayed(ctx, reply.replayed);
     let result = reply.results.first().ok_or_else(|| Error::Internal("rate limiter: no result".into()))?;
     Ok(LimitOutcome { success: reply.passed, limit, remaining: result.remaining.max(0), reset: result.reset })
 }
@@ -123,6 +135,7 @@ async fn namespace_for_limit(ctx: &Ctx, p: &Principal, id_or_name: &str) -> Resu
 /// own rate-limiter object, so when one rejects, the objects that counted are refunded. Returns
 /// whether all passed and each check's answer, in order.
 pub async fn limit_all(ctx: &Ctx, p: &Principal, checks: &[Check]) -> Result<(bool, Vec<CheckOutcome>)> {
+    idempotency::check(ctx)?;
     let ws = &p.workspace_id;
     let mut found: Vec<(String, Namespace)> = Vec::new();
     let mut planned = Vec::with_capacity(checks.len());
@@ -149,17 +162,40 @@ pub async fn limit_all(ctx: &Ctx, p: &Principal, checks: &[Check]) -> Result<(bo
             objects.push(object.clone());
         }
     }
+    // what was asked, as a whole: every object keeps the answer under the same fingerprint (only
+    // for a request with an Idempotency-Key)
+    let asked: Vec<String> = checks
+        .iter()
+        .filter(|_| ctx.idempotency_key.is_some())
+        .flat_map(|c| {
+            [
+                c.namespace.clone(),
+                c.identifier.clone(),
+                c.limit.to_string(),
+                c.duration.to_string(),
+                c.cost.to_string(),
+            ]
+        })
+        .collect();
+    let mut parts = vec!["ratelimit.limit"];
+    parts.extend(asked.iter().map(String::as_str));
     let mut replies = Vec::with_capacity(objects.len());
     for object in &objects {
         let limits: Vec<LimitCheck> =
             planned.iter().filter(|(o, ..)| o == object).map(|(_, c, _)| c.clone()).collect();
-        let reply = ctx.limiters.limit(object, limits.clone(), ctx.now, Algorithm::Sliding).await?;
+        let claim = idempotency::claim(ctx, ws, &parts);
+        let reply = ctx.limiters.limit(object, limits.clone(), ctx.now, Algorithm::Sliding, claim).await?;
+        if reply.reused {
+            return Err(idempotency::reused());
+        }
+        idempotency::replayed(ctx, reply.replayed);
         replies.push((reply, limits));
     }
     let all = replies.iter().all(|(r, _)| r.passed);
     if !all {
         for (object, (reply, limits)) in objects.iter().zip(&replies) {
-            if reply.passed {
+            // a replayed answer counted nothing now (its first request refunded what it had to)
+            if reply.passed && !reply.replayed {
                 ctx.limiters.refund(object, limits.clone(), ctx.now).await?;
             }
         }

@@ -6,7 +6,7 @@
 use std::rc::Rc;
 
 use super::auth::Principal;
-use super::{analytics, keycache, Ctx, Error, Result};
+use super::{analytics, idempotency, keycache, Ctx, Error, Result};
 use crate::domain::analytics::Event;
 use crate::domain::credits::Balance;
 use crate::domain::keys::hash_key;
@@ -79,6 +79,7 @@ impl Verified {
 
 /// Verifies a key (v1, no caller); `None` when there is no such key (NOT_FOUND).
 pub async fn verify(ctx: &Ctx, input: &VerifyInput) -> Result<Option<Verified>> {
+    idempotency::check(ctx)?;
     let Some(key) = keycache::load(ctx, &hash_key(&input.key)).await? else {
         return Ok(None);
     };
@@ -94,6 +95,7 @@ pub async fn verify_as(
     input: &VerifyInput,
     migration_id: Option<&str>,
 ) -> Result<Option<Verified>> {
+    idempotency::check(ctx)?;
     let hash = hash_key(&input.key);
     let mut loaded = keycache::load(ctx, &hash).await?;
     if loaded.is_none() {
@@ -118,7 +120,10 @@ async fn finish(ctx: &Ctx, key: Rc<LoadedKey>, input: &VerifyInput) -> Result<Op
         return Err(Error::Forbidden("workspace is disabled".into()));
     }
     let verified = check(ctx, key, input).await?;
-    record(ctx, &verified, input);
+    // a replayed answer was recorded the first time
+    if !ctx.replayed.get() {
+        record(ctx, &verified, input);
+    }
     Ok(Some(verified))
 }
 
@@ -144,8 +149,19 @@ async fn check(ctx: &Ctx, key: Rc<LoadedKey>, input: &VerifyInput) -> Result<Ver
     if !planned.is_empty() {
         let k = &v.key.key;
         let identifier = k.identity_id.as_deref().unwrap_or(&k.id);
-        let checks = planned.iter().map(|p| p.check.clone()).collect();
-        let reply = ctx.limiters.limit(identifier, checks, ctx.now, input.algorithm).await?;
+        let checks: Vec<_> = planned.iter().map(|p| p.check.clone()).collect();
+        let claim = match &ctx.idempotency_key {
+            Some(_) => {
+                let asked = serde_json::to_string(&checks)?;
+                idempotency::claim(ctx, &k.workspace_id, &["verifyKey.ratelimits", &k.id, &asked])
+            }
+            None => None,
+        };
+        let reply = ctx.limiters.limit(identifier, checks, ctx.now, input.algorithm, claim).await?;
+        if reply.reused {
+            return Err(idempotency::reused());
+        }
+        idempotency::replayed(ctx, reply.replayed);
         v.ratelimit = summarise(&reply.results);
         v.limits = planned
             .into_iter()
@@ -166,7 +182,14 @@ async fn check(ctx: &Ctx, key: Rc<LoadedKey>, input: &VerifyInput) -> Result<Ver
     if let Some(balance) =
         Balance::choose(k.identity_credit_id.as_deref(), k.credit_id.as_deref(), &k.id, k.remaining_requests)
     {
-        let reply = ctx.limiters.spend(&balance, input.cost, ctx.now).await?;
+        let claim = ctx.idempotency_key.as_ref().and_then(|_| {
+            idempotency::claim(ctx, &k.workspace_id, &["verifyKey.credits", &k.id, &input.cost.to_string()])
+        });
+        let reply = ctx.limiters.spend(&balance, input.cost, ctx.now, claim).await?;
+        if reply.reused {
+            return Err(idempotency::reused());
+        }
+        idempotency::replayed(ctx, reply.replayed);
         v.remaining = reply.remaining;
         v.charged = true;
         match (reply.valid, reply.exists) {

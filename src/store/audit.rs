@@ -53,16 +53,38 @@ pub struct AuditEvent {
 
 /// The statements recording `event`.
 pub(super) fn statements(e: &AuditEvent) -> StoreResult<Vec<Stmt>> {
+    recording(e, None)
+}
+
+/// The statements recording `event` for a change made by the statement just before them in the
+/// batch: written only if that statement changed a row. `{remaining}` in the display becomes the
+/// value of `current` (a scalar query whose argument `?11` is `current_arg`), or `unlimited`.
+pub(super) fn after_change(e: &AuditEvent, current: &str, current_arg: &str) -> StoreResult<Vec<Stmt>> {
+    recording(e, Some((current, current_arg)))
+}
+
+fn recording(e: &AuditEvent, after_change: Option<(&str, &str)>) -> StoreResult<Vec<Stmt>> {
     let id = new_id(IdKind::AuditLog, e.time)?;
     let (actor_type, actor_id, actor_name) = match &e.actor {
         Actor::RootKey { key_id, name } => ("key", key_id.clone(), name.clone()),
         Actor::Admin => ("admin", "admin".to_string(), None),
         Actor::System(job) => ("system", job.to_string(), None),
     };
-    let mut out = vec![stmt!(
-        "INSERT INTO audit_log (id, workspace_id, event, time, display, remote_ip, user_agent,
-                                actor_type, actor_id, actor_name, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?4)",
+    let columns = "INSERT INTO audit_log (id, workspace_id, event, time, display, remote_ip, user_agent,
+                                actor_type, actor_id, actor_name, created_at)";
+    let (log_sql, target_condition) = match after_change {
+        None => (format!("{columns} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?4)"), ""),
+        Some((current, _)) => (
+            format!(
+                "{columns} SELECT ?1, ?2, ?3, ?4,
+                   replace(?5, '{{remaining}}', COALESCE(CAST(({current}) AS TEXT), 'unlimited')),
+                   ?6, ?7, ?8, ?9, ?10, ?4 WHERE changes() > 0"
+            ),
+            " WHERE EXISTS (SELECT 1 FROM audit_log WHERE id = ?2)",
+        ),
+    };
+    let mut log = stmt!(
+        log_sql,
         &id,
         &e.workspace_id,
         &e.event,
@@ -73,12 +95,22 @@ pub(super) fn statements(e: &AuditEvent) -> StoreResult<Vec<Stmt>> {
         actor_type,
         actor_id,
         actor_name
-    )];
+    );
+    if let Some((_, arg)) = after_change {
+        log.args.push(arg.into());
+    }
+    let mut out = vec![log];
     for t in &e.targets {
+        let values = if target_condition.is_empty() {
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)".to_string()
+        } else {
+            format!("SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7{target_condition}")
+        };
         out.push(stmt!(
-            "INSERT OR IGNORE INTO audit_log_target
-               (workspace_id, audit_log_id, display_name, type, id, name, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            format!(
+                "INSERT OR IGNORE INTO audit_log_target
+                   (workspace_id, audit_log_id, display_name, type, id, name, created_at) {values}"
+            ),
             &e.workspace_id,
             &id,
             t.name.clone().unwrap_or_default(),

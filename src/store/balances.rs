@@ -5,6 +5,8 @@
 
 use serde::Deserialize;
 
+use super::audit::{self, AuditEvent};
+use super::idempotency::{self, Claim};
 use super::{Stmt, Store, StoreResult};
 use crate::domain::credits::{Adjustment, Balance, BalanceState, RefillConfig, RefillStep};
 use crate::domain::refill::Interval;
@@ -67,6 +69,22 @@ const LEGACY: Statements = Statements {
     set: "UPDATE keys SET remaining_requests = ?2, updated_at_m = ?3 WHERE id = ?1
           RETURNING remaining_requests AS remaining",
 };
+
+/// A scalar query of the balance's value, its id bound at `?n`.
+fn current(balance: &Balance, n: usize) -> String {
+    match balance {
+        Balance::IdentityCredits(_) | Balance::KeyCredits(_) => {
+            format!("SELECT remaining FROM credits WHERE id = ?{n}")
+        }
+        Balance::LegacyKey(_) => format!("SELECT remaining_requests FROM keys WHERE id = ?{n}"),
+    }
+}
+
+/// The audit rows of a change of `balance` made by the statement just before them in the batch,
+/// written only if it changed the balance; `{remaining}` in the display reads the balance after.
+pub fn audit_of_change(balance: &Balance, event: &AuditEvent) -> StoreResult<Vec<Stmt>> {
+    audit::after_change(event, &current(balance, 11), balance.object_name())
+}
 
 fn statements(balance: &Balance) -> &'static Statements {
     match balance {
@@ -145,22 +163,33 @@ pub async fn write_spends(
     first_now: i64,
     deducted: i64,
     last_now: i64,
+    records: Option<(String, i64)>,
 ) -> StoreResult<Written> {
-    let mut stmts = Vec::with_capacity(2);
+    let mut stmts = Vec::with_capacity(3);
     if let Some(refill) = refill {
         stmts.push(refill_stmt(balance, refill, first_now));
     }
     if deducted > 0 {
         stmts.push(stmt!(statements(balance).deduct, balance.object_name(), deducted, last_now));
     }
-    if stmts.is_empty() {
+    let nothing = stmts.is_empty();
+    // the answers of spends with an Idempotency-Key, in the same transaction as the deduction
+    // (or the refill) they answer: only if it was written
+    if let Some((json, expires_at)) = records {
+        stmts.push(idempotency::save(json, expires_at, last_now, !nothing));
+    }
+    if nothing {
+        if !stmts.is_empty() {
+            store.batch(stmts).await?;
+        }
         return Ok(Written::Nothing);
     }
     let results = store.batch(stmts).await?;
     // with a deduction, its own RETURNING is the truth (a refill the cron already made does not
     // match, which is fine: it set the same balance); without one, the refill must match
-    let written = match (deducted > 0, results.first(), results.last()) {
-        (true, _, Some(last)) => returned(last)?,
+    let deduction = results.get(usize::from(refill.is_some()));
+    let written = match (deducted > 0, results.first(), deduction) {
+        (true, _, Some(deduction)) => returned(deduction)?,
         (false, Some(first), _) => returned(first)?,
         _ => None,
     };
@@ -181,13 +210,18 @@ pub enum Adjusted {
     OutOfRange(i64),
 }
 
-/// Changes a balance (a due refill first), in one transaction.
+/// Changes a balance (a due refill first), in one transaction with its idempotency record
+/// (`claim`, kept until `expires_at`) and `then` (the rest of the change, its audit rows), which
+/// come right after the change.
+#[allow(clippy::too_many_arguments)]
 pub async fn adjust(
     store: &Store,
     balance: &Balance,
     due_refill: Option<&RefillStep>,
     adjustment: Adjustment,
     now: i64,
+    claim: Option<(Claim<'_>, i64)>,
+    then: Vec<Stmt>,
 ) -> StoreResult<Adjusted> {
     let sql = statements(balance);
     let mut stmts = Vec::with_capacity(3);
@@ -201,10 +235,21 @@ pub async fn adjust(
         Adjustment::Set(v) => (sql.set, v),
     };
     stmts.push(stmt!(statement, balance.object_name(), value, now));
+    if let Some((claim, expires_at)) = claim {
+        stmts.push(idempotency::save_change(
+            claim,
+            &current(balance, 8),
+            balance.object_name(),
+            expires_at,
+            now,
+        ));
+    }
+    stmts.extend(then);
     // the balance after the change tells a refused change from a missing balance
     stmts.push(stmt!(sql.load, balance.object_name()));
     let results = store.batch(stmts).await?;
-    let [.., changed, after] = results.as_slice() else {
+    let (Some(changed), Some(after)) = (results.get(usize::from(due_refill.is_some())), results.last())
+    else {
         return Ok(Adjusted::Missing);
     };
     Ok(match (returned(changed)?, after.first::<Row>()?) {

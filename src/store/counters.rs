@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use worker::{SqlStorage, SqlStorageValue};
 
+use super::idempotency::Record;
 use super::StoreResult;
 
 fn int(v: i64) -> SqlStorageValue {
@@ -21,16 +22,60 @@ pub fn init(sql: &SqlStorage) -> StoreResult<()> {
         None,
     )?;
     sql.exec("CREATE INDEX IF NOT EXISTS counters_gone_idx ON counters (reset + duration)", None)?;
+    sql.exec(
+        "CREATE TABLE IF NOT EXISTS idempotency (
+           key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, reply TEXT NOT NULL, expires INTEGER NOT NULL)",
+        None,
+    )?;
+    sql.exec("CREATE INDEX IF NOT EXISTS idempotency_expiry_idx ON idempotency (expires)", None)?;
     Ok(())
+}
+
+/// The live `Idempotency-Key` record of `key` at `now`: (fingerprint, reply); expired records
+/// are dropped first (indexed).
+pub fn record(sql: &SqlStorage, key: &str, now: i64) -> StoreResult<Option<(String, String)>> {
+    sql.exec("DELETE FROM idempotency WHERE expires <= ?", vec![int(now)])?;
+    let rows: Vec<Record> = sql
+        .exec(
+            "SELECT fingerprint, reply FROM idempotency WHERE key = ?",
+            vec![SqlStorageValue::String(key.to_string())],
+        )?
+        .to_array()?;
+    Ok(rows.into_iter().next().map(|r: Record| (r.fingerprint, r.reply)))
+}
+
+/// Keeps the answer to the request of `key` until `expires`.
+pub fn put_record(
+    sql: &SqlStorage,
+    key: &str,
+    fingerprint: &str,
+    reply: &str,
+    expires: i64,
+) -> StoreResult<()> {
+    let text = |s: &str| SqlStorageValue::String(s.to_string());
+    sql.exec(
+        "INSERT OR REPLACE INTO idempotency (key, fingerprint, reply, expires) VALUES (?, ?, ?, ?)",
+        vec![text(key), text(fingerprint), text(reply), int(expires)],
+    )?;
+    Ok(())
+}
+
+/// Drops the records expired at `now`; when the next one expires, if any is left.
+pub fn expire_records(sql: &SqlStorage, now: i64) -> StoreResult<Option<i64>> {
+    sql.exec("DELETE FROM idempotency WHERE expires <= ?", vec![int(now)])?;
+    let rows: Vec<Next> = sql.exec("SELECT MIN(expires) AS reset FROM idempotency", None)?.to_array()?;
+    Ok(rows.first().and_then(|r| r.reset))
 }
 
 /// When the next counter stops being needed (the end of the window after its own), if any is
 /// left.
+/// The earliest of something (a `MIN(…) AS reset`).
+#[derive(Deserialize)]
+struct Next {
+    reset: Option<i64>,
+}
+
 pub fn next_reset(sql: &SqlStorage) -> StoreResult<Option<i64>> {
-    #[derive(Deserialize)]
-    struct Next {
-        reset: Option<i64>,
-    }
     let rows: Vec<Next> =
         sql.exec("SELECT MIN(reset + duration) AS reset FROM counters", None)?.to_array()?;
     Ok(rows.first().and_then(|r| r.reset))

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod balances;
 pub mod counters;
 pub mod credits;
+pub mod idempotency;
 pub mod identities;
 pub mod key_view;
 pub mod keys;
@@ -30,6 +31,7 @@ use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result, Env};
 
@@ -143,7 +145,9 @@ impl<T: Into<Arg>> From<Option<T>> for Arg {
     }
 }
 
-/// One SQL statement with positional arguments (`?1`, `?2`, …), not yet bound to a database.
+/// One SQL statement with positional arguments (`?1`, `?2`, …), not yet bound to a database. It
+/// travels to the usage limiter when the limiter writes a change together with its own
+/// ([`Stmt::to_json`]).
 #[derive(Debug, Clone)]
 pub struct Stmt {
     sql: Cow<'static, str>,
@@ -153,6 +157,45 @@ pub struct Stmt {
 impl Stmt {
     pub fn new(sql: impl Into<Cow<'static, str>>, args: Vec<Arg>) -> Self {
         Stmt { sql: sql.into(), args }
+    }
+
+    /// Statements as JSON text: `[[sql, arg, …], …]` (an argument is null, an integer or a
+    /// string).
+    pub fn to_json(stmts: &[Stmt]) -> String {
+        let arg = |a: &Arg| match a {
+            Arg::Null => Value::Null,
+            Arg::Int(i) => Value::from(*i),
+            Arg::Text(t) => Value::from(t.as_str()),
+        };
+        let list = stmts.iter().map(|s| {
+            Value::Array(std::iter::once(Value::from(s.sql.as_ref())).chain(s.args.iter().map(arg)).collect())
+        });
+        Value::Array(list.collect()).to_string()
+    }
+
+    /// Reads [`Stmt::to_json`]'s text.
+    pub fn from_json(text: &str) -> StoreResult<Vec<Stmt>> {
+        let bad = || StoreError::Decode("statements: expected [[sql, arg, …], …]".into());
+        let Value::Array(list) = serde_json::from_str(text).map_err(|e| StoreError::Decode(e.to_string()))?
+        else {
+            return Err(bad());
+        };
+        list.into_iter()
+            .map(|item| {
+                let Value::Array(parts) = item else { return Err(bad()) };
+                let mut parts = parts.into_iter();
+                let Some(Value::String(sql)) = parts.next() else { return Err(bad()) };
+                let args = parts
+                    .map(|v| match v {
+                        Value::Null => Ok(Arg::Null),
+                        Value::String(t) => Ok(Arg::Text(t)),
+                        Value::Number(n) => n.as_i64().map(Arg::Int).ok_or_else(bad),
+                        _ => Err(bad()),
+                    })
+                    .collect::<StoreResult<Vec<Arg>>>()?;
+                Ok(Stmt::new(sql, args))
+            })
+            .collect()
     }
 }
 
@@ -233,7 +276,7 @@ impl Batch {
     }
 
     /// The change's statements, then its audit rows.
-    fn into_statements(self) -> StoreResult<Vec<Stmt>> {
+    pub(crate) fn into_statements(self) -> StoreResult<Vec<Stmt>> {
         let mut stmts = self.stmts;
         for event in &self.events {
             stmts.extend(audit::statements(event)?);

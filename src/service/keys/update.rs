@@ -3,7 +3,7 @@
 
 use super::super::auth::{Credentials, Principal};
 use super::super::rbac::{self, LinkRules};
-use super::super::{credits, Ctx, Error, Result};
+use super::super::{credits, idempotency, Ctx, Error, Result};
 use super::{credits_of, meta_json, not_found, state};
 use crate::domain::credits::{plan_key_update, plan_remaining, CreditsPlan, RemainingOp, RemainingPlan};
 use crate::domain::identities::plan_ratelimits;
@@ -15,6 +15,7 @@ use crate::domain::rbac::{LinkKind, Wanted};
 use crate::domain::refill::Refill;
 use crate::domain::Meta;
 use crate::store::audit::Target;
+use crate::store::balances;
 use crate::store::keys::{self, KeyFields, KeyState};
 use crate::store::ratelimits;
 
@@ -152,6 +153,7 @@ pub async fn update_remaining(
     op: RemainingOp,
     value: Option<i64>,
 ) -> Result<Option<i64>> {
+    idempotency::check(ctx)?;
     let key = state(ctx, key_id).await?;
     let p = creds
         .authenticate(ctx, Some(&require::api(key.api_id.as_deref().unwrap_or_default(), "update_key")))
@@ -170,6 +172,7 @@ pub async fn update_credits(
     op: RemainingOp,
     value: Option<i64>,
 ) -> Result<RemainingAfter> {
+    idempotency::check(ctx)?;
     let key = key_for(ctx, p, key_id, "update_key").await?;
     change_remaining(ctx, p, key, op, value).await
 }
@@ -183,29 +186,42 @@ async fn change_remaining(
 ) -> Result<RemainingAfter> {
     let plan = plan_remaining(&credits_of(&key), op, value).map_err(|e| Error::bad_request(e.to_string()))?;
     let refill = key.refill_amount.filter(|a| *a != 0).map(|a| (a, key.refill_day));
+    let target = vec![Target::named("key", &key.id, key.name.clone())];
     let mut writes = CreditsPlan::default();
-    let (remaining, refill) = match plan {
+    let remaining = match plan {
+        // the change, its audit row (naming the balance after it) and its idempotency record are
+        // one transaction, written by the balance's limiter
         RemainingPlan::Adjust(balance, adjustment) => {
-            (credits::adjust(ctx, &balance, adjustment).await?.remaining, refill)
+            let display = "Changed remaining to {remaining}";
+            let event = ctx.event(&p.actor(), &p.workspace_id, "key.update", display, target);
+            let then = balances::audit_of_change(&balance, &event)?;
+            let asked = [format!("{op:?}"), format!("{value:?}")];
+            let claim = idempotency::claim(
+                ctx,
+                &p.workspace_id,
+                &["keys.updateRemaining", &key.id, &asked[0], &asked[1]],
+            );
+            let remaining = credits::adjust(ctx, &balance, adjustment, claim, then).await?.remaining;
+            ctx.injected_failure("after-commit")?;
+            return Ok(RemainingAfter { remaining, refill });
         }
         RemainingPlan::Remove { write, reload, answer } => {
             writes.writes.push(write);
             writes.limiter.push(crate::domain::credits::LimiterStep::Reload(reload));
-            (answer, None)
+            answer
         }
         RemainingPlan::Create(write, v) => {
             writes.writes.push(write);
-            (Some(v), None)
+            Some(v)
         }
-        RemainingPlan::Nothing => (None, None),
+        RemainingPlan::Nothing => None,
     };
     let shown = remaining.map(|r| r.to_string()).unwrap_or_else(|| "unlimited".into());
     let display = format!("Changed remaining to {shown}");
-    let target = vec![Target::named("key", &key.id, key.name.clone())];
     let mut batch = ctx.batch(&p.actor(), &p.workspace_id, "key.update", &display, target);
     credits::stage(&mut batch, &writes, &key.workspace_id, ctx.now)?;
     credits::commit(ctx, batch, &writes).await?;
-    Ok(RemainingAfter { remaining, refill })
+    Ok(RemainingAfter { remaining, refill: None })
 }
 
 /// deleteKey (v1): loads the key first, then authenticates; another workspace's key is a 403.
