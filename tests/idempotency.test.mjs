@@ -338,3 +338,27 @@ describe("v2", () => {
     expectV2Error(assert, reuse, 409, undefined, /Idempotency-Key/);
   });
 });
+
+test("both OpenAPI documents declare the header, its replay answer header and nothing else", async () => {
+  const documented = (doc) =>
+    Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.values(ops)
+        .filter((op) => (op.parameters ?? []).some((p) => p.in === "header" && p.name === "Idempotency-Key"))
+        .map((op) => {
+          assert.ok(op.responses["200"].headers["Idempotent-Replayed"], path);
+          assert.ok(op.responses["409"], path);
+          return path;
+        }),
+    );
+  assert.deepEqual(documented((await kg.call("/openapi.json")).body).sort(), [
+    "/v1/keys.updateRemaining",
+    "/v1/keys.verifyKey",
+    "/v1/ratelimits.limit",
+  ]);
+  assert.deepEqual(documented((await kg.call("/v2/openapi.json")).body).sort(), [
+    "/v2/keys.updateCredits",
+    "/v2/keys.verifyKey",
+    "/v2/ratelimit.limit",
+    "/v2/ratelimit.multiLimit",
+  ]);
+});

@@ -81,6 +81,33 @@ pub struct DocInfo {
     pub error_schema: fn() -> Value,
     /// The error statuses every operation may answer, with a description.
     pub errors: &'static [(&'static str, &'static str)],
+    /// The operations that take an `Idempotency-Key` header (by path).
+    pub idempotent: &'static [&'static str],
+}
+
+/// The `Idempotency-Key` request header and the `Idempotent-Replayed` answer header.
+fn idempotency(op: &mut Map<String, Value>) {
+    let header = json!({
+        "name": crate::domain::idempotency::HEADER,
+        "in": "header",
+        "required": false,
+        "description": "Answers a retry within 24 h with the first outcome, charging and counting once (a reuse for another request is a 409)",
+        "schema": { "type": "string", "minLength": 1, "maxLength": crate::domain::idempotency::MAX_LEN, "pattern": "^[!-~]+$" },
+    });
+    if let Some(Value::Array(params)) = op.get_mut("parameters") {
+        params.push(header);
+    } else {
+        op.insert("parameters".into(), json!([header]));
+    }
+    if let Some(ok) = op.get_mut("responses").and_then(|r| r.get_mut("200")).and_then(Value::as_object_mut) {
+        ok.insert(
+            "headers".into(),
+            json!({ "Idempotent-Replayed": {
+                "description": "`true` when this is the stored answer of an earlier request with the same Idempotency-Key",
+                "schema": { "type": "string", "enum": ["true"] },
+            } }),
+        );
+    }
 }
 
 fn operation(route: &RouteDoc, info: &DocInfo) -> Value {
@@ -155,6 +182,9 @@ fn operation(route: &RouteDoc, info: &DocInfo) -> Value {
         );
     }
     op.insert("responses".into(), Value::Object(responses));
+    if info.idempotent.contains(&route.path) {
+        idempotency(&mut op);
+    }
     Value::Object(op)
 }
 

@@ -94,6 +94,7 @@ pub fn openapi(routes: &[RouteDoc]) -> Value {
                 ("429", "RATE_LIMITED"),
                 ("500", "INTERNAL_SERVER_ERROR"),
             ],
+            idempotent: &["/v1/keys.verifyKey", "/v1/keys.updateRemaining", "/v1/ratelimits.limit"],
         },
     )
 }

@@ -312,6 +312,12 @@ pub fn openapi(routes: &[RouteDoc]) -> Value {
                 ("412", "Precondition Failed"),
                 ("500", "Internal Server Error"),
             ],
+            idempotent: &[
+                "/v2/keys.verifyKey",
+                "/v2/keys.updateCredits",
+                "/v2/ratelimit.limit",
+                "/v2/ratelimit.multiLimit",
+            ],
         },
     )
 }
