@@ -127,11 +127,11 @@ pub fn update_fields(key_id: &str, workspace_id: &str, f: &KeyFields, now: i64) 
     Stmt::new(
         format!(
             "UPDATE keys SET
-               name = CASE WHEN ?2 THEN ?3 ELSE name END,
-               owner_id = CASE WHEN ?4 THEN ?5 ELSE owner_id END,
-               identity_id = CASE WHEN ?4 THEN {} ELSE identity_id END,
-               meta = CASE WHEN ?6 THEN ?7 ELSE meta END,
-               expires = CASE WHEN ?8 THEN ?9 ELSE expires END,
+               name = CASE WHEN ?2 <> 0 THEN ?3 ELSE name END,
+               owner_id = CASE WHEN ?4 <> 0 THEN ?5 ELSE owner_id END,
+               identity_id = CASE WHEN ?4 <> 0 THEN {} ELSE identity_id END,
+               meta = CASE WHEN ?6 <> 0 THEN ?7 ELSE meta END,
+               expires = CASE WHEN ?8 <> 0 THEN ?9 ELSE expires END,
                enabled = COALESCE(?10, enabled),
                updated_at_m = ?11
              WHERE id = ?1",
@@ -201,7 +201,7 @@ pub async fn start_of(store: &Store, key_id: &str) -> StoreResult<Option<String>
 /// Makes a key expire at `at` at the latest.
 pub fn expire_by(key_id: &str, at: i64, now: i64) -> Stmt {
     stmt!(
-        "UPDATE keys SET expires = MIN(COALESCE(expires, ?2), ?2), updated_at_m = ?3 WHERE id = ?1",
+        "UPDATE keys SET expires = CASE WHEN expires <= ?2 THEN expires ELSE ?2 END, updated_at_m = ?3 WHERE id = ?1",
         key_id,
         at,
         now
@@ -234,7 +234,7 @@ pub async fn keyspace_size(store: &Store, key_auth_id: &str) -> StoreResult<i64>
 pub async fn count(store: &Store, key_auth_id: &str, include_deleted: bool) -> StoreResult<i64> {
     let row: Option<Count> = store
         .first(stmt!(
-            "SELECT COUNT(*) AS n FROM keys WHERE key_auth_id = ?1 AND (?2 OR deleted_at_m IS NULL)",
+            "SELECT COUNT(*) AS n FROM keys WHERE key_auth_id = ?1 AND (?2 <> 0 OR deleted_at_m IS NULL)",
             key_auth_id,
             include_deleted
         ))
