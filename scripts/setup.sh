@@ -3,6 +3,8 @@
 #   - the wasm32-unknown-unknown Rust target
 #   - worker-build (cargo), wasm-bindgen-cli at the exact version in Cargo.lock (cargo)
 #   - npm packages (Node 22, wrangler, miniflare@4, binaryen's wasm-opt, the @unkey/api SDK)
+#   - with --fuzz: the contract fuzzer, schemathesis, in a Python virtualenv (.venv/) from PyPI,
+#     every package pinned in scripts/fuzz-requirements.txt
 # Nothing here needs GitHub: see the *_BIN variables in scripts/build.sh.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -37,4 +39,15 @@ if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   echo "setup: installing npm packages"
   npm ci --no-audit --no-fund
   touch "$stamp"
+fi
+
+# the contract fuzzer (npm run fuzz): a virtualenv from the pinned requirements, when they changed
+if [ "${1:-}" = "--fuzz" ]; then
+  stamp=.venv/.keygate-installed
+  if [ ! -f "$stamp" ] || [ scripts/fuzz-requirements.txt -nt "$stamp" ]; then
+    echo "setup: installing schemathesis into .venv (pinned in scripts/fuzz-requirements.txt)"
+    python3 -m venv .venv
+    .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/fuzz-requirements.txt
+    touch "$stamp"
+  fi
 fi

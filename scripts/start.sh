@@ -19,7 +19,11 @@ else
   ADMIN_TOKEN="$(grep '^ADMIN_TOKEN=' .dev.vars | head -n 1 | cut -d= -f2-)"
 fi
 export ADMIN_TOKEN PORT
-# the master key of recoverable keys (32 random bytes, base64)
+# the master key of recoverable keys (32 random bytes, base64); ENCRYPTION_KEYS (newest first)
+# from the environment is passed on as it is
+if [ -n "${ENCRYPTION_KEYS:-}" ]; then
+  var_args+=(--var "ENCRYPTION_KEYS:$ENCRYPTION_KEYS")
+fi
 if [ -n "${ENCRYPTION_KEY:-}" ]; then
   var_args+=(--var "ENCRYPTION_KEY:$ENCRYPTION_KEY")
 elif ! grep -qs '^ENCRYPTION_KEY=' .dev.vars; then

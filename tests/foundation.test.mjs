@@ -19,12 +19,26 @@ describe("http conventions", () => {
     assert.equal(r.headers.get("access-control-allow-origin"), "*");
   });
 
-  test("unknown route and wrong method are plain 404s with a request id", async () => {
-    for (const [method, path] of [["GET", "/v1/nope"], ["GET", "/v1/apis.createApi"], ["POST", "/"]]) {
+  test("unknown routes are plain 404s with a request id", async () => {
+    for (const [method, path] of [["GET", "/v1/nope"], ["POST", "/"]]) {
       const r = await kg.call(path, { method });
       assert.equal(r.status, 404, path);
       assert.equal(r.text, "404 Not Found");
       assert.match(r.headers.get("unkey-request-id"), /^req_/);
+    }
+  });
+
+  test("a known path with another method is a 405 envelope naming the allowed method", async () => {
+    for (const [method, path, allow] of [
+      ["GET", "/v1/apis.createApi", "POST"],
+      ["PUT", "/v1/keys.verifyKey", "POST"],
+      ["DELETE", "/v1/apis.getApi", "GET"],
+      ["POST", "/v1/liveness", "GET"],
+    ]) {
+      const r = await kg.call(path, { method });
+      expectError(assert, r, 405, "METHOD_NOT_ALLOWED", `method not allowed, use ${allow}`);
+      assert.equal(r.headers.get("allow"), allow, path);
+      assert.equal(r.headers.get("content-type"), "application/json");
     }
   });
 

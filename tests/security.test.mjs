@@ -127,7 +127,10 @@ function deref(schema) {
   if (variants) {
     const v = variants.map(deref).find((x) => x.type !== "null") ?? {};
     const { oneOf, anyOf, ...rest } = s;
-    s = { ...rest, ...v };
+    // a variant adds to the schema (either/or fields are `anyOf` of required sets)
+    const properties = { ...(rest.properties ?? {}) };
+    for (const [k, p] of Object.entries(v.properties ?? {})) properties[k] = { ...properties[k], ...p };
+    s = { ...rest, ...v, properties, required: [...(rest.required ?? []), ...(v.required ?? [])] };
   }
   return s;
 }

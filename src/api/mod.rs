@@ -8,6 +8,10 @@ pub mod v2;
 /// Cross-field rules of a request that its schema cannot state (upstream's zod refinements),
 /// checked right after the schema, before authentication. The message is the whole error.
 pub trait Refine {
+    /// Fields of which at least one must be given (`/openapi.json` states them as an `anyOf` of
+    /// required sets; `refine` or the service checks them with upstream's message).
+    const ONE_OF: &'static [&'static str] = &[];
+
     fn refine(&self) -> Result<(), String> {
         Ok(())
     }
@@ -18,5 +22,14 @@ macro_rules! no_refinement {
     ($($t:ty),* $(,)?) => { $(impl $crate::api::Refine for $t {})* };
 }
 pub(crate) use no_refinement;
+
+/// Requests that name a resource by either of two fields (checked after authentication, as
+/// upstream did).
+macro_rules! one_of {
+    ($($t:ty: $a:literal | $b:literal),* $(,)?) => {
+        $(impl $crate::api::Refine for $t { const ONE_OF: &'static [&'static str] = &[$a, $b]; })*
+    };
+}
+pub(crate) use one_of;
 
 no_refinement!(serde_json::Value);

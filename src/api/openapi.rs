@@ -4,6 +4,7 @@
 use schemars::JsonSchema;
 use serde_json::{json, Map, Value};
 
+use crate::api::Refine;
 use crate::domain::validate::schema_settings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,9 +43,23 @@ fn strip(mut v: Value) -> Value {
     v
 }
 
-/// The request schema validation uses (generated once per type).
-pub fn request_schema<T: JsonSchema + 'static>() -> Value {
-    strip(crate::domain::validate::request_schema::<T>().as_ref().clone())
+/// The request schema of `T`, with its either/or fields as an `anyOf` of required sets.
+pub fn request_schema<T: JsonSchema + Refine>() -> Value {
+    one_of_required(
+        strip(schema_settings().for_deserialize().into_generator().into_root_schema_for::<T>().to_value()),
+        T::ONE_OF,
+    )
+}
+
+/// `anyOf` of one branch per field: the field is given, as a non-empty string (`null` and `""`
+/// count as absent).
+fn one_of_required(mut schema: Value, fields: &[&str]) -> Value {
+    if let (Value::Object(m), false) = (&mut schema, fields.is_empty()) {
+        let branch =
+            |f: &&str| json!({ "required": [f], "properties": { *f: { "type": "string", "minLength": 1 } } });
+        m.insert("anyOf".into(), fields.iter().map(branch).collect());
+    }
+    schema
 }
 
 pub fn response_schema<T: JsonSchema>() -> Value {

@@ -1,27 +1,17 @@
 //! The composition root: turns a Workers request into a service context and hands it to the wire
-//! layer of its version (`/v2/*` to v2, everything else to v1); runs the cron. `http` (plumbing) and `routes` (wire layers) meet here and
-//! nowhere else.
+//! layer of its version (`/v2/*` to v2, everything else to v1); runs the cron. `http` (plumbing)
+//! and `routes` (wire layers) meet here and nowhere else.
 
 use worker::{Context, Date, Env, Method, Request, Response};
 
 use crate::domain::ids::{new_id, IdKind};
 use crate::http::{self, Incoming};
-use crate::routes::{v1, v2};
-use crate::service::{maintenance, Ctx, Origin};
+use crate::routes::{edge, v1, v2};
+use crate::service::{maintenance, vault, Config, Ctx, Origin};
 
 /// Unix ms now.
 pub fn now_ms() -> i64 {
     Date::now().as_millis() as i64
-}
-
-/// Tests move time with an `X-Test-Now: <unix ms>` header, honoured only when the worker runs
-/// with the `UNSAFE_TEST_CLOCK=1` binding (the Miniflare tests set it; wrangler.toml never does:
-/// a client that controls the clock could revive expired keys).
-fn test_clock(env: &Env, req: &Request) -> Option<i64> {
-    if env.var("UNSAFE_TEST_CLOCK").ok()?.to_string() != "1" {
-        return None;
-    }
-    http::header(req, "X-Test-Now")?.parse().ok()
 }
 
 /// An OpenAPI document (generated at build time, see `routes::table`).
@@ -34,8 +24,9 @@ fn openapi(document: &'static str) -> worker::Result<Response> {
 /// Serves one request: every response carries `Unkey-Request-Id` and CORS headers.
 pub async fn serve(mut req: Request, env: Env, worker: Context) -> worker::Result<Response> {
     let now = now_ms();
-    let incoming = Incoming::read(&req, now)?;
-    let resp = route(&mut req, &env, worker, &incoming, now).await?;
+    let config = Config::of(&env);
+    let incoming = Incoming::read(&req, now, config.trust_true_client_ip)?;
+    let resp = route(&mut req, &env, worker, config, &incoming, now).await?;
     http::finish(resp, &incoming.request_id)
 }
 
@@ -43,29 +34,49 @@ async fn route(
     req: &mut Request,
     env: &Env,
     worker: Context,
+    config: Config,
     incoming: &Incoming,
     now: i64,
 ) -> worker::Result<Response> {
     if incoming.method == Method::Options {
         return http::preflight(req);
     }
-    if incoming.method == Method::Get && incoming.path == "/openapi.json" {
-        return openapi(v1::OPENAPI);
-    }
     let is_v2 = incoming.path.starts_with("/v2/");
-    if is_v2 && incoming.method == Method::Get {
+    if incoming.method == Method::Get {
         match incoming.path.as_str() {
+            "/openapi.json" => return openapi(v1::OPENAPI),
             "/v2/openapi.json" => return openapi(v2::OPENAPI),
             "/v2/liveness" => return http::json(&v2::liveness(&incoming.request_id), 200, incoming.pretty),
             _ => {}
         }
     }
-    let now = test_clock(env, req).unwrap_or(now);
+    let error = |e: &crate::service::Error| {
+        if is_v2 {
+            v2::envelope::error(e, incoming)
+        } else {
+            v1::envelope::error(e, &incoming.request_id, incoming.pretty)
+        }
+    };
+    // a declared body over the limit is refused before anything else is read
+    if http::declared_too_large(req) {
+        return error(&edge::too_large());
+    }
+    // Test hooks, honoured only with the `UNSAFE_TEST_CLOCK=1` binding (the Miniflare tests set
+    // it; wrangler.toml never does: a client that controls the clock could revive expired keys):
+    // `X-Test-Now: <unix ms>` moves the request's clock, `X-Test-Panic` panics inside the request.
+    let mut now = now;
+    if config.test_hooks {
+        if let Some(t) = http::header(req, "X-Test-Now").and_then(|t| t.parse().ok()) {
+            now = t;
+        }
+        if http::header(req, "X-Test-Panic").is_some() {
+            panic!("X-Test-Panic: a panic requested by a test ({})", incoming.request_id);
+        }
+    }
     let origin = Origin { ip: incoming.ip.clone(), user_agent: incoming.user_agent.clone() };
-    let ctx = match Ctx::new(env, Some(worker), now, incoming.request_id.clone(), origin) {
+    let ctx = match Ctx::new(env, config, Some(worker), now, incoming.request_id.clone(), origin) {
         Ok(ctx) => ctx,
-        Err(e) if is_v2 => return v2::envelope::error(&e, incoming),
-        Err(e) => return v1::envelope::error(&e, &incoming.request_id, incoming.pretty),
+        Err(e) => return error(&e),
     };
     let routed =
         if is_v2 { v2::dispatch(&ctx, req, incoming).await } else { v1::dispatch(&ctx, req, incoming).await };
@@ -75,12 +86,19 @@ async fn route(
     }
 }
 
-/// The cron trigger at its scheduled time (unix ms): refills due credit balances in bulk and
-/// applies the retention periods (`service::maintenance`).
+/// The cron trigger at its scheduled time (unix ms): refills due credit balances in bulk, applies
+/// the retention periods (`service::maintenance`) and moves recoverable keys to the newest master
+/// key.
 pub async fn scheduled(env: Env, scheduled_time: i64) {
     let request_id = new_id(IdKind::Request, scheduled_time).unwrap_or_else(|_| "req_cron".into());
-    match Ctx::new(&env, None, scheduled_time, request_id, Origin::default()) {
-        Ok(ctx) => maintenance::run(&ctx).await,
-        Err(e) => worker::console_error!("cron: {e}"),
+    let ctx = match Ctx::new(&env, Config::of(&env), None, scheduled_time, request_id, Origin::default()) {
+        Ok(ctx) => ctx,
+        Err(e) => return worker::console_error!("cron: {e}"),
+    };
+    maintenance::run(&ctx).await;
+    match vault::reencrypt_batch(&ctx).await {
+        Ok(0) => {}
+        Ok(n) => worker::console_log!("re-encrypted {n} recoverable keys under the newest master key"),
+        Err(e) => worker::console_error!("re-encryption failed: {e}"),
     }
 }

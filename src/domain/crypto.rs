@@ -1,6 +1,10 @@
-//! Recoverable keys: AES-256-GCM under a per-workspace key derived (HKDF-SHA256) from the
-//! `ENCRYPTION_KEY` master secret (32 bytes, base64). The ciphertext is bound to the key id
-//! (associated data), so an encrypted copy cannot be moved to another key or workspace.
+//! Recoverable keys: AES-256-GCM under a per-workspace key derived (HKDF-SHA256) from a master
+//! secret (32 bytes, base64). The ciphertext is bound to the key id (associated data), so an
+//! encrypted copy cannot be moved to another key or workspace.
+//!
+//! Master keys are versioned: a [`Keyring`] holds them newest first (`ENCRYPTION_KEYS`), new
+//! copies use the newest, and each copy records the id of the key that sealed it, so rotating
+//! the master key never makes an existing copy unreadable while the old key is still listed.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -10,7 +14,8 @@ use sha2::Sha256;
 
 use super::random::random_bytes;
 
-/// Identifies the derivation scheme in `encrypted_keys.encryption_key_id`.
+/// Identifies the derivation scheme in `encrypted_keys.encryption_key_id`; copies made since
+/// master keys are versioned append `:<master key id>` ([`MasterKey::label`]).
 pub const KEY_SCHEME: &str = "hkdf-sha256-aes256gcm-v1";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +24,8 @@ pub enum CryptoError {
     BadMasterKey,
     /// The stored value is not one keygate wrote, or it was tampered with.
     Corrupt,
+    /// The master key that sealed the copy is not among the configured ones.
+    UnknownMasterKey,
     Random,
 }
 
@@ -27,6 +34,7 @@ impl std::fmt::Display for CryptoError {
         f.write_str(match self {
             CryptoError::BadMasterKey => "ENCRYPTION_KEY must be 32 bytes, base64-encoded",
             CryptoError::Corrupt => "the encrypted key could not be decrypted",
+            CryptoError::UnknownMasterKey => "the master key of the encrypted key is not configured",
             CryptoError::Random => "the random number generator failed",
         })
     }
@@ -41,6 +49,19 @@ impl MasterKey {
         let bytes = B64.decode(secret.trim()).map_err(|_| CryptoError::BadMasterKey)?;
         let key: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::BadMasterKey)?;
         Ok(MasterKey(key))
+    }
+
+    /// A public id of this master key (16 hex digits of SHA-256 over a label and the key): it
+    /// tells which configured key sealed a copy and reveals nothing about the key.
+    pub fn id(&self) -> String {
+        use sha2::Digest;
+        let digest = Sha256::new().chain_update(b"keygate master key id\0").chain_update(self.0).finalize();
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The `encryption_key_id` of copies sealed with this key.
+    pub fn label(&self) -> String {
+        format!("{KEY_SCHEME}:{}", self.id())
     }
 
     fn cipher(&self, workspace_id: &str) -> Result<Aes256Gcm, CryptoError> {
@@ -89,6 +110,60 @@ impl MasterKey {
     }
 }
 
+/// The configured master keys, newest first.
+pub struct Keyring {
+    keys: Vec<MasterKey>,
+}
+
+/// A decrypted copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opened {
+    pub plaintext: String,
+    /// Sealed with an older master key (or before keys were versioned): re-encrypt it.
+    pub stale: bool,
+}
+
+impl Keyring {
+    /// The keys from their base64 secrets, newest first; `None` when there is none.
+    pub fn from_base64(secrets: &[String]) -> Result<Option<Keyring>, CryptoError> {
+        let keys = secrets.iter().map(|s| MasterKey::from_base64(s)).collect::<Result<Vec<_>, _>>()?;
+        Ok((!keys.is_empty()).then_some(Keyring { keys }))
+    }
+
+    /// The key new copies are sealed with.
+    pub fn newest(&self) -> &MasterKey {
+        // `from_base64` never builds an empty keyring
+        &self.keys[0]
+    }
+
+    /// Opens a copy with the key its `label` names (a copy from before key versioning, labelled
+    /// with the scheme alone, is tried with every key).
+    pub fn decrypt(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        encrypted: &str,
+        label: &str,
+    ) -> Result<Opened, CryptoError> {
+        let newest = self.newest().id();
+        let versioned = label.strip_prefix(KEY_SCHEME).and_then(|rest| rest.strip_prefix(':'));
+        let candidates: Vec<&MasterKey> = match versioned {
+            Some(id) => self.keys.iter().filter(|k| k.id() == id).collect(),
+            None if label == KEY_SCHEME => self.keys.iter().collect(),
+            None => Vec::new(),
+        };
+        if candidates.is_empty() {
+            return Err(CryptoError::UnknownMasterKey);
+        }
+        for key in candidates {
+            if let Ok(plaintext) = key.decrypt(workspace_id, key_id, encrypted) {
+                return Ok(Opened { plaintext, stale: versioned != Some(newest.as_str()) });
+            }
+        }
+        Err(CryptoError::Corrupt)
+    }
+}
+
 /// Compares two secrets in constant time (for the operator token).
 pub fn secrets_equal(a: &str, b: &str) -> bool {
     use sha2::{Digest, Sha256};
@@ -128,6 +203,44 @@ mod tests {
         raw[20] ^= 1;
         assert_eq!(m.decrypt("ws_1", "key_1", &B64.encode(raw)), Err(CryptoError::Corrupt));
         assert_eq!(m.decrypt("ws_1", "key_1", "bm90IGVub3VnaA=="), Err(CryptoError::Corrupt));
+    }
+
+    #[test]
+    fn keyring_rotation() {
+        let old = B64.encode([1u8; 32]);
+        let new = B64.encode([2u8; 32]);
+        let only_old = Keyring::from_base64(std::slice::from_ref(&old)).expect("valid").expect("keys");
+        let both = Keyring::from_base64(&[new.clone(), old.clone()]).expect("valid").expect("keys");
+        let only_new = Keyring::from_base64(std::slice::from_ref(&new)).expect("valid").expect("keys");
+        assert!(Keyring::from_base64(&[]).expect("valid").is_none());
+        assert!(Keyring::from_base64(&["short".into()]).is_err());
+        // ids are stable, distinct and not the key
+        assert_eq!(only_old.newest().id(), both.keys[1].id());
+        assert_ne!(only_old.newest().id(), only_new.newest().id());
+        assert_eq!(only_old.newest().id().len(), 16);
+        assert!(only_old.newest().label().starts_with("hkdf-sha256-aes256gcm-v1:"));
+
+        let sealed = only_old.newest().encrypt("ws_1", "key_1", "secret").expect("encrypt");
+        let label = only_old.newest().label();
+        // the newest key reads its own copies as current
+        assert_eq!(
+            only_old.decrypt("ws_1", "key_1", &sealed, &label),
+            Ok(Opened { plaintext: "secret".into(), stale: false })
+        );
+        // after rotation the old copy still opens, and is due for re-encryption
+        assert_eq!(
+            both.decrypt("ws_1", "key_1", &sealed, &label),
+            Ok(Opened { plaintext: "secret".into(), stale: true })
+        );
+        // once the old key is gone the copy is unreadable, with a reason
+        assert_eq!(only_new.decrypt("ws_1", "key_1", &sealed, &label), Err(CryptoError::UnknownMasterKey));
+        // copies from before versioning (the scheme alone) are tried with every key
+        assert_eq!(
+            both.decrypt("ws_1", "key_1", &sealed, KEY_SCHEME),
+            Ok(Opened { plaintext: "secret".into(), stale: true })
+        );
+        assert_eq!(only_new.decrypt("ws_1", "key_1", &sealed, KEY_SCHEME), Err(CryptoError::Corrupt));
+        assert_eq!(both.decrypt("ws_1", "key_1", &sealed, "rot13"), Err(CryptoError::UnknownMasterKey));
     }
 
     #[test]

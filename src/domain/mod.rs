@@ -15,6 +15,7 @@ pub mod group_commit;
 pub mod identities;
 pub mod ids;
 pub mod keys;
+pub mod limits;
 pub mod names;
 pub mod overrides;
 pub mod patch;

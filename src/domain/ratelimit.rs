@@ -2,6 +2,8 @@
 //! a request passes iff `current + cost <= limit`. Several limits checked together are
 //! all-or-nothing: when one rejects, no counter moves.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 /// One limit to check in a request (sent to the rate-limiter object as it is).
@@ -320,14 +322,26 @@ pub fn plan_checks(
     key: &[Configured],
     requested: &[Requested],
 ) -> Result<Vec<Planned>, UnknownLimit> {
+    // linear in the number of limits: names are found through maps, never by scanning
     let configured = merge_configured(identity, key);
+    let by_name: HashMap<&str, &Configured> = configured.iter().map(|c| (c.name.as_str(), *c)).collect();
     let planned = |c: &Configured, cost: i64| Planned {
         check: LimitCheck { name: c.name.clone(), limit: c.limit, duration: c.duration, cost },
         id: Some(c.id.clone()),
         auto_apply: c.auto_apply,
     };
-    let mut checks: Vec<Planned> =
-        configured.iter().filter(|c| c.auto_apply).map(|c| planned(c, 1)).collect();
+    let mut checks: Vec<Planned> = Vec::new();
+    let mut check_at: HashMap<String, usize> = HashMap::new();
+    let mut put = |check: Planned, checks: &mut Vec<Planned>| match check_at.get(&check.check.name) {
+        Some(&i) => checks[i] = check,
+        None => {
+            check_at.insert(check.check.name.clone(), checks.len());
+            checks.push(check);
+        }
+    };
+    for c in configured.iter().filter(|c| c.auto_apply) {
+        put(planned(c, 1), &mut checks);
+    }
     for r in requested {
         let cost = r.cost.unwrap_or(1);
         let check = match (r.limit, r.duration) {
@@ -336,18 +350,9 @@ pub fn plan_checks(
                 id: None,
                 auto_apply: false,
             },
-            _ => {
-                let c = configured
-                    .iter()
-                    .find(|c| c.name == r.name)
-                    .ok_or_else(|| UnknownLimit(r.name.clone()))?;
-                planned(c, cost)
-            }
+            _ => planned(by_name.get(r.name.as_str()).ok_or_else(|| UnknownLimit(r.name.clone()))?, cost),
         };
-        match checks.iter_mut().find(|x| x.check.name == check.check.name) {
-            Some(slot) => *slot = check,
-            None => checks.push(check),
-        }
+        put(check, &mut checks);
     }
     Ok(checks)
 }
@@ -355,10 +360,14 @@ pub fn plan_checks(
 /// The configured limits by name: the identity's, each replaced by the key's of the same name.
 pub fn merge_configured<'a>(identity: &'a [Configured], key: &'a [Configured]) -> Vec<&'a Configured> {
     let mut configured: Vec<&Configured> = Vec::new();
+    let mut at: HashMap<&str, usize> = HashMap::new();
     for c in identity.iter().chain(key) {
-        match configured.iter_mut().find(|x| x.name == c.name) {
-            Some(slot) => *slot = c,
-            None => configured.push(c),
+        match at.get(c.name.as_str()) {
+            Some(&i) => configured[i] = c,
+            None => {
+                at.insert(&c.name, configured.len());
+                configured.push(c);
+            }
         }
     }
     configured

@@ -123,7 +123,11 @@ pub fn check(
         _ => return Ok(()),
     };
     if let Some(Value::Array(branches)) = s.get("anyOf").or_else(|| s.get("oneOf")) {
-        return check_any_of(branches, value, path, source);
+        // alternatives that only name required fields ("identityId or externalId") document a
+        // cross-field rule that `api::Refine` or the service checks with upstream's message
+        if !branches.iter().all(is_required_set) {
+            return check_any_of(branches, value, path, source);
+        }
     }
     let types = type_list(s);
     if value.is_null() {
@@ -261,6 +265,13 @@ fn coerce_query(s: &Map<String, Value>, types: &[&str], value: &mut Value) {
         };
         *value = Value::Array(items);
     }
+}
+
+/// `{"required": [...]}` (with the `properties` it requires) and nothing else.
+fn is_required_set(branch: &Value) -> bool {
+    branch
+        .as_object()
+        .is_some_and(|b| b.contains_key("required") && b.keys().all(|k| k == "required" || k == "properties"))
 }
 
 fn check_any_of(
@@ -631,6 +642,26 @@ mod tests {
         limit: Option<i64>,
         decrypt: Option<bool>,
         cursor: Option<String>,
+    }
+
+    #[test]
+    fn either_or_fields_are_left_to_the_cross_field_rules() {
+        // `anyOf` of required sets (as /openapi.json states "identityId or externalId") documents
+        // a rule that `api::Refine` checks with upstream's message; the properties still apply
+        let schema = json!({
+            "type": "object",
+            "properties": { "a": { "type": ["string", "null"] }, "b": { "type": ["string", "null"] } },
+            "anyOf": [
+                { "required": ["a"], "properties": { "a": { "type": "string" } } },
+                { "required": ["b"], "properties": { "b": { "type": "string" } } }
+            ]
+        });
+        let check = |v: Value| {
+            check(&schema, &mut v.clone(), &mut Vec::new(), Source::Json).map_err(|e| e.to_string())
+        };
+        assert_eq!(check(json!({})), Ok(()));
+        assert_eq!(check(json!({"a": "x"})), Ok(()));
+        assert_eq!(check(json!({"a": 5})), Err("a: Expected string, received number".into()));
     }
 
     #[test]

@@ -5,8 +5,8 @@
 mod body;
 mod response;
 
-pub use body::{body, query};
-pub use response::{finish, json, method_not_allowed, not_found, preflight};
+pub use body::{body, declared_too_large, query, BodyError, MAX_BODY_BYTES};
+pub use response::{finish, json, json_with, method_not_allowed, not_found, preflight};
 
 use worker::{Method, Request};
 
@@ -20,7 +20,8 @@ pub struct Incoming {
     pub path: String,
     /// `?pretty` was given.
     pub pretty: bool,
-    /// `True-Client-IP` ?? `CF-Connecting-IP`.
+    /// `CF-Connecting-IP` (set by Cloudflare); `True-Client-IP` first only when the deployment
+    /// trusts it (see [`Incoming::read`]).
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     /// The bearer token of `Authorization` (a raw token without "Bearer " works too).
@@ -35,6 +36,22 @@ pub fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten().filter(|v| !v.is_empty())
 }
 
+/// The request's method. worker-rs reads a method it does not know (e.g. `QUERY`) as GET; keygate
+/// reads it as REPORT instead, a method no route has, so it is a 405 (or 404), never a GET.
+fn method(req: &Request) -> Method {
+    let raw = req.inner().method();
+    match Method::from(raw.clone()) {
+        m if m.as_ref().eq_ignore_ascii_case(&raw) => m,
+        _ => Method::Report,
+    }
+}
+
+/// The decoded name/value pairs of a URL's query string (read without parsing the whole URL).
+fn query_pairs(url: &str) -> form_urlencoded::Parse<'_> {
+    let query = url.split('#').next().and_then(|u| u.split_once('?')).map_or("", |(_, q)| q);
+    form_urlencoded::parse(query.as_bytes())
+}
+
 /// The token of an `Authorization` header value.
 fn bearer(authorization: Option<String>) -> Option<String> {
     let h = authorization?;
@@ -44,16 +61,18 @@ fn bearer(authorization: Option<String>) -> Option<String> {
 }
 
 impl Incoming {
-    pub fn read(req: &Request, now: i64) -> worker::Result<Incoming> {
-        // the path and the `pretty` flag without parsing the whole URL (the hot path)
-        let url = req.inner().url();
-        let query = url.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or(q)).unwrap_or("");
+    /// Reads what keygate needs from `req`. The caller IP is `CF-Connecting-IP`, which Cloudflare
+    /// sets on every request; `True-Client-IP` is whatever a client sends on ordinary zones and
+    /// workers.dev, so it is read (first) only with `trust_true_client_ip`, for zones where
+    /// Cloudflare fills it (Enterprise).
+    pub fn read(req: &Request, now: i64, trust_true_client_ip: bool) -> worker::Result<Incoming> {
+        let true_client_ip = || header(req, "True-Client-IP").filter(|_| trust_true_client_ip);
         Ok(Incoming {
             request_id: new_id(IdKind::Request, now).unwrap_or_else(|_| format!("req_{now}")),
-            method: req.method(),
+            method: method(req),
             path: req.path(),
-            pretty: query.split('&').any(|pair| pair.split('=').next() == Some("pretty")),
-            ip: header(req, "True-Client-IP").or_else(|| header(req, "CF-Connecting-IP")),
+            pretty: query_pairs(&req.inner().url()).any(|(k, _)| k == "pretty"),
+            ip: true_client_ip().or_else(|| header(req, "CF-Connecting-IP")),
             user_agent: header(req, "User-Agent"),
             token: bearer(header(req, "Authorization")),
             authorization: header(req, "Authorization"),

@@ -1,28 +1,42 @@
 //! Responses: JSON (optionally pretty), the plain 404, CORS.
 
 use serde::Serialize;
+use serde_json::Value;
 use worker::{Request, Response};
 
 use super::header;
 
 /// A JSON response with `status`.
 pub fn json<T: Serialize>(value: &T, status: u16, pretty: bool) -> worker::Result<Response> {
-    json_text(serde_json::to_string(value), status, pretty)
+    json_with(value, status, pretty, &[])
 }
 
-/// The non-generic rest of [`json`]: `?pretty` re-indents the compact text (one pretty printer
-/// for every response type instead of a second serializer per type).
-fn json_text(text: serde_json::Result<String>, status: u16, pretty: bool) -> worker::Result<Response> {
-    let mut text = text.map_err(|e| worker::Error::RustError(e.to_string()))?;
-    if pretty {
-        if let Ok(pretty) =
-            serde_json::from_str::<serde_json::Value>(&text).and_then(|v| serde_json::to_string_pretty(&v))
-        {
-            text = pretty;
-        }
-    }
+/// A JSON response with `status` and extra headers. The value becomes a `serde_json::Value`
+/// first, so each response type has one serializer, not one per output format.
+pub fn json_with<T: Serialize>(
+    value: &T,
+    status: u16,
+    pretty: bool,
+    headers: &[(&str, &str)],
+) -> worker::Result<Response> {
+    let value = serde_json::to_value(value).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    json_value(&value, status, pretty, headers)
+}
+
+fn json_value(
+    value: &Value,
+    status: u16,
+    pretty: bool,
+    headers: &[(&str, &str)],
+) -> worker::Result<Response> {
+    let text = if pretty { serde_json::to_string_pretty(value) } else { serde_json::to_string(value) }
+        .map_err(|e| worker::Error::RustError(e.to_string()))?;
     let mut resp = Response::ok(text)?.with_status(status);
-    resp.headers_mut().set("Content-Type", "application/json")?;
+    let h = resp.headers_mut();
+    h.set("Content-Type", "application/json")?;
+    for (name, value) in headers {
+        h.set(name, value)?;
+    }
     Ok(resp)
 }
 

@@ -10,9 +10,11 @@ use crate::domain::ratelimit::{Algorithm, LimitCheck, LimitResult};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "camelCase")]
 pub enum UsageOp {
-    /// Charge `cost` (>= 0) for a verification at `now` (unix ms). Answered with [`UsageReply`].
+    /// Charge `cost` (>= 0; the object refuses a negative one) for a verification at `now`
+    /// (unix ms). Answered with [`UsageReply`].
     Spend { balance: Balance, cost: i64, now: i64 },
-    /// Change the balance (updateRemaining, updateKey, updateIdentity). Answered with [`UsageReply`].
+    /// Change the balance (updateRemaining, updateKey, updateIdentity). Answered with [`UsageReply`]
+    /// (`valid: false`: refused, the result would leave ±(2^53 − 1); nothing changed).
     Adjust { balance: Balance, adjustment: Adjustment, now: i64 },
     /// Forget the cached balance; the next request reads storage again. Answered with [`Reloaded`].
     Reload,
@@ -40,7 +42,7 @@ pub struct Reloaded {
 }
 
 /// A request to a rate limiter (one object per identifier): check all limits at `now`, count
-/// them only if every one passes.
+/// them only if every one passes. The object refuses negative costs and windows shorter than 1 ms.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RateRequest {
     pub limits: Vec<LimitCheck>,
@@ -59,4 +61,7 @@ pub struct RateRequest {
 pub struct RateReply {
     pub passed: bool,
     pub results: Vec<LimitResult>,
+    /// The size of the object's storage after the request, in bytes.
+    #[serde(default)]
+    pub stored_bytes: i64,
 }

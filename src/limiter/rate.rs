@@ -4,8 +4,15 @@
 //! the sliding answer of v2). A request checks all its limits at once
 //! and counts only when every one passes, with no await in between, so it is exact under any
 //! concurrency and all-or-nothing across limits.
+//!
+//! Its storage stays bounded: requests carry at most 50 limits with names of at most 255
+//! characters and windows of at most 30 days (checked by the wire layer), ended windows are
+//! dropped on every request (an indexed delete), and an alarm at the next window end drops them
+//! when no request comes; once nothing is left the object deletes its storage altogether.
 
-use worker::{durable_object, DurableObject, Env, Request, Response, SqlStorage, State};
+use std::cell::Cell;
+
+use worker::{durable_object, Date, DurableObject, Env, Request, Response, SqlStorage, State};
 
 use super::protocol::{RateReply, RateRequest};
 use crate::domain::ratelimit::{decide, window, Algorithm, Counts};
@@ -13,16 +20,33 @@ use crate::store::{counters, StoreResult};
 
 #[durable_object]
 pub struct RateLimiter {
+    state: State,
     sql: SqlStorage,
+    /// The counters table exists (it is gone after the storage was deleted).
+    ready: Cell<bool>,
+    /// The last request's clock and the real time it arrived at: the object's clock is that
+    /// clock moved on by the real time since (requests carry the worker's clock, which tests move).
+    clock: Cell<Option<(i64, i64)>>,
+    /// When (on the object's clock) the alarm is set to fire.
+    alarm_at: Cell<Option<i64>>,
+}
+
+fn real_now() -> i64 {
+    Date::now().as_millis() as i64
 }
 
 impl DurableObject for RateLimiter {
     fn new(state: State, _env: Env) -> Self {
         let sql = state.storage().sql();
-        if let Err(e) = counters::init(&sql) {
-            worker::console_error!("rate limiter storage: {e}");
-        }
-        RateLimiter { sql }
+        let limiter = RateLimiter {
+            state,
+            sql,
+            ready: Cell::new(false),
+            clock: Cell::new(None),
+            alarm_at: Cell::new(None),
+        };
+        limiter.init();
+        limiter
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
@@ -30,23 +54,81 @@ impl DurableObject for RateLimiter {
             Ok(r) => r,
             Err(e) => return Response::error(format!("bad rate-limiter request: {e}"), 400),
         };
-        match self.limit(&request) {
-            Ok(reply) => Response::from_json(&reply),
-            Err(e) => Response::error(e.to_string(), 500),
+        // integers only (the message decodes as i64); a negative cost would give tokens back
+        if request.limits.iter().any(|c| c.cost < 0 || c.limit < 0 || c.duration < 1) {
+            return Response::error("bad rate-limiter request: negative cost or limit, or empty window", 400);
         }
+        self.clock.set(Some((request.now, real_now())));
+        let reply = match self.limit(&request) {
+            Ok(reply) => reply,
+            Err(e) => return Response::error(e.to_string(), 500),
+        };
+        if let Some(next_reset) = reply.results.iter().filter(|_| reply.passed).map(|r| r.reset).min() {
+            if self.alarm_at.get().is_none_or(|at| at > next_reset) {
+                self.schedule(next_reset, request.now).await?;
+            }
+        }
+        Response::from_json(&reply)
+    }
+
+    /// Drops the counters of ended windows; deletes the storage once none are left.
+    async fn alarm(&self) -> worker::Result<Response> {
+        let now = self.now();
+        self.alarm_at.set(None);
+        if !self.ready.get() {
+            return Response::ok("idle");
+        }
+        let next = counters::expire(&self.sql, now).and_then(|()| counters::next_reset(&self.sql));
+        match next.map_err(|e| worker::Error::RustError(e.to_string()))? {
+            Some(reset) => self.schedule(reset, now).await?,
+            None => {
+                self.state.storage().delete_all().await?;
+                self.ready.set(false);
+            }
+        }
+        Response::ok("expired")
     }
 }
 
 impl RateLimiter {
+    fn init(&self) {
+        match counters::init(&self.sql) {
+            Ok(()) => self.ready.set(true),
+            Err(e) => worker::console_error!("rate limiter storage: {e}"),
+        }
+    }
+
+    /// The object's clock (see `clock`).
+    fn now(&self) -> i64 {
+        match self.clock.get() {
+            Some((clock, at)) => clock + (real_now() - at),
+            None => real_now(),
+        }
+    }
+
+    /// Sets the alarm to `at` on the object's clock (`now` is that clock now).
+    async fn schedule(&self, at: i64, now: i64) -> worker::Result<()> {
+        self.state.storage().set_alarm((at - now).max(1)).await?;
+        self.alarm_at.set(Some(at));
+        Ok(())
+    }
+
     /// Checks and counts synchronously: nothing else runs in this object meanwhile.
     fn limit(&self, request: &RateRequest) -> StoreResult<RateReply> {
+        if !self.ready.get() {
+            self.init();
+        }
         let now = request.now;
         counters::expire(&self.sql, now)?;
         if request.refund {
             for c in &request.limits {
                 counters::refund(&self.sql, &c.name, c.duration, window(now, c.duration).index, c.cost)?;
             }
-            return Ok(RateReply { passed: true, results: Vec::new() });
+            return Ok(RateReply {
+                passed: true,
+                results: Vec::new(),
+                stored_bytes: self.sql.database_size() as i64,
+            });
         }
         let mut counts = Vec::with_capacity(request.limits.len());
         for c in &request.limits {
@@ -65,6 +147,6 @@ impl RateLimiter {
                 counters::put(&self.sql, &c.name, c.duration, w.index, r.next_count, w.reset)?;
             }
         }
-        Ok(RateReply { passed, results })
+        Ok(RateReply { passed, results, stored_bytes: self.sql.database_size() as i64 })
     }
 }

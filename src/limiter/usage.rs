@@ -19,7 +19,7 @@ use super::gate::Gate;
 use super::protocol::{Reloaded, UsageOp, UsageReply};
 use crate::domain::credits::{Adjustment, Balance, SpendOutcome};
 use crate::domain::group_commit::{Queue, Role};
-use crate::store::balances::{self, Stored, Written};
+use crate::store::balances::{self, Adjusted, Stored, Written};
 use crate::store::{Store, StoreResult};
 
 /// A verification waiting for the next group commit.
@@ -69,6 +69,9 @@ impl DurableObject for UsageLimiter {
             Err(e) => return Response::error(format!("bad usage-limiter request: {e}"), 400),
         };
         match op {
+            // costs are integers (the message decodes as i64) and never negative: a negative cost
+            // would add credits
+            UsageOp::Spend { cost, .. } if cost < 0 => Response::error("a cost must not be negative", 400),
             UsageOp::Spend { balance, cost, now } => reply(self.spend(balance, cost, now).await),
             UsageOp::Adjust { balance, adjustment, now } => {
                 let _pass = self.gate.enter().await;
@@ -247,8 +250,12 @@ impl UsageLimiter {
         let written = balances::adjust(&self.store()?, balance, due.as_ref(), adjustment, now).await;
         self.cache.replace(None);
         Ok(match written? {
-            None => UsageReply::MISSING,
-            Some(remaining) => UsageReply { exists: true, valid: true, remaining },
+            Adjusted::Missing => UsageReply::MISSING,
+            Adjusted::Written(remaining) => UsageReply { exists: true, valid: true, remaining },
+            // refused: the result would leave ±(2^53 − 1)
+            Adjusted::OutOfRange(remaining) => {
+                UsageReply { exists: true, valid: false, remaining: Some(remaining) }
+            }
         })
     }
 }

@@ -40,17 +40,20 @@ pub fn match_path(template: &'static str, path: &str) -> Option<Vec<(&'static st
     }
 }
 
-/// Reads the input of a route as JSON: the query string for GET, the body otherwise, with the
-/// path parameters.
+/// Reads the input of a route as JSON: the query string for GET, the body otherwise (at most
+/// [`http::MAX_BODY_BYTES`], measured before parsing), with the path parameters.
 pub async fn read_input(
     req: &mut Request,
     is_get: bool,
     params: Vec<(&'static str, String)>,
 ) -> Result<(Value, Source)> {
     let (mut input, source) = if is_get {
-        (http::query(req).map_err(|e| Error::Internal(e.to_string()))?, Source::Query)
+        (http::query(req), Source::Query)
     } else {
-        let body = http::body(req).await.map_err(|_| Error::bad_request("Malformed JSON in request body"))?;
+        let body = http::body(req).await.map_err(|e| match e {
+            http::BodyError::TooLarge => too_large(),
+            http::BodyError::Malformed => Error::bad_request("Malformed JSON in request body"),
+        })?;
         (body, Source::Json)
     };
     if let Value::Object(map) = &mut input {
@@ -59,6 +62,11 @@ pub async fn read_input(
         }
     }
     Ok((input, source))
+}
+
+/// The 413 of a body over [`http::MAX_BODY_BYTES`].
+pub fn too_large() -> Error {
+    Error::PayloadTooLarge(format!("the request body is larger than {} bytes", http::MAX_BODY_BYTES))
 }
 
 thread_local! {

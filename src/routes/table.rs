@@ -72,6 +72,17 @@ macro_rules! __route_status {
 
 #[doc(hidden)]
 #[macro_export]
+macro_rules! __route_method_name {
+    (Get) => {
+        "GET"
+    };
+    (Post) => {
+        "POST"
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
 macro_rules! __route_doc_auth {
     (public) => {
         $crate::api::openapi::Auth::Public
@@ -88,7 +99,8 @@ macro_rules! __route_doc_auth {
 }
 
 /// See the module documentation. The calling module provides `OPENAPI` (its document) and an
-/// `envelope` module with `error(&service::Error, request_id, pretty)`.
+/// `envelope` module with `error(&service::Error, request_id, pretty)` and
+/// `method_not_allowed(allow, request_id, pretty)` (a known path with another method).
 #[macro_export]
 macro_rules! __route_table {
     ($( $method:ident $path:literal $auth:ident $( ($query:expr) )? $summary:literal $(alias $alias:literal)?
@@ -118,6 +130,15 @@ macro_rules! __route_table {
                     });
                 }
             )*
+            // a known path with another method: 405, with the methods it has in `Allow`
+            let allow: Vec<&str> = [$(($path, $crate::__route_method_name!($method))),*]
+                .iter()
+                .filter(|(path, _)| edge::match_path(path, &incoming.path).is_some())
+                .map(|(_, method)| *method)
+                .collect();
+            if !allow.is_empty() {
+                return Some(envelope::method_not_allowed(&allow.join(", "), &incoming.request_id, incoming.pretty));
+            }
             None
         }
 

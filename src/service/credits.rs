@@ -4,8 +4,9 @@
 //! limiter, a removed or reconfigured balance makes it reload) before the route answers, so the
 //! very next verification sees the change.
 
-use super::{Ctx, Result};
+use super::{Ctx, Error, Result};
 use crate::domain::credits::{Adjustment, Balance, CreditsPlan, KeyCredits, LimiterStep};
+use crate::domain::validate::MAX_SAFE_INTEGER;
 use crate::limiter::protocol::UsageReply;
 use crate::store::{self, Batch, StoreResult};
 
@@ -37,9 +38,17 @@ pub async fn sync(ctx: &Ctx, steps: &[LimiterStep]) -> Result<()> {
     Ok(())
 }
 
-/// Changes a balance through its limiter (a due refill first); the balance as stored after.
+/// Changes a balance through its limiter (a due refill first); the balance as stored after. A
+/// change whose result would leave ±(2^53 − 1) is refused (400 naming `value`) with nothing
+/// written: the limiter's SQL only writes results within the range.
 pub async fn adjust(ctx: &Ctx, balance: &Balance, adjustment: Adjustment) -> Result<UsageReply> {
-    Ok(ctx.limiters.adjust(balance, adjustment, ctx.now).await?)
+    let reply = ctx.limiters.adjust(balance, adjustment, ctx.now).await?;
+    if reply.exists && !reply.valid {
+        return Err(Error::bad_request(format!(
+            "value: the balance would leave the range ±{MAX_SAFE_INTEGER} (the largest integer JavaScript carries exactly); nothing was changed"
+        )));
+    }
+    Ok(reply)
 }
 
 /// The limiter steps after a key is deleted: its balances are gone.

@@ -88,6 +88,8 @@ pub enum Error {
     Gone(String),
     PreconditionFailed(String),
     DeleteProtected(String),
+    /// The request body is larger than keygate reads.
+    PayloadTooLarge(String),
     Store(StoreError),
     Limiter(LimiterError),
     /// Anything else that is keygate's fault.
@@ -111,6 +113,7 @@ impl Error {
             Error::Gone(_) => "gone",
             Error::PreconditionFailed(_) => "precondition_failed",
             Error::DeleteProtected(_) => "delete_protected",
+            Error::PayloadTooLarge(_) => "payload_too_large",
             Error::Store(e) => e.code(),
             Error::Limiter(e) => e.code(),
             Error::Internal(_) => "internal",
@@ -147,6 +150,7 @@ impl fmt::Display for Error {
             | Error::Gone(m)
             | Error::PreconditionFailed(m)
             | Error::DeleteProtected(m)
+            | Error::PayloadTooLarge(m)
             | Error::Internal(m) => f.write_str(m),
             Error::Invalid(e) => write!(f, "{e}"),
             Error::Unauthenticated(a) => f.write_str(a.message()),

@@ -38,8 +38,9 @@ pub struct Origin {
 /// The deployment's settings that operations need.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The master key of recoverable keys (`ENCRYPTION_KEY`, base64).
-    pub encryption_key: Option<String>,
+    /// The master keys of recoverable keys, newest first (base64): `ENCRYPTION_KEYS`
+    /// (comma-separated), then `ENCRYPTION_KEY`. New copies use the first.
+    pub encryption_keys: Vec<String>,
     /// The operator token (`ADMIN_TOKEN`); the operator API is off without it.
     pub admin_token: Option<String>,
     /// Days verification rollups are kept (`ANALYTICS_RETENTION_DAYS`, default 90).
@@ -50,6 +51,12 @@ pub struct Config {
     /// How long another isolate may serve a verification from its cache after a change
     /// (`VERIFY_CACHE_TTL_MS`; 0 reads storage on every verification).
     pub verify_cache_ttl_ms: i64,
+    /// `TRUST_TRUE_CLIENT_IP`: the caller IP is `True-Client-IP` when present (only for zones
+    /// where Cloudflare sets it; elsewhere a client can send any value).
+    pub trust_true_client_ip: bool,
+    /// `UNSAFE_TEST_CLOCK=1` (the Miniflare tests; never wrangler.toml): requests may carry
+    /// `X-Test-Now` and `X-Test-Panic`.
+    pub test_hooks: bool,
 }
 
 /// `VERIFY_CACHE_TTL_MS` when unset.
@@ -61,13 +68,14 @@ thread_local! {
 }
 
 impl Config {
-    /// The configuration of this isolate's deployment.
+    /// The configuration of this isolate's deployment (read once per isolate).
     pub fn of(env: &worker::Env) -> Config {
         CONFIG.with(|c| c.get_or_init(|| Config::from_env(env)).clone())
     }
 
     fn from_env(env: &worker::Env) -> Config {
-        let var = |name: &str| env.var(name).ok().map(|v| v.to_string()).filter(|v| !v.is_empty());
+        let var = |name: &str| env.var(name).ok().map(|v| v.to_string()).filter(|v| !v.trim().is_empty());
+        let flag = |name: &str| var(name).is_some_and(|v| matches!(v.trim(), "1" | "true"));
         // a missing, malformed or non-positive number of days is the default
         let days = |name: &str, default: i64| {
             var(name)
@@ -75,15 +83,28 @@ impl Config {
                 .filter(|d| (1..=36_500).contains(d))
                 .unwrap_or(default)
         };
+        let mut encryption_keys: Vec<String> = var("ENCRYPTION_KEYS")
+            .iter()
+            .flat_map(|list| list.split(','))
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty())
+            .collect();
+        if let Some(key) = var("ENCRYPTION_KEY").map(|k| k.trim().to_string()) {
+            if !encryption_keys.contains(&key) {
+                encryption_keys.push(key);
+            }
+        }
         Config {
-            encryption_key: var("ENCRYPTION_KEY"),
+            encryption_keys,
             admin_token: var("ADMIN_TOKEN"),
             analytics_retention_days: days("ANALYTICS_RETENTION_DAYS", 90),
             audit_retention_days: days("AUDIT_RETENTION_DAYS", 365),
             verify_cache_ttl_ms: var("VERIFY_CACHE_TTL_MS")
-                .and_then(|v| v.parse().ok())
+                .and_then(|v| v.trim().parse().ok())
                 .filter(|ms: &i64| *ms >= 0)
                 .unwrap_or(DEFAULT_VERIFY_CACHE_TTL_MS),
+            trust_true_client_ip: flag("TRUST_TRUE_CLIENT_IP"),
+            test_hooks: var("UNSAFE_TEST_CLOCK").as_deref() == Some("1"),
         }
     }
 }
@@ -103,6 +124,7 @@ pub struct Ctx {
 impl Ctx {
     pub fn new(
         env: &worker::Env,
+        config: Config,
         background: Option<worker::Context>,
         now: i64,
         request_id: String,
@@ -114,7 +136,7 @@ impl Ctx {
             now,
             request_id,
             origin,
-            config: Config::of(env),
+            config,
             background: background.map(Rc::new),
         })
     }

@@ -24,6 +24,9 @@ struct Statements {
     set: &'static str,
 }
 
+/// Every balance stays within ±(2^53 − 1), the integers JavaScript (and D1) carry exactly: an
+/// increment or decrement that would leave the range changes nothing (and a trigger of migration
+/// 0002 refuses any other write that would).
 const CREDITS: Statements = Statements {
     load: "SELECT remaining, refill_amount, refill_day, COALESCE(refilled_at, created_at) AS last_refill
            FROM credits WHERE id = ?1",
@@ -33,10 +36,12 @@ const CREDITS: Statements = Statements {
              RETURNING remaining",
     deduct: "UPDATE credits SET remaining = remaining - ?2, updated_at = ?3
              WHERE id = ?1 AND remaining >= ?2 RETURNING remaining",
-    increment:
-        "UPDATE credits SET remaining = remaining + ?2, updated_at = ?3 WHERE id = ?1 RETURNING remaining",
-    decrement:
-        "UPDATE credits SET remaining = remaining - ?2, updated_at = ?3 WHERE id = ?1 RETURNING remaining",
+    increment: "UPDATE credits SET remaining = remaining + ?2, updated_at = ?3
+                WHERE id = ?1 AND remaining + ?2 BETWEEN -9007199254740991 AND 9007199254740991
+                RETURNING remaining",
+    decrement: "UPDATE credits SET remaining = remaining - ?2, updated_at = ?3
+                WHERE id = ?1 AND remaining - ?2 BETWEEN -9007199254740991 AND 9007199254740991
+                RETURNING remaining",
     decrement_to_zero: "UPDATE credits SET remaining = CASE WHEN remaining < ?2 THEN 0 ELSE remaining - ?2 END,
                           updated_at = ?3 WHERE id = ?1
                         RETURNING remaining",
@@ -55,9 +60,11 @@ const LEGACY: Statements = Statements {
     deduct: "UPDATE keys SET remaining_requests = remaining_requests - ?2, updated_at_m = ?3
              WHERE id = ?1 AND remaining_requests >= ?2 RETURNING remaining_requests AS remaining",
     increment: "UPDATE keys SET remaining_requests = remaining_requests + ?2, updated_at_m = ?3
-                WHERE id = ?1 RETURNING remaining_requests AS remaining",
+                WHERE id = ?1 AND remaining_requests + ?2 BETWEEN -9007199254740991 AND 9007199254740991
+                RETURNING remaining_requests AS remaining",
     decrement: "UPDATE keys SET remaining_requests = remaining_requests - ?2, updated_at_m = ?3
-                WHERE id = ?1 RETURNING remaining_requests AS remaining",
+                WHERE id = ?1 AND remaining_requests - ?2 BETWEEN -9007199254740991 AND 9007199254740991
+                RETURNING remaining_requests AS remaining",
     decrement_to_zero: "UPDATE keys SET remaining_requests = CASE WHEN remaining_requests < ?2 THEN 0 ELSE remaining_requests - ?2 END,
                                            updated_at_m = ?3
                         WHERE id = ?1 RETURNING remaining_requests AS remaining",
@@ -167,17 +174,27 @@ pub async fn write_spends(
     })
 }
 
-/// Changes a balance (a due refill first): `None` when the balance does not exist, else the
-/// balance as written (`Some(None)`: unlimited).
+/// What [`adjust`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adjusted {
+    /// The balance does not exist.
+    Missing,
+    /// The balance as written (`None`: unlimited).
+    Written(Option<i64>),
+    /// Nothing was changed: the result would leave ±(2^53 − 1). The balance as it is.
+    OutOfRange(i64),
+}
+
+/// Changes a balance (a due refill first), in one transaction.
 pub async fn adjust(
     store: &Store,
     balance: &Balance,
     due_refill: Option<&RefillStep>,
     adjustment: Adjustment,
     now: i64,
-) -> StoreResult<Option<Option<i64>>> {
+) -> StoreResult<Adjusted> {
     let sql = statements(balance);
-    let mut stmts = Vec::with_capacity(2);
+    let mut stmts = Vec::with_capacity(3);
     if let Some(refill) = due_refill {
         stmts.push(refill_stmt(balance, refill, now));
     }
@@ -188,9 +205,17 @@ pub async fn adjust(
         Adjustment::Set(v) => (sql.set, v),
     };
     stmts.push(stmt!(statement, balance.object_name(), value, now));
+    // the balance after the change tells a refused change from a missing balance
+    stmts.push(stmt!(sql.load, balance.object_name()));
     let results = store.batch(stmts).await?;
-    match results.last() {
-        Some(rows) => returned(rows),
-        None => Ok(None),
-    }
+    let [.., changed, after] = results.as_slice() else {
+        return Ok(Adjusted::Missing);
+    };
+    Ok(match (returned(changed)?, after.first::<Row>()?) {
+        (Some(remaining), _) => Adjusted::Written(remaining),
+        // an unlimited legacy column stays unlimited (NULL ± n is NULL, as before)
+        (None, Some(Row { remaining: None, .. })) => Adjusted::Written(None),
+        (None, Some(Row { remaining: Some(remaining), .. })) => Adjusted::OutOfRange(remaining),
+        (None, None) => Adjusted::Missing,
+    })
 }

@@ -11,7 +11,7 @@ fn int(v: i64) -> SqlStorageValue {
     SqlStorageValue::Integer(v)
 }
 
-/// Creates the counters table if needed.
+/// Creates the counters table if needed, with the index of [`expire`].
 pub fn init(sql: &SqlStorage) -> StoreResult<()> {
     sql.exec(
         "CREATE TABLE IF NOT EXISTS counters (
@@ -20,11 +20,24 @@ pub fn init(sql: &SqlStorage) -> StoreResult<()> {
            PRIMARY KEY (name, duration, window))",
         None,
     )?;
+    sql.exec("CREATE INDEX IF NOT EXISTS counters_gone_idx ON counters (reset + duration)", None)?;
     Ok(())
 }
 
+/// When the next counter stops being needed (the end of the window after its own), if any is
+/// left.
+pub fn next_reset(sql: &SqlStorage) -> StoreResult<Option<i64>> {
+    #[derive(Deserialize)]
+    struct Next {
+        reset: Option<i64>,
+    }
+    let rows: Vec<Next> =
+        sql.exec("SELECT MIN(reset + duration) AS reset FROM counters", None)?.to_array()?;
+    Ok(rows.first().and_then(|r| r.reset))
+}
+
 /// Drops the counters of windows that ended at or before `now` and are not the previous window
-/// either (the sliding answer still weighs that one).
+/// either (the sliding answer still weighs that one); indexed by that end.
 pub fn expire(sql: &SqlStorage, now: i64) -> StoreResult<()> {
     sql.exec("DELETE FROM counters WHERE reset + duration <= ?", vec![int(now)])?;
     Ok(())

@@ -325,3 +325,53 @@ pub async fn of_owner(store: &Store, workspace_id: &str, owner: &str) -> StoreRe
         .await?;
     Ok(rows.into_iter().map(|r| (r.id, r.api_id)).collect())
 }
+
+/// A root key as the operator API shows it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RootKeyRow {
+    pub id: String,
+    pub name: Option<String>,
+    pub start: String,
+    pub created_at_m: i64,
+    pub expires: Option<i64>,
+    /// The workspace it administers.
+    pub for_workspace_id: String,
+    /// Its permission names, as a JSON array.
+    pub permissions: String,
+}
+
+const ROOT_KEY_SQL: &str = "
+SELECT k.id, k.name, k.start, k.created_at_m, k.expires, k.for_workspace_id,
+       (SELECT json_group_array(p.slug) FROM keys_permissions kp JOIN permissions p ON p.id = kp.permission_id
+        WHERE kp.key_id = k.id) AS permissions
+FROM keys k
+WHERE k.key_auth_id = ?1 AND k.for_workspace_id IS NOT NULL AND k.deleted_at_m IS NULL
+  AND (k.expires IS NULL OR k.expires >= ?2)";
+
+/// The working root keys (in keyspace `keyspace`, not revoked, not expired at `now`) of a
+/// workspace, oldest first.
+pub async fn root_keys(
+    store: &Store,
+    keyspace: &str,
+    workspace_id: &str,
+    now: i64,
+) -> StoreResult<Vec<RootKeyRow>> {
+    store
+        .all(stmt!(
+            format!("{ROOT_KEY_SQL} AND k.for_workspace_id = ?3 ORDER BY k.created_at_m, k.id"),
+            keyspace,
+            now,
+            workspace_id
+        ))
+        .await
+}
+
+/// The working root key `key_id`.
+pub async fn root_key(
+    store: &Store,
+    keyspace: &str,
+    key_id: &str,
+    now: i64,
+) -> StoreResult<Option<RootKeyRow>> {
+    store.first(stmt!(format!("{ROOT_KEY_SQL} AND k.id = ?3"), keyspace, now, key_id)).await
+}

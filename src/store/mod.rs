@@ -266,6 +266,11 @@ impl Batch {
         self
     }
 
+    /// Nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.stmts.is_empty() && self.events.is_empty()
+    }
+
     /// Moves the statements and events of `other` to the end of this batch.
     pub fn append(&mut self, other: Batch) -> &mut Self {
         self.stmts.extend(other.stmts);

@@ -4,6 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::Patch;
+use crate::domain::limits::{MAX_NAME, MAX_RATE_DURATION_MS};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -84,4 +85,52 @@ pub struct CreateKeyMigrationRequest {
 #[serde(rename_all = "camelCase")]
 pub struct CreateKeyMigrationResponse {
     pub migration_id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListRootKeysRequest {
+    #[schemars(length(min = 1, max = MAX_NAME))]
+    pub workspace_id: String,
+}
+
+/// A working root key (never the key itself: keygate keeps only its hash).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RootKey {
+    pub key_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The first characters of the key.
+    pub start: String,
+    pub permissions: Vec<String>,
+    /// Unix ms.
+    pub created_at: i64,
+    /// keygate: when a rotated key stops working (unix ms); absent for keys without an end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<i64>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListRootKeysResponse {
+    /// Oldest first; revoked and expired keys are not listed.
+    pub root_keys: Vec<RootKey>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevokeRootKeyRequest {
+    #[schemars(length(min = 1, max = MAX_NAME))]
+    pub key_id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RotateRootKeyRequest {
+    #[schemars(length(min = 1, max = MAX_NAME))]
+    pub key_id: String,
+    /// How long the old key keeps working, in ms (default 0: it stops at once; at most 30 days).
+    #[schemars(range(min = 0, max = MAX_RATE_DURATION_MS))]
+    pub grace_period_ms: Option<i64>,
 }

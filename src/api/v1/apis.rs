@@ -3,10 +3,12 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::limits::MAX_NAME;
+
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct CreateApiRequest {
     /// A name for the api, e.g. "my-api".
-    #[schemars(length(min = 3))]
+    #[schemars(length(min = 3, max = MAX_NAME))]
     pub name: String,
 }
 

@@ -23,6 +23,8 @@ pub enum ErrorCode {
     PreconditionFailed,
     DeleteProtected,
     RateLimited,
+    /// keygate: a request body over the documented limit (1 MiB).
+    PayloadTooLarge,
     InternalServerError,
 }
 
@@ -42,6 +44,7 @@ impl ErrorCode {
             ErrorCode::Conflict => 409,
             ErrorCode::PreconditionFailed | ErrorCode::DeleteProtected => 412,
             ErrorCode::RateLimited => 429,
+            ErrorCode::PayloadTooLarge => 413,
             ErrorCode::InternalServerError => 500,
         }
     }
@@ -61,6 +64,7 @@ impl ErrorCode {
             ErrorCode::PreconditionFailed => "PRECONDITION_FAILED",
             ErrorCode::DeleteProtected => "DELETE_PROTECTED",
             ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
         }
     }

@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{Meta, Patch, RefillRequest, RefillResponse};
+use crate::domain::limits::{MAX_NAME, MAX_RATELIMITS, MAX_RATE_DURATION_MS, MAX_RATE_LIMIT};
 
 /// The environment identities live in unless one is named.
 pub const DEFAULT_ENVIRONMENT: &str = "default";
@@ -17,13 +18,13 @@ fn default_environment() -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct IdentityRatelimit {
     /// The name of this limit, used again when verifying a key, e.g. "tokens".
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = MAX_NAME))]
     pub name: String,
     /// How many requests may pass within a window.
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = MAX_RATE_LIMIT))]
     pub limit: i64,
-    /// The window in milliseconds.
-    #[schemars(range(min = 1000))]
+    /// The window in milliseconds (at most 30 days).
+    #[schemars(range(min = 1000, max = MAX_RATE_DURATION_MS))]
     pub duration: i64,
 }
 
@@ -51,11 +52,12 @@ pub struct CreditsResponse {
 #[serde(rename_all = "camelCase")]
 pub struct CreateIdentityRequest {
     /// The id of this identity in your system; unique in the workspace.
-    #[schemars(length(min = 3))]
+    #[schemars(length(min = 3, max = MAX_NAME))]
     pub external_id: String,
     /// Metadata returned with verifications of the identity's keys (JSON ≤ 64,000 characters).
     pub meta: Option<Meta>,
-    /// Rate limits shared by every key of the identity.
+    /// Rate limits shared by every key of the identity (at most 50).
+    #[schemars(length(max = MAX_RATELIMITS))]
     pub ratelimits: Option<Vec<IdentityRatelimit>>,
     /// Credits shared by every key of the identity.
     pub credits: Option<CreditsRequest>,
@@ -71,12 +73,13 @@ pub struct CreateIdentityResponse {
 #[serde(rename_all = "camelCase")]
 pub struct GetIdentityQuery {
     /// Takes precedence over `externalId`.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = MAX_NAME))]
     pub identity_id: Option<String>,
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = MAX_NAME))]
     pub external_id: Option<String>,
     /// The environment `externalId` is looked up in.
     #[serde(default = "default_environment")]
+    #[schemars(length(max = MAX_NAME))]
     pub environment: String,
 }
 
@@ -97,6 +100,7 @@ pub struct IdentityResponse {
 #[serde(rename_all = "camelCase")]
 pub struct ListIdentitiesQuery {
     #[serde(default = "default_environment")]
+    #[schemars(length(max = MAX_NAME))]
     pub environment: String,
     /// Page size, 1..100 (default 100).
     #[schemars(range(min = 1, max = 100))]
@@ -129,17 +133,19 @@ pub struct ListIdentitiesResponse {
 #[serde(rename_all = "camelCase")]
 pub struct UpdateIdentityRequest {
     /// Takes precedence over `externalId`.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = MAX_NAME))]
     pub identity_id: Option<String>,
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = MAX_NAME))]
     pub external_id: Option<String>,
     /// The environment `externalId` is looked up in.
     #[serde(default = "default_environment")]
+    #[schemars(length(max = MAX_NAME))]
     pub environment: String,
     /// Replaces the metadata; `null` removes it.
     #[serde(default)]
     pub meta: Patch<Meta>,
-    /// Replaces the whole set of rate limits (`[]` removes them all).
+    /// Replaces the whole set of rate limits (`[]` removes them all; at most 50).
+    #[schemars(length(max = MAX_RATELIMITS))]
     pub ratelimits: Option<Vec<IdentityRatelimit>>,
     /// Sets the credits; `null` removes them (unlimited).
     #[serde(default)]

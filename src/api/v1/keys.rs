@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::common::{Meta, Patch, RefillRequest, RefillResponse};
+use crate::domain::limits::{
+    MAX_LIST, MAX_NAME, MAX_RATELIMITS, MAX_RATE_DURATION_MS, MAX_RATE_LIMIT, MAX_SECRET,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -23,16 +26,16 @@ pub struct CreateRatelimit {
     /// Deprecated, accepted for compatibility.
     pub r#type: Option<RatelimitType>,
     /// Requests allowed per window.
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = MAX_RATE_LIMIT))]
     pub limit: i64,
-    /// Window length in ms.
-    #[schemars(range(min = 1000))]
+    /// Window length in ms (at most 30 days).
+    #[schemars(range(min = 1000, max = MAX_RATE_DURATION_MS))]
     pub duration: Option<i64>,
     /// Deprecated alias of `limit`.
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = MAX_RATE_LIMIT))]
     pub refill_rate: Option<i64>,
     /// Deprecated alias of `duration`.
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = MAX_RATE_DURATION_MS))]
     pub refill_interval: Option<i64>,
 }
 
@@ -45,18 +48,25 @@ pub struct CreateKeyRequest {
     /// Prefix of the key (`prefix_…`); defaults to the api's default prefix.
     #[schemars(length(min = 1, max = 16))]
     pub prefix: Option<String>,
+    #[schemars(length(max = MAX_NAME))]
     pub name: Option<String>,
     /// Random bytes of the key; defaults to the api's default, else 16.
     #[schemars(range(min = 16, max = 255))]
     pub byte_length: Option<i64>,
     /// Deprecated: use externalId.
+    #[schemars(length(max = MAX_NAME))]
     pub owner_id: Option<String>,
     /// Links the key to the identity with this external id (created when missing).
+    #[schemars(length(max = MAX_NAME))]
     pub external_id: Option<String>,
+    /// Any JSON object, at most 64,000 characters as JSON.
     pub meta: Option<Meta>,
-    #[schemars(inner(length(min = 1, max = 512)))]
+    /// Role names; missing roles are created (3..256 characters, needs `rbac.*.create_role`).
+    #[schemars(length(max = MAX_LIST), inner(length(min = 1, max = 512)))]
     pub roles: Option<Vec<String>>,
-    #[schemars(inner(length(min = 1, max = 512)))]
+    /// Permission slugs; missing permissions are created with createPermission's rules (needs
+    /// `rbac.*.create_permission`).
+    #[schemars(length(max = MAX_LIST), inner(length(min = 1, max = 512)))]
     pub permissions: Option<Vec<String>>,
     /// Unix ms after which the key is expired.
     pub expires: Option<i64>,
@@ -183,13 +193,13 @@ pub struct WhoamiResponse {
 pub struct UpdateRatelimit {
     pub r#type: Option<RatelimitType>,
     pub r#async: Option<bool>,
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = MAX_RATE_LIMIT))]
     pub limit: i64,
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = MAX_RATE_LIMIT))]
     pub refill_rate: Option<i64>,
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = MAX_RATE_DURATION_MS))]
     pub refill_interval: Option<i64>,
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = MAX_RATE_DURATION_MS))]
     pub duration: Option<i64>,
 }
 
@@ -199,12 +209,16 @@ pub struct UpdateKeyRequest {
     #[schemars(length(min = 1))]
     pub key_id: String,
     #[serde(default)]
+    #[schemars(length(max = MAX_NAME))]
     pub name: Patch<String>,
     /// Deprecated: use externalId.
     #[serde(default)]
+    #[schemars(length(max = MAX_NAME))]
     pub owner_id: Patch<String>,
     #[serde(default)]
+    #[schemars(length(max = MAX_NAME))]
     pub external_id: Patch<String>,
+    /// Any JSON object, at most 64,000 characters as JSON.
     #[serde(default)]
     pub meta: Patch<Meta>,
     #[serde(default)]
@@ -218,8 +232,10 @@ pub struct UpdateKeyRequest {
     pub refill: Patch<RefillRequest>,
     pub enabled: Option<bool>,
     /// Replaces the key's roles (as keys.setRoles).
+    #[schemars(length(max = MAX_LIST))]
     pub roles: Option<Vec<RoleRef>>,
     /// Replaces the key's permissions (as keys.setPermissions).
+    #[schemars(length(max = MAX_LIST))]
     pub permissions: Option<Vec<PermissionRef>>,
 }
 
@@ -266,7 +282,9 @@ pub struct ListKeysQuery {
     pub limit: Option<i64>,
     pub cursor: Option<String>,
     /// Deprecated: use externalId.
+    #[schemars(length(max = MAX_NAME))]
     pub owner_id: Option<String>,
+    #[schemars(length(max = MAX_NAME))]
     pub external_id: Option<String>,
     pub decrypt: Option<bool>,
     /// Accepted for compatibility (keygate has no list cache).
@@ -300,13 +318,14 @@ pub struct VerifyCost {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct VerifyRatelimit {
     /// The name of a configured limit, or of an ad-hoc limit with `limit` and `duration`.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = MAX_NAME))]
     pub name: String,
     #[schemars(range(min = 0))]
     pub cost: Option<i64>,
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = MAX_RATE_LIMIT))]
     pub limit: Option<i64>,
-    #[schemars(range(min = 1))]
+    /// Window length in ms (at most 30 days).
+    #[schemars(range(min = 1, max = MAX_RATE_DURATION_MS))]
     pub duration: Option<i64>,
 }
 
@@ -322,6 +341,8 @@ pub struct VerifyKeyRequest {
     pub remaining: Option<VerifyCost>,
     /// Deprecated and ignored (as upstream): use `ratelimits`.
     pub ratelimit: Option<VerifyCost>,
+    /// At most 50 limits.
+    #[schemars(length(max = MAX_RATELIMITS))]
     pub ratelimits: Option<Vec<VerifyRatelimit>>,
 }
 
@@ -398,7 +419,7 @@ pub enum HashVariant {
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct MigrationHash {
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = MAX_SECRET))]
     pub value: String,
     pub variant: HashVariant,
 }
@@ -410,16 +431,24 @@ pub struct MigrateKey {
     pub api_id: String,
     #[schemars(length(min = 1, max = 8))]
     pub prefix: Option<String>,
+    #[schemars(length(max = MAX_NAME))]
     pub name: Option<String>,
     /// The key itself (hashed by keygate); or give `hash`.
+    #[schemars(length(min = 1, max = MAX_SECRET))]
     pub plaintext: Option<String>,
     pub hash: Option<MigrationHash>,
     /// The visible start of the key.
+    #[schemars(length(max = MAX_NAME))]
     pub start: Option<String>,
+    #[schemars(length(max = MAX_NAME))]
     pub owner_id: Option<String>,
+    #[schemars(length(max = MAX_NAME))]
     pub external_id: Option<String>,
+    /// Any JSON object, at most 64,000 characters as JSON.
     pub meta: Option<Meta>,
+    #[schemars(length(max = MAX_LIST), inner(length(min = 1, max = 512)))]
     pub roles: Option<Vec<String>>,
+    #[schemars(length(max = MAX_LIST), inner(length(min = 1, max = 512)))]
     pub permissions: Option<Vec<String>>,
     pub expires: Option<i64>,
     #[schemars(range(min = 1))]
@@ -448,12 +477,17 @@ pub struct CreateKeysMigrationResponse {
 /// A permission named by id, or by slug (`name` is accepted as the slug, as upstream).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("anyOf" = [
+    {"required": ["id"], "properties": {"id": {"type": "string"}}},
+    {"required": ["name"], "properties": {"name": {"type": "string"}}},
+    {"required": ["slug"], "properties": {"slug": {"type": "string"}}}
+]))]
 pub struct PermissionRef {
-    #[schemars(length(min = 3))]
+    #[schemars(length(min = 3, max = MAX_NAME))]
     pub id: Option<String>,
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 512))]
     pub name: Option<String>,
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 512))]
     pub slug: Option<String>,
     /// Create the permission when it does not exist (needs `rbac.*.create_permission`).
     pub create: Option<bool>,
@@ -462,10 +496,14 @@ pub struct PermissionRef {
 /// A role named by id or name.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("anyOf" = [
+    {"required": ["id"], "properties": {"id": {"type": "string"}}},
+    {"required": ["name"], "properties": {"name": {"type": "string"}}}
+]))]
 pub struct RoleRef {
-    #[schemars(length(min = 3))]
+    #[schemars(length(min = 3, max = MAX_NAME))]
     pub id: Option<String>,
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 512))]
     pub name: Option<String>,
     /// Create the role when it does not exist (needs `rbac.*.create_role`).
     pub create: Option<bool>,
@@ -476,7 +514,7 @@ pub struct RoleRef {
 pub struct KeyPermissionsRequest {
     #[schemars(length(min = 1))]
     pub key_id: String,
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = MAX_LIST))]
     pub permissions: Vec<PermissionRef>,
 }
 
@@ -485,7 +523,7 @@ pub struct KeyPermissionsRequest {
 pub struct KeyRolesRequest {
     #[schemars(length(min = 1))]
     pub key_id: String,
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = MAX_LIST))]
     pub roles: Vec<RoleRef>,
 }
 

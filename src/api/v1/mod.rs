@@ -12,8 +12,8 @@ pub mod ratelimits;
 
 use serde_json::Value;
 
-use crate::api::no_refinement;
 use crate::api::openapi::{document, response_schema, DocInfo, RouteDoc};
+use crate::api::{no_refinement, one_of};
 
 no_refinement!(
     admin::CreateWorkspaceRequest,
@@ -21,6 +21,9 @@ no_refinement!(
     admin::CreateRootKeyRequest,
     admin::UpdateApiRequest,
     admin::CreateKeyMigrationRequest,
+    admin::ListRootKeysRequest,
+    admin::RevokeRootKeyRequest,
+    admin::RotateRootKeyRequest,
     apis::CreateApiRequest,
     audit::ListLogsQuery,
     apis::GetApiQuery,
@@ -29,7 +32,6 @@ no_refinement!(
     common::Empty,
     identities::CreateIdentityRequest,
     identities::ListIdentitiesQuery,
-    identities::UpdateIdentityRequest,
     identities::DeleteIdentityRequest,
     keys::CreateKeyRequest,
     keys::GetKeyQuery,
@@ -51,15 +53,21 @@ no_refinement!(
     permissions::GetRoleQuery,
     permissions::DeleteRoleRequest,
     ratelimits::LimitRequest,
-    ratelimits::SetOverrideRequest,
-    ratelimits::GetOverrideQuery,
-    ratelimits::DeleteOverrideRequest,
-    ratelimits::ListOverridesQuery,
+);
+
+one_of!(
+    identities::UpdateIdentityRequest: "identityId" | "externalId",
+    ratelimits::SetOverrideRequest: "namespaceId" | "namespaceName",
+    ratelimits::GetOverrideQuery: "namespaceId" | "namespaceName",
+    ratelimits::DeleteOverrideRequest: "namespaceId" | "namespaceName",
+    ratelimits::ListOverridesQuery: "namespaceId" | "namespaceName",
 );
 
 /// getIdentity names its identity by id or by external id; neither is a 400 before
 /// authentication (upstream's order).
 impl crate::api::Refine for identities::GetIdentityQuery {
+    const ONE_OF: &'static [&'static str] = &["identityId", "externalId"];
+
     fn refine(&self) -> Result<(), String> {
         match (&self.identity_id, &self.external_id) {
             (None, None) => Err("Provide either identityId or externalId".into()),
@@ -82,6 +90,7 @@ pub fn openapi(routes: &[RouteDoc]) -> Value {
                 ("404", "NOT_FOUND"),
                 ("409", "CONFLICT"),
                 ("412", "PRECONDITION_FAILED, DELETE_PROTECTED"),
+                ("413", "PAYLOAD_TOO_LARGE: the request body is over 1 MiB"),
                 ("429", "RATE_LIMITED"),
                 ("500", "INTERNAL_SERVER_ERROR"),
             ],

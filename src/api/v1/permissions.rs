@@ -3,6 +3,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::limits::MAX_LIST;
+
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatePermissionRequest {
@@ -60,6 +62,7 @@ pub struct CreateRoleRequest {
     #[schemars(length(max = 256))]
     pub description: Option<String>,
     /// keygate: slugs (or names) of existing permissions of the workspace to put into the role.
+    #[schemars(length(max = MAX_LIST), inner(length(min = 1, max = 512)))]
     pub permissions: Option<Vec<String>>,
 }
 

@@ -4,6 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::Meta;
+use crate::domain::limits::{MAX_NAME, MAX_RATE_DURATION_MS, MAX_RATE_LIMIT};
 
 fn default_namespace() -> String {
     "default".to_string()
@@ -32,15 +33,16 @@ pub struct Resource {
 pub struct LimitRequest {
     /// Groups limits; created on first use when the root key may create namespaces.
     #[serde(default = "default_namespace")]
+    #[schemars(length(min = 1, max = MAX_NAME))]
     pub namespace: String,
     /// Who is limited: a user id, an email, an ip, ...
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = MAX_NAME))]
     pub identifier: String,
     /// How many requests may pass in a window.
-    #[schemars(extend("exclusiveMinimum" = 0))]
+    #[schemars(extend("exclusiveMinimum" = 0), range(max = MAX_RATE_LIMIT))]
     pub limit: i64,
-    /// The window in milliseconds.
-    #[schemars(range(min = 1000))]
+    /// The window in milliseconds (at most 30 days).
+    #[schemars(range(min = 1000, max = MAX_RATE_DURATION_MS))]
     pub duration: i64,
     /// Tokens this request takes; 0 reads the current state without counting.
     #[serde(default = "one")]
@@ -70,14 +72,17 @@ pub struct LimitResponse {
 #[serde(rename_all = "camelCase")]
 pub struct SetOverrideRequest {
     /// Either `namespaceId` or `namespaceName` is required.
+    #[schemars(length(max = MAX_NAME))]
     pub namespace_id: Option<String>,
+    #[schemars(length(max = MAX_NAME))]
     pub namespace_name: Option<String>,
     /// The identifier, or a pattern where `*` matches any characters (e.g. `user_*`).
-    #[schemars(length(min = 3))]
+    #[schemars(length(min = 3, max = MAX_NAME))]
     pub identifier: String,
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = MAX_RATE_LIMIT))]
     pub limit: i64,
-    #[schemars(range(min = 1000))]
+    /// The window in milliseconds (at most 30 days).
+    #[schemars(range(min = 1000, max = MAX_RATE_DURATION_MS))]
     pub duration: i64,
     #[serde(default, rename = "async")]
     pub is_async: bool,
@@ -92,8 +97,11 @@ pub struct SetOverrideResponse {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GetOverrideQuery {
+    #[schemars(length(max = MAX_NAME))]
     pub namespace_id: Option<String>,
+    #[schemars(length(max = MAX_NAME))]
     pub namespace_name: Option<String>,
+    #[schemars(length(max = MAX_NAME))]
     pub identifier: String,
 }
 
@@ -111,15 +119,20 @@ pub struct Override {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteOverrideRequest {
+    #[schemars(length(max = MAX_NAME))]
     pub namespace_id: Option<String>,
+    #[schemars(length(max = MAX_NAME))]
     pub namespace_name: Option<String>,
+    #[schemars(length(max = MAX_NAME))]
     pub identifier: String,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListOverridesQuery {
+    #[schemars(length(max = MAX_NAME))]
     pub namespace_id: Option<String>,
+    #[schemars(length(max = MAX_NAME))]
     pub namespace_name: Option<String>,
     #[serde(default = "hundred")]
     #[schemars(range(min = 1, max = 100))]

@@ -266,6 +266,7 @@ pub struct Liveness {
 }
 
 no_refinement!(
+    Empty,
     apis::CreateApiRequest,
     apis::GetApiRequest,
     apis::ListKeysRequest,

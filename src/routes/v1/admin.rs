@@ -40,3 +40,30 @@ pub async fn create_key_migration(
         migration_id: migrations::create(ctx, &req.workspace_id, &req.algorithm).await?,
     })
 }
+pub async fn list_root_keys(ctx: &Ctx, req: ListRootKeysRequest) -> Result<ListRootKeysResponse> {
+    let keys = workspaces::list_root_keys(ctx, &req.workspace_id).await?;
+    Ok(ListRootKeysResponse {
+        root_keys: keys
+            .into_iter()
+            .map(|k| RootKey {
+                key_id: k.key_id,
+                name: k.name,
+                start: k.start,
+                permissions: k.permissions,
+                created_at: k.created_at,
+                expires: k.expires,
+            })
+            .collect(),
+    })
+}
+
+pub async fn revoke_root_key(ctx: &Ctx, req: RevokeRootKeyRequest) -> Result<Empty> {
+    workspaces::revoke_root_key(ctx, &req.key_id).await?;
+    Ok(Empty {})
+}
+
+pub async fn rotate_root_key(ctx: &Ctx, req: RotateRootKeyRequest) -> Result<CreateRootKeyResponse> {
+    let (key_id, key) =
+        workspaces::rotate_root_key(ctx, &req.key_id, req.grace_period_ms.unwrap_or(0)).await?;
+    Ok(CreateRootKeyResponse { key_id, key })
+}

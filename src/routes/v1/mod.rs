@@ -220,6 +220,12 @@ crate::routes::route_table! {
         admin::update_api, api::admin::UpdateApiRequest => Empty;
     Post "/v1/admin.createKeyMigration" admin "Create a key migration for v2 keys.migrateKeys (operator API)" =>
         admin::create_key_migration, api::admin::CreateKeyMigrationRequest => api::admin::CreateKeyMigrationResponse;
+    Post "/v1/admin.listRootKeys" admin "List the working root keys of a workspace (operator API)" =>
+        admin::list_root_keys, api::admin::ListRootKeysRequest => api::admin::ListRootKeysResponse;
+    Post "/v1/admin.revokeRootKey" admin "Revoke a root key at once (operator API)" =>
+        admin::revoke_root_key, api::admin::RevokeRootKeyRequest => Empty;
+    Post "/v1/admin.rotateRootKey" admin "Replace a root key; the old one stops after a grace period (operator API)" =>
+        admin::rotate_root_key, api::admin::RotateRootKeyRequest => api::admin::CreateRootKeyResponse;
 }
 
 /// The OpenAPI 3.1 document of every v1 route, generated from the Rust types.

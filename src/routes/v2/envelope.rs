@@ -46,6 +46,7 @@ fn classify(e: &Error) -> (u16, &'static str, String) {
         Error::DeleteProtected(_) => {
             (412, "Resource is protected", code("unkey/application/protected_resource"))
         }
+        Error::PayloadTooLarge(_) => (413, "Payload Too Large", code("unkey/application/request_too_large")),
         Error::Store(_) | Error::Limiter(_) | Error::Internal(_) => {
             (500, "Internal Server Error", code("unkey/application/unexpected_error"))
         }
@@ -90,7 +91,15 @@ pub fn error(e: &Error, incoming: &Incoming) -> worker::Result<Response> {
         meta: ResponseMeta { request_id: incoming.request_id.clone() },
         error: ErrorDetails {
             title: title.into(),
-            detail: e.to_string(),
+            // a 500 names no internals (they are logged above), only the request to look for
+            detail: if status == 500 {
+                format!(
+                    "Something went wrong on keygate's side; the details are logged under request id {}",
+                    incoming.request_id
+                )
+            } else {
+                e.to_string()
+            },
             status,
             r#type: format!("https://unkey.com/docs/errors/{code}"),
             errors,

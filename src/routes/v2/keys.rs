@@ -205,6 +205,7 @@ pub async fn create_key(ctx: &Ctx, p: &Principal, req: CreateKeyRequest) -> Resu
         environment: None,
         format: KeyFormat::Plain,
         create_roles: false,
+        names: crate::domain::names::NameRules::Schema,
     };
     let (key_id, key) = keys::create(ctx, p, input).await?;
     Ok(Data::of(CreateKeyResponse { key_id, key }))

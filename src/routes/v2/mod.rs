@@ -67,9 +67,12 @@ pub const OPENAPI: &str = include_str!("../../../openapi/v2.json");
 /// The JSON body of a request (one non-generic function for every route).
 #[cfg(target_arch = "wasm32")]
 async fn read_body(req: &mut Request) -> Result<Value> {
-    http::body(req)
-        .await
-        .map_err(|_| Error::Invalid(ValidationError::new("", "Malformed JSON in request body")))
+    http::body(req).await.map_err(|e| match e {
+        http::BodyError::TooLarge => crate::routes::edge::too_large(),
+        http::BodyError::Malformed => {
+            Error::Invalid(ValidationError::new("", "Malformed JSON in request body"))
+        }
+    })
 }
 
 /// Validates a route's body against its schema in the v2 document (unknown fields refused), then

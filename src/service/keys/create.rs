@@ -9,9 +9,10 @@ use super::super::auth::Principal;
 use super::super::{apis, vault, Ctx, Error, Resource, Result};
 use super::meta_json;
 use crate::domain::credits::{CreditWrite, CreditsOwner};
-use crate::domain::crypto::MasterKey;
+use crate::domain::crypto::Keyring;
 use crate::domain::ids::{new_id, IdKind};
 use crate::domain::keys::{hash_key, key_start, new_key, new_plain_key};
+use crate::domain::names::{check_new_names, NameRules};
 use crate::domain::permissions::require;
 use crate::domain::ratelimit::NamedLimit;
 use crate::domain::rbac::LinkKind;
@@ -54,6 +55,8 @@ pub struct NewKey {
     pub format: KeyFormat,
     /// Missing roles are created (v1, with `rbac.*.create_role`); else each must exist (v2).
     pub create_roles: bool,
+    /// The rules of the permissions and roles it creates.
+    pub names: NameRules,
 }
 
 /// A key about to be inserted.
@@ -75,7 +78,7 @@ struct Insert {
     roles: Vec<String>,
     permissions: Vec<String>,
     /// The plaintext to keep encrypted (recoverable keys), with the master key.
-    recoverable: Option<(String, Rc<MasterKey>)>,
+    recoverable: Option<(String, Rc<Keyring>)>,
     /// The key migration it was imported through.
     pending_migration_id: Option<String>,
 }
@@ -140,8 +143,8 @@ async fn keys_api(ctx: &Ctx, p: &Principal, api_id: &str) -> Result<(ApiRow, Str
 }
 
 /// Recoverable keys need an api that stores encrypted keys, the `encrypt_key` right, and the
-/// ENCRYPTION_KEY secret; checked before anything is written.
-fn encryption(ctx: &Ctx, p: &Principal, api: &ApiRow) -> Result<Rc<MasterKey>> {
+/// ENCRYPTION_KEYS secret; checked before anything is written.
+fn encryption(ctx: &Ctx, p: &Principal, api: &ApiRow) -> Result<Rc<Keyring>> {
     if !api.store_encrypted_keys {
         return Err(Error::precondition(format!("api {} does not support recoverable keys", api.id)));
     }
@@ -152,7 +155,7 @@ fn encryption(ctx: &Ctx, p: &Principal, api: &ApiRow) -> Result<Rc<MasterKey>> {
             query.missing_message(&p.permissions)
         )));
     }
-    Ok(Rc::new(vault::master_key(ctx)?))
+    Ok(Rc::new(vault::master_keys(ctx)?))
 }
 
 fn check_refill_day(refill: Option<&Refill>) -> Result<()> {
@@ -225,6 +228,14 @@ pub async fn create(ctx: &Ctx, p: &Principal, req: NewKey) -> Result<(String, St
     let ws = &p.workspace_id;
     let missing_permissions = check_permissions(ctx, p, &permissions).await?;
     let missing_roles = check_roles(ctx, p, &roles, req.create_roles).await?;
+    // what createKey creates follows createPermission's and createRole's rules
+    check_new_names(
+        req.names,
+        LinkKind::Permission,
+        permissions.iter().map(|n| Some(n.as_str())),
+        &missing_permissions,
+    )?;
+    check_new_names(req.names, LinkKind::Role, roles.iter().map(|n| Some(n.as_str())), &missing_roles)?;
 
     let prefix = req.prefix.clone().or(api.default_prefix.clone());
     let byte_length = req.byte_length.or(api.default_bytes).unwrap_or(16).clamp(16, 255) as usize;
@@ -237,7 +248,7 @@ pub async fn create(ctx: &Ctx, p: &Principal, req: NewKey) -> Result<(String, St
         start,
         name: req.name,
         owner: req.owner,
-        meta: meta_json(req.meta.as_ref())?,
+        meta: meta_json(req.meta.as_ref(), "meta")?,
         expires: req.expires,
         enabled: req.enabled.unwrap_or(true),
         environment: req.environment,
@@ -289,7 +300,7 @@ pub async fn migrate(ctx: &Ctx, p: &Principal, import: Vec<MigratedKey>) -> Resu
     let ws = &p.workspace_id;
     let mut apis: Vec<(ApiRow, String)> = Vec::new();
     let mut new_keys = Vec::with_capacity(import.len());
-    for k in import {
+    for (i, k) in import.into_iter().enumerate() {
         p.require(&require::api(&k.api_id, "create_key"))
             .map_err(|_| Error::InsufficientPermissions("unauthorized".into()))?;
         if !apis.iter().any(|(a, _)| a.id == k.api_id) {
@@ -325,7 +336,7 @@ pub async fn migrate(ctx: &Ctx, p: &Principal, import: Vec<MigratedKey>) -> Resu
             start,
             name: k.name,
             owner: k.owner,
-            meta: meta_json(k.meta.as_ref())?,
+            meta: meta_json(k.meta.as_ref(), &format!("{i}.meta"))?,
             expires: k.expires,
             enabled: k.enabled.unwrap_or(true),
             environment: k.environment,
@@ -427,7 +438,7 @@ pub async fn migrate_hashed(
             start: String::new(),
             name: k.name,
             owner: k.owner,
-            meta: meta_json(k.meta.as_ref())?,
+            meta: meta_json(k.meta.as_ref(), "meta")?,
             expires: k.expires,
             enabled: k.enabled.unwrap_or(true),
             environment: None,

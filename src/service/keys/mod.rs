@@ -14,6 +14,7 @@ pub use update::{delete, delete_as, update, update_credits, update_remaining, Ke
 
 use super::{Ctx, Error, Resource, Result};
 use crate::domain::credits::KeyCredits;
+use crate::domain::identities::encode_meta;
 use crate::domain::Meta;
 use crate::store::keys::{self, KeyState};
 
@@ -21,9 +22,16 @@ pub fn not_found(key_id: &str) -> Error {
     Error::not_found(Resource::Key, format!("key {key_id} not found"))
 }
 
-/// Metadata as stored (JSON text).
-fn meta_json(meta: Option<&Meta>) -> Result<Option<String>> {
-    Ok(meta.map(serde_json::to_string).transpose()?)
+/// Metadata as stored (JSON text): at most 64,000 characters, as identities' (400 naming
+/// `field` otherwise).
+fn meta_json(meta: Option<&Meta>, field: &str) -> Result<Option<String>> {
+    meta.map(|m| {
+        encode_meta(m).map_err(|mut e| {
+            e.path = field.to_string();
+            e.into()
+        })
+    })
+    .transpose()
 }
 
 /// The live key `key_id` (any workspace; callers check it).

@@ -33,7 +33,7 @@ pub async fn reroll(ctx: &Ctx, p: &Principal, key_id: &str, grace_ms: i64) -> Re
             return Err(Error::precondition(format!("api {} does not support recoverable keys", api.id)));
         }
         p.require(&require::api(&api.id, "encrypt_key"))?;
-        Some(vault::master_key(ctx)?)
+        Some(vault::master_keys(ctx)?)
     } else {
         None
     };

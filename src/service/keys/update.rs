@@ -4,7 +4,7 @@
 use super::super::auth::{Credentials, Principal};
 use super::super::rbac::{self, LinkRules};
 use super::super::{credits, Ctx, Error, Result};
-use super::{credits_of, not_found, state};
+use super::{credits_of, meta_json, not_found, state};
 use crate::domain::credits::{plan_key_update, plan_remaining, CreditsPlan, RemainingOp, RemainingPlan};
 use crate::domain::identities::plan_ratelimits;
 use crate::domain::ids::{new_id, IdKind};
@@ -105,7 +105,7 @@ pub async fn update(ctx: &Ctx, p: &Principal, req: KeyUpdate) -> Result<()> {
     let fields = KeyFields {
         name: req.name,
         owner: req.owner,
-        meta: req.meta.try_map(|m| serde_json::to_string(&m))?,
+        meta: req.meta.try_map(|m| meta_json(Some(&m), "meta").map(Option::unwrap_or_default))?,
         expires: req.expires,
         enabled: req.enabled,
     };

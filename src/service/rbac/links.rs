@@ -12,6 +12,7 @@
 use super::super::auth::Principal;
 use super::super::keys::not_found;
 use super::super::{Ctx, Error, Resource, Result};
+use crate::domain::names::{check_new_names, NameRules};
 use crate::domain::permissions::require;
 use crate::domain::rbac::{check_named, resolve, set_diff, Known, LinkKind, Mode, Wanted};
 use crate::store::audit::Target;
@@ -28,11 +29,15 @@ pub struct LinkRules {
     pub diff_rights: bool,
     /// remove: a name that exists nowhere is a 404 (v2); otherwise it is ignored (v1).
     pub strict: bool,
+    /// The rules of the names a request creates.
+    pub names: NameRules,
 }
 
 impl LinkRules {
-    pub const V1: LinkRules = LinkRules { update_key: false, diff_rights: true, strict: false };
-    pub const V2: LinkRules = LinkRules { update_key: true, diff_rights: false, strict: true };
+    pub const V1: LinkRules =
+        LinkRules { update_key: false, diff_rights: true, strict: false, names: NameRules::V1 };
+    pub const V2: LinkRules =
+        LinkRules { update_key: true, diff_rights: false, strict: true, names: NameRules::Schema };
 }
 
 /// The live key of the principal's workspace, checked against `rules`.
@@ -77,6 +82,7 @@ pub async fn add(
     if !resolved.create.is_empty() && !p.allows(&require::link(kind, "create")) {
         return Err(Error::unauthorized(format!("you are not allowed to create {}s", kind.noun())));
     }
+    check_new_names(rules.names, kind, wanted.iter().map(|w| w.name.as_deref()), &resolved.create)?;
     let event = format!("authorization.connect_{}_and_key", kind.noun());
     let mut batch = ctx.batch(&p.actor(), ws, &event, "", targets(kind, &key.id, key.name, &resolved.keys));
     rbac::create_named(&mut batch, kind, ws, &resolved.create, ctx.now)?;
@@ -140,6 +146,7 @@ pub async fn stage_set(
     if !resolved.create.is_empty() {
         p.require(&require::link(kind, "create"))?;
     }
+    check_new_names(rules.names, kind, wanted.iter().map(|w| w.name.as_deref()), &resolved.create)?;
     let current = rbac::connected(&ctx.store, kind, key_id).await?;
     let diff = set_diff(&resolved.keys, &current);
     if rules.diff_rights {

@@ -43,6 +43,7 @@ pub async fn create_key(ctx: &Ctx, p: &Principal, req: CreateKeyRequest) -> Resu
         environment: req.environment,
         format: KeyFormat::Versioned,
         create_roles: true,
+        names: crate::domain::names::NameRules::V1,
     };
     let (key_id, key) = keys::create(ctx, p, input).await?;
     Ok(CreateKeyResponse { key_id, key })
