@@ -7,14 +7,21 @@
 // on Postgres that is a facade with the same API and the same results: `?`/`?N` become `$N`,
 // `json_each(x)` becomes `json_array_elements_text(x::json)` (see src/store/dialect.rs), BIGINT and
 // NUMERIC come back as numbers and booleans as 0/1, as SQLite gives them.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import pg from "pg";
 
 export const BACKEND = process.env.KEYGATE_BACKEND === "postgres" ? "postgres" : "d1";
 export const POSTGRES = BACKEND === "postgres";
 
 /** What the harness needs for one keygate: its build directory, the worker's store bindings, and
- * (Postgres) the database facade and how to drop the database. */
-export async function storeFor() {
+ * (Postgres) the database facade and how to drop the database.
+ *  - by default a fresh database copied from the migrated template;
+ *  - `{ empty: true }`: a fresh database with no schema (the caller applies migrations);
+ *  - `{ persist: dir }`: the database of that state directory, created empty on first use and kept
+ *    on stop (a later worker on the same directory serves the same data), as Miniflare's
+ *    `d1Persist` does for D1. */
+export async function storeFor({ empty = false, persist } = {}) {
   if (!POSTGRES) return { build: "build", bindings: { d1Databases: { DB: "00000000-0000-0000-0000-000000000000" } } };
   const base = process.env.KEYGATE_PG_URL;
   if (!base) {
@@ -24,8 +31,15 @@ export async function storeFor() {
     );
   }
   const template = process.env.KEYGATE_PG_TEMPLATE ?? "kg_template";
-  const name = `kg_${process.pid}_${++databases}_${Date.now().toString(36)}`;
+  const name = persist
+    ? `kg_p_${createHash("sha256").update(persist).digest("hex").slice(0, 16)}`
+    : `kg_${process.pid}_${++databases}_${Date.now().toString(36)}`;
   await admin(base, async (c) => {
+    if (persist && (await c.query("SELECT 1 FROM pg_database WHERE datname = $1", [name])).rowCount) return;
+    if (empty || persist) {
+      await c.query(`CREATE DATABASE ${name}`);
+      return;
+    }
     // the template must have no other session while it is copied: retry while another file copies it
     for (let attempt = 0; ; attempt++) {
       try {
@@ -45,7 +59,7 @@ export async function storeFor() {
     db,
     async drop() {
       await db.close();
-      await admin(base, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      if (!persist) await admin(base, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     },
   };
 }
@@ -125,6 +139,10 @@ const param = (v) => (v === undefined ? null : typeof v === "boolean" ? Number(v
 class PgDatabase {
   constructor(url) {
     this.pool = new pg.Pool({ connectionString: url, max: 4, types: TYPES });
+    // pool.end() resolves before its idle clients have closed, and dropping the database then
+    // terminates them: that late error is expected (a failing query still rejects its promise)
+    this.pool.on("error", () => {});
+    this.pool.on("connect", (client) => client.on("error", () => {}));
   }
 
   prepare(sql) {
@@ -146,6 +164,16 @@ class PgDatabase {
     } finally {
       client.release();
     }
+  }
+
+  /** Runs SQL text of any number of statements (as D1's `exec`). */
+  async exec(sql) {
+    await this.pool.query(sql);
+  }
+
+  /** Applies a Postgres migration file (migrations-pg/NAME, the twin of migrations/NAME). */
+  async migrate(file) {
+    await this.exec(readFileSync(new URL(`../migrations-pg/${file}`, import.meta.url), "utf8"));
   }
 
   async close() {

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{patch_args, Arg, Batch, Count, Stmt, Store, StoreResult};
+use super::{patch_args, Arg, Batch, Count, Dialect, Stmt, Store, StoreResult};
 use crate::domain::patch::Patch;
 use crate::stmt;
 
@@ -340,13 +340,22 @@ pub struct RootKeyRow {
     pub permissions: String,
 }
 
-const ROOT_KEY_SQL: &str = "
-SELECT k.id, k.name, k.start, k.created_at_m, k.expires, k.for_workspace_id,
-       (SELECT json_group_array(p.slug) FROM keys_permissions kp JOIN permissions p ON p.id = kp.permission_id
-        WHERE kp.key_id = k.id) AS permissions
-FROM keys k
-WHERE k.key_auth_id = ?1 AND k.for_workspace_id IS NOT NULL AND k.deleted_at_m IS NULL
-  AND (k.expires IS NULL OR k.expires >= ?2)";
+/// A root key's permission names as one JSON array: each dialect aggregates JSON in its own way
+/// (Postgres' `json_agg` gives NULL for no rows, SQLite's `json_group_array` `[]`).
+fn root_key_sql(dialect: Dialect) -> String {
+    let permissions = match dialect {
+        Dialect::Sqlite => "json_group_array(p.slug)",
+        Dialect::Postgres => "COALESCE(json_agg(p.slug ORDER BY p.slug)::text, '[]')",
+    };
+    format!(
+        "SELECT k.id, k.name, k.start, k.created_at_m, k.expires, k.for_workspace_id,
+                (SELECT {permissions} FROM keys_permissions kp JOIN permissions p ON p.id = kp.permission_id
+                 WHERE kp.key_id = k.id) AS permissions
+         FROM keys k
+         WHERE k.key_auth_id = ?1 AND k.for_workspace_id IS NOT NULL AND k.deleted_at_m IS NULL
+           AND (k.expires IS NULL OR k.expires >= ?2)"
+    )
+}
 
 /// The working root keys (in keyspace `keyspace`, not revoked, not expired at `now`) of a
 /// workspace, oldest first.
@@ -358,7 +367,7 @@ pub async fn root_keys(
 ) -> StoreResult<Vec<RootKeyRow>> {
     store
         .all(stmt!(
-            format!("{ROOT_KEY_SQL} AND k.for_workspace_id = ?3 ORDER BY k.created_at_m, k.id"),
+            format!("{} AND k.for_workspace_id = ?3 ORDER BY k.created_at_m, k.id", root_key_sql(store.dialect())),
             keyspace,
             now,
             workspace_id
@@ -373,5 +382,5 @@ pub async fn root_key(
     key_id: &str,
     now: i64,
 ) -> StoreResult<Option<RootKeyRow>> {
-    store.first(stmt!(format!("{ROOT_KEY_SQL} AND k.id = ?3"), keyspace, now, key_id)).await
+    store.first(stmt!(format!("{} AND k.id = ?3", root_key_sql(store.dialect())), keyspace, now, key_id)).await
 }
