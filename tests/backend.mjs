@@ -215,8 +215,8 @@ class PgStatement {
 }
 
 /** The names of keygate's tables (bookkeeping tables left out). */
-export async function tableNames(kg) {
-  const rows = POSTGRES
+export async function tableNames(kg, backend = BACKEND) {
+  const rows = backend === "postgres"
     ? await kg.rows("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'keygate_migrations' ORDER BY table_name")
     : await kg.rows("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT GLOB 'sqlite_*' AND name NOT GLOB '_cf_*' ORDER BY name");
   return rows.map((r) => r.name);
@@ -224,8 +224,8 @@ export async function tableNames(kg) {
 
 /** The column names of a table, in order (Postgres' `rowid` identity column left out: SQLite's is
  * hidden too). */
-export async function columnNames(kg, table) {
-  const rows = POSTGRES
+export async function columnNames(kg, table, backend = BACKEND) {
+  const rows = backend === "postgres"
     ? await kg.rows("SELECT column_name AS name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = ? AND column_name <> 'rowid' ORDER BY ordinal_position", table)
     : await kg.rows(`PRAGMA table_info("${table}")`);
   return rows.map((c) => c.name);

@@ -13,9 +13,9 @@ const ROOT = new URL("..", import.meta.url).pathname;
 export const MIGRATIONS = readdirSync(`${ROOT}migrations`).filter((f) => f.endsWith(".sql")).sort();
 
 /** Applies migration files to a running worker's database (on Postgres, their migrations-pg twins). */
-export async function applyMigrations(kg, files) {
+export async function applyMigrations(kg, files, { backend = POSTGRES ? "postgres" : "d1" } = {}) {
   for (const file of files) {
-    if (POSTGRES) {
+    if (backend === "postgres") {
       await kg.db.migrate(file);
       continue;
     }

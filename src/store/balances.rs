@@ -42,7 +42,8 @@ const CREDITS: Statements = Statements {
     decrement: "UPDATE credits SET remaining = remaining - ?2, updated_at = ?3
                 WHERE id = ?1 AND remaining - ?2 BETWEEN -9007199254740991 AND 9007199254740991
                 RETURNING remaining",
-    decrement_to_zero: "UPDATE credits SET remaining = CASE WHEN remaining < ?2 THEN 0 ELSE remaining - ?2 END,
+    decrement_to_zero:
+        "UPDATE credits SET remaining = CASE WHEN remaining < ?2 THEN 0 ELSE remaining - ?2 END,
                           updated_at = ?3 WHERE id = ?1
                         RETURNING remaining",
     set: "UPDATE credits SET remaining = ?2, updated_at = ?3 WHERE id = ?1 RETURNING remaining",

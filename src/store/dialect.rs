@@ -53,7 +53,8 @@ pub fn postgres(sql: &str) -> String {
             b'?' => {
                 out.push_str(&sql[copied..i]);
                 let digits = bytes[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
-                let n = if digits > 0 { sql[i + 1..i + 1 + digits].parse().unwrap_or(0) } else { highest + 1 };
+                let n =
+                    if digits > 0 { sql[i + 1..i + 1 + digits].parse().unwrap_or(0) } else { highest + 1 };
                 highest = highest.max(n);
                 out.push('$');
                 out.push_str(&n.to_string());
@@ -108,8 +109,14 @@ mod tests {
 
     #[test]
     fn numbered_and_bare_parameters() {
-        assert_eq!(postgres("SELECT a FROM t WHERE a = ?1 AND b = ?12"), "SELECT a FROM t WHERE a = $1 AND b = $12");
-        assert_eq!(postgres("UPDATE t SET a = ? WHERE b = ? AND c = ?1"), "UPDATE t SET a = $1 WHERE b = $2 AND c = $1");
+        assert_eq!(
+            postgres("SELECT a FROM t WHERE a = ?1 AND b = ?12"),
+            "SELECT a FROM t WHERE a = $1 AND b = $12"
+        );
+        assert_eq!(
+            postgres("UPDATE t SET a = ? WHERE b = ? AND c = ?1"),
+            "UPDATE t SET a = $1 WHERE b = $2 AND c = $1"
+        );
         assert_eq!(postgres("SELECT ?3, ?"), "SELECT $3, $4");
     }
 

@@ -367,7 +367,10 @@ pub async fn root_keys(
 ) -> StoreResult<Vec<RootKeyRow>> {
     store
         .all(stmt!(
-            format!("{} AND k.for_workspace_id = ?3 ORDER BY k.created_at_m, k.id", root_key_sql(store.dialect())),
+            format!(
+                "{} AND k.for_workspace_id = ?3 ORDER BY k.created_at_m, k.id",
+                root_key_sql(store.dialect())
+            ),
             keyspace,
             now,
             workspace_id
@@ -382,5 +385,7 @@ pub async fn root_key(
     key_id: &str,
     now: i64,
 ) -> StoreResult<Option<RootKeyRow>> {
-    store.first(stmt!(format!("{} AND k.id = ?3", root_key_sql(store.dialect())), keyspace, now, key_id)).await
+    store
+        .first(stmt!(format!("{} AND k.id = ?3", root_key_sql(store.dialect())), keyspace, now, key_id))
+        .await
 }

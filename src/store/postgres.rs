@@ -49,7 +49,10 @@ impl Rows {
     }
 
     pub fn first<T: DeserializeOwned>(&self) -> StoreResult<Option<T>> {
-        self.rows.first().map(|r| T::deserialize(r).map_err(|e| StoreError::Decode(e.to_string()))).transpose()
+        self.rows
+            .first()
+            .map(|r| T::deserialize(r).map_err(|e| StoreError::Decode(e.to_string())))
+            .transpose()
     }
 
     pub fn changes(&self) -> i64 {
@@ -104,7 +107,8 @@ impl Connection {
         let mut steps: Vec<Pin<Box<dyn Future<Output = StoreResult<Rows>> + '_>>> =
             Vec::with_capacity(stmts.len() + 2);
         steps.push(Box::pin(command(client, begin)));
-        steps.extend(stmts.iter().map(|s| Box::pin(statement(client, s)) as Pin<Box<dyn Future<Output = _>>>));
+        steps
+            .extend(stmts.iter().map(|s| Box::pin(statement(client, s)) as Pin<Box<dyn Future<Output = _>>>));
         steps.push(Box::pin(command(client, "COMMIT")));
         let mut results = in_order(steps).await;
         let commit = results.pop();
@@ -119,7 +123,10 @@ impl Connection {
             let _ = command(client, "ROLLBACK").await;
         }
         match failed {
-            Some(i) => Err(results.swap_remove(i).err().unwrap_or_else(|| StoreError::Backend("batch failed".into()))),
+            Some(i) => Err(results
+                .swap_remove(i)
+                .err()
+                .unwrap_or_else(|| StoreError::Backend("batch failed".into()))),
             None => Err(commit
                 .and_then(Result::err)
                 .unwrap_or_else(|| StoreError::Backend("postgres: COMMIT failed".into()))),
@@ -249,14 +256,18 @@ fn error(e: tokio_postgres::Error) -> StoreError {
 fn unique(db: &DbError) -> String {
     let table = db.table().unwrap_or("unknown");
     // "Key (workspace_id, slug)=(…) already exists." (the values are left out)
-    let columns = db.detail().and_then(|d| d.strip_prefix("Key (")).and_then(|d| d.split_once(")=")).map(|c| c.0);
+    let columns =
+        db.detail().and_then(|d| d.strip_prefix("Key (")).and_then(|d| d.split_once(")=")).map(|c| c.0);
     let named: Vec<String> = columns
         .unwrap_or_default()
         .split(", ")
         .filter(|c| !c.is_empty())
         .map(|c| format!("{table}.{}", c.trim_matches('"')))
         .collect();
-    format!("UNIQUE constraint failed: {}", if named.is_empty() { table.to_string() } else { named.join(", ") })
+    format!(
+        "UNIQUE constraint failed: {}",
+        if named.is_empty() { table.to_string() } else { named.join(", ") }
+    )
 }
 
 /// A first-in-first-out async lock: one statement or batch at a time on the connection.
