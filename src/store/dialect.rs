@@ -13,7 +13,8 @@
 //!
 //! The few statements whose shape differs beyond that are written in both forms next to each
 //! other where they live, chosen by [`Dialect`] (`store::analytics`: the rollup upsert and the
-//! month bucket; `store::audit`: SQLite's `+column` planner hint).
+//! month bucket; `store::audit`: SQLite's `+column` planner hint; `store::keys`: a root key's
+//! permission names as a JSON array, `json_group_array` / `json_agg`).
 //!
 //! Portable forms used instead of a dialect's own (both accept them, so there is one text):
 //! `INSERT … ON CONFLICT DO NOTHING` (not `INSERT OR IGNORE`), `CASE WHEN a >= b THEN a ELSE b END`

@@ -7,7 +7,8 @@
 //!   interleaves with another statement of the same request.
 //! - Every statement is sent unnamed (`query_typed_raw`: Parse/Bind/Execute/Sync in one message),
 //!   never as a named prepared statement, which Hyperdrive does not support with caching off.
-//! - A batch is `BEGIN`, its statements and `COMMIT`, pipelined on the connection (one round trip
+//! - A batch of one statement is sent alone (a statement is atomic by itself). A longer batch is
+//!   `BEGIN`, its statements and `COMMIT`, pipelined on the connection (one round trip
 //!   when the database is far away). A failing statement aborts the transaction, so the `COMMIT`
 //!   rolls it back: nothing of the batch is written, as with D1's batch. A batch of reads runs
 //!   in one `REPEATABLE READ` snapshot, as D1's batch reads one state of the database.
@@ -101,6 +102,11 @@ impl Connection {
     pub async fn batch(&self, stmts: &[Stmt]) -> StoreResult<Vec<Rows>> {
         let _pass = self.lock.enter().await;
         let client = self.client().await?;
+        // one statement is a transaction of its own (the usage limiter's group commit is one
+        // conditional UPDATE): no BEGIN/COMMIT round trips around it
+        if let [only] = stmts {
+            return Ok(vec![statement(&client, only).await?]);
+        }
         let reads_only = stmts.iter().all(|s| is_read(&s.sql));
         let begin = if reads_only { "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" } else { "BEGIN" };
         let client = &client;
