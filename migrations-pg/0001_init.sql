@@ -1,5 +1,5 @@
 -- keygate schema for Postgres: the twin of ../migrations/0001_init.sql (every D1 migration has a
--- twin of the same name here, tests/pg-migrations.test.mjs checks it), in Postgres types.
+-- twin of the same name here, tests/pg-schema.test.mjs checks it and the result), in Postgres types.
 -- Applied by scripts/pg-migrate.mjs (each file once, in name order, in a transaction, recorded in
 -- keygate_migrations).
 --

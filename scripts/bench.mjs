@@ -231,9 +231,9 @@ async function main() {
         r.ratio = r.rps / b.rps;
         results.get(sc.name).push(r);
       }
-      seqBase.push(await wrk(baseUrl, { ...base, connections: 1, seconds: Math.max(2, DURATION / 2) }));
+      seqBase.push(await wrk(baseUrl, { ...base, connections: 1, seconds: Math.max(2, Math.round(DURATION / 2)) }));
       for (const sc of scenarios) {
-        seq.get(sc.name).push(await wrk(urlOf(sc), { ...sc, connections: 1, seconds: Math.max(2, DURATION / 2) }));
+        seq.get(sc.name).push(await wrk(urlOf(sc), { ...sc, connections: 1, seconds: Math.max(2, Math.round(DURATION / 2)) }));
       }
     }
 
