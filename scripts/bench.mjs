@@ -39,19 +39,19 @@ const BASELINE_BODY = JSON.stringify({
   requestId: "req_0000000000000000",
 });
 
-function keygateWorker(store) {
+/** keygate; `vars` adds variables. A second instance (another name) shares the first one's D1
+ * database and Durable Objects. */
+function keygateWorker(store, name = "keygate", vars = {}) {
+  const object = (className) => (name === "keygate" ? { className, useSQLite: true } : { className, scriptName: "keygate" });
   return {
-    name: "keygate",
+    name,
     modules: true,
     scriptPath: `${ROOT}${store.build}/index.js`,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-08-01",
     ...store.bindings,
-    durableObjects: {
-      USAGE_LIMITER: { className: "UsageLimiter", useSQLite: true },
-      RATE_LIMITER: { className: "RateLimiter", useSQLite: true },
-    },
-    bindings: { ADMIN_TOKEN },
+    durableObjects: { USAGE_LIMITER: object("UsageLimiter"), RATE_LIMITER: object("RateLimiter") },
+    bindings: { ADMIN_TOKEN, ...vars },
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
   };
 
@@ -71,9 +71,40 @@ export default {
   unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
 };
 
+/** What one Durable Object hop costs in this runtime, whatever the code: a JavaScript worker that
+ * forwards each request to one object (`/hop`: the object answers at once; `/hop-write`: it first
+ * reads and writes a counter in its storage, as a deduction must). */
+const hopWorker = {
+  name: "hop",
+  modules: true,
+  script: `const BODY = ${JSON.stringify(BASELINE_BODY)};
+export class Hop {
+  constructor(state) { this.storage = state.storage; }
+  async fetch(request) {
+    if (new URL(request.url).pathname === "/hop-write") {
+      this.storage.put("n", ((await this.storage.get("n")) ?? 0) + 1);
+    }
+    return new Response(BODY, { headers: { "content-type": "application/json" } });
+  }
+}
+export default {
+  async fetch(request, env) {
+    await request.text();
+    return env.HOP.get(env.HOP.idFromName("one")).fetch(request.url);
+  },
+};`,
+  compatibilityDate: "2026-08-01",
+  durableObjects: { HOP: { className: "Hop", useSQLite: true } },
+  unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+};
+
 async function start() {
   const store = await storeFor();
-  const mf = new Miniflare({ host: "127.0.0.1", port: 0, workers: [keygateWorker(store), baselineWorker] });
+  const mf = new Miniflare({
+    host: "127.0.0.1",
+    port: 0,
+    workers: [keygateWorker(store), keygateWorker(store, "nocache", { VERIFY_CACHE_TTL_MS: "0" }), baselineWorker, hopWorker],
+  });
   await mf.ready;
   if (!store.db) {
     const db = await mf.getD1Database("DB", "keygate");
@@ -86,7 +117,7 @@ async function start() {
     await mf.dispose();
     await store.drop?.();
   };
-  return { mf, dispose, keygate: await url("keygate"), baseline: await url("baseline") };
+  return { mf, dispose, keygate: await url("keygate"), nocache: await url("nocache"), baseline: await url("baseline"), hop: await url("hop") };
 }
 
 async function call(base, path, body, token) {
@@ -178,7 +209,7 @@ async function main() {
   const coldFirstMs = performance.now() - t0;
   await cold.dispose();
 
-  const { dispose, keygate, baseline } = await start();
+  const { dispose, keygate, nocache, baseline, hop } = await start();
   try {
     const ws = await call(keygate, "/v1/admin.createWorkspace", { name: "bench" }, ADMIN_TOKEN);
     const { key: root } = await call(keygate, "/v1/admin.createRootKey", { workspaceId: ws.workspaceId, permissions: ["*"] }, ADMIN_TOKEN);
@@ -192,6 +223,8 @@ async function main() {
     const verify = { body: '{"key":"%KEY%"}', expect: '"valid":true' };
     const scenarios = [
       { name: "verify, plain key", keys: [await create({})], connections: 32, ...verify },
+      // the same with the verification cache off (VERIFY_CACHE_TTL_MS=0: storage read every time)
+      { name: "verify, plain key, VERIFY_CACHE_TTL_MS=0", keys: [await create({})], connections: 32, ...verify, base: nocache },
       { name: "verify, credits (one key)", keys: [await create({ remaining: big })], connections: 32, ...verify },
       { name: "verify, rate limit", keys: [await create({ ratelimit: { limit: big, duration: 60_000 } })], connections: 32, ...verify },
       {
@@ -211,9 +244,14 @@ async function main() {
         auth: root,
       },
     ];
+    // not keygate: the ceiling of any design with one object hop per verification, in this runtime
+    scenarios.push(
+      { name: "(JS worker → Durable Object)", keys: ["-"], connections: 32, ...verify, url: `${hop}/hop` },
+      { name: "(JS worker → Durable Object + write)", keys: ["-"], connections: 32, ...verify, url: `${hop}/hop-write` },
+    );
     const base = { name: "baseline: hello-world JS worker", keys: ["-"], connections: 32, ...verify };
     const baseUrl = `${baseline}/v1/keys.verifyKey`;
-    const urlOf = (sc) => `${keygate}/v1/${sc.name === "createKey" ? "keys.createKey" : "keys.verifyKey"}`;
+    const urlOf = (sc) => sc.url ?? `${sc.base ?? keygate}/v1/${sc.name === "createKey" ? "keys.createKey" : "keys.verifyKey"}`;
 
     // warm up every code path and object
     await wrk(baseUrl, { ...base, seconds: 2 });
