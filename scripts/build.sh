@@ -24,6 +24,7 @@ esac
 out=$dir/index_bg.wasm
 profile=release
 [ -n "${KEYGATE_DEV_BUILD:-}" ] && profile=dev
+[ -n "${KEYGATE_KEEP_NAMES:-}" ] && profile=release-names
 if [ -z "${KEYGATE_FORCE_BUILD:-}" ] && [ -f "$out" ] && [ -f "$dir/index.js" ] \
   && [ -f "$dir/keygate.mjs" ] && [ "$(cat "$dir/.profile" 2>/dev/null)" = "$profile" ] \
   && [ -z "$(find src Cargo.toml Cargo.lock -newer "$out" -print -quit)" ]; then
@@ -40,7 +41,8 @@ if [ "$profile" = dev ]; then
   worker-build --dev --out-dir "$dir" "$@" . "${features[@]}"
 else
   worker-build --release --out-dir "$dir" "$@" . "${features[@]}"
-  node scripts/strip-names.mjs "$out"
+  # KEYGATE_KEEP_NAMES=1 keeps the function names (for a CPU profile; not for deploys)
+  [ -n "${KEYGATE_KEEP_NAMES:-}" ] || node scripts/strip-names.mjs "$out"
 fi
 mv "$dir/index.js" "$dir/keygate.mjs"
 cp src/app/entry.mjs "$dir/index.js"

@@ -139,4 +139,18 @@ test("/openapi.json documents the legacy routes, with apiId as a path parameter"
   ]);
   assert.deepEqual(listOp.security, [{ rootKey: [] }]);
   assert.deepEqual(doc.paths["/v1/keys/verify"].post.security, []);
+  // its 404 is the verification body ({"valid":false,"code":"NOT_FOUND"}) or an error envelope
+  const notFound = doc.paths["/v1/keys/verify"].post.responses["404"].content["application/json"].schema;
+  assert.equal(notFound.anyOf.length, 2);
+  assert.ok(notFound.anyOf[0].properties.valid);
+  assert.deepEqual(notFound.anyOf[1], { $ref: "#/components/schemas/ErrorEnvelope" });
+});
+
+test("an alias path asked with another method is a 405 naming its method", async () => {
+  for (const method of ["GET", "TRACE", "PUT"]) {
+    const r = await kg.call("/v1/keys", { method, rootKey: s.rootKey });
+    assert.equal(r.status, 405, method);
+    assert.equal(r.headers.get("allow"), "POST");
+    assert.equal(r.body.error.code, "METHOD_NOT_ALLOWED");
+  }
 });

@@ -34,6 +34,9 @@ pub struct RouteDoc {
     pub auth: Auth,
     pub request: fn() -> Value,
     pub response: fn() -> Value,
+    /// Statuses other than 200 the route may answer with its response body (the legacy verify's
+    /// 404 with `{"valid":false,"code":"NOT_FOUND"}`).
+    pub output_statuses: &'static [u16],
 }
 
 fn strip(mut v: Value) -> Value {
@@ -140,9 +143,15 @@ fn operation(route: &RouteDoc, info: &DocInfo) -> Value {
         json!({ "description": "OK", "content": { "application/json": { "schema": (route.response)() } } }),
     );
     for (status, description) in info.errors {
+        let envelope = json!({ "$ref": "#/components/schemas/ErrorEnvelope" });
+        let schema = if route.output_statuses.iter().any(|s| s.to_string() == *status) {
+            json!({ "anyOf": [(route.response)(), envelope] })
+        } else {
+            envelope
+        };
         responses.insert(
             status.to_string(),
-            json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorEnvelope" } } } }),
+            json!({ "description": description, "content": { "application/json": { "schema": schema } } }),
         );
     }
     op.insert("responses".into(), Value::Object(responses));
@@ -195,6 +204,7 @@ mod tests {
                 auth: Auth::RootKey,
                 request: request_schema::<CreateApiRequest>,
                 response: response_schema::<CreateApiResponse>,
+                output_statuses: &[],
             },
             RouteDoc {
                 method: HttpMethod::Get,
@@ -203,6 +213,7 @@ mod tests {
                 auth: Auth::RootKey,
                 request: request_schema::<GetApiQuery>,
                 response: response_schema::<GetApiResponse>,
+                output_statuses: &[],
             },
         ];
         let doc = crate::api::v1::openapi(&routes);

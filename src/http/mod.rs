@@ -33,7 +33,11 @@ pub struct Incoming {
 }
 
 pub fn header(req: &Request, name: &str) -> Option<String> {
-    req.headers().get(name).ok().flatten().filter(|v| !v.is_empty())
+    header_of(req.headers(), name)
+}
+
+fn header_of(headers: &worker::Headers, name: &str) -> Option<String> {
+    headers.get(name).ok().flatten().filter(|v| !v.is_empty())
 }
 
 /// The request's method. worker-rs reads a method it does not know (e.g. `QUERY`) as GET; keygate
@@ -66,17 +70,20 @@ impl Incoming {
     /// workers.dev, so it is read (first) only with `trust_true_client_ip`, for zones where
     /// Cloudflare fills it (Enterprise).
     pub fn read(req: &Request, now: i64, trust_true_client_ip: bool) -> worker::Result<Incoming> {
-        let true_client_ip = || header(req, "True-Client-IP").filter(|_| trust_true_client_ip);
+        let headers = req.headers();
+        let header = |name| header_of(headers, name);
+        let true_client_ip = || header("True-Client-IP").filter(|_| trust_true_client_ip);
+        let authorization = header("Authorization");
         Ok(Incoming {
             request_id: new_id(IdKind::Request, now).unwrap_or_else(|_| format!("req_{now}")),
             method: method(req),
             path: req.path(),
             pretty: query_pairs(&req.inner().url()).any(|(k, _)| k == "pretty"),
-            ip: true_client_ip().or_else(|| header(req, "CF-Connecting-IP")),
-            user_agent: header(req, "User-Agent"),
-            token: bearer(header(req, "Authorization")),
-            authorization: header(req, "Authorization"),
-            accept: header(req, "Accept"),
+            ip: true_client_ip().or_else(|| header("CF-Connecting-IP")),
+            user_agent: header("User-Agent"),
+            token: bearer(authorization.clone()),
+            authorization,
+            accept: header("Accept"),
         })
     }
 }

@@ -1,10 +1,11 @@
 //! The route table macro shared by the wire versions. One line per route:
 //!
-//! `Method "path" auth "summary" [alias "second path"] => handler, Request => Response [, status fn];`
+//! `Method "path" auth "summary" [alias "second path"] => handler, Request => Response [, status fn [codes]];`
 //!
 //! A path may hold parameters (`/v1/apis/{apiId}/keys`): they join the input under their name
 //! before validation. `alias` answers on a second path too (documented as a deprecated alias);
-//! `status fn` sets the HTTP status from the output (else 200).
+//! `status fn [codes]` sets the HTTP status from the output (else 200); `codes` are the statuses
+//! other than 200 it may return (documented with the response body).
 //!
 //! In the worker it expands to `dispatch` (validate the input against the route's schema in the
 //! version's OpenAPI document, authenticate as `auth` says, run the handler, answer with the
@@ -104,7 +105,7 @@ macro_rules! __route_doc_auth {
 #[macro_export]
 macro_rules! __route_table {
     ($( $method:ident $path:literal $auth:ident $( ($query:expr) )? $summary:literal $(alias $alias:literal)?
-        => $handler:path, $req:ty => $resp:ty $(, status $status:path)?; )*) => {
+        => $handler:path, $req:ty => $resp:ty $(, status $status:path [$($code:literal),*])?; )*) => {
         /// Runs the route matching the request, if there is one.
         #[cfg(target_arch = "wasm32")]
         pub async fn dispatch(
@@ -131,7 +132,10 @@ macro_rules! __route_table {
                 }
             )*
             // a known path with another method: 405, with the methods it has in `Allow`
-            let allow: Vec<&str> = [$(($path, $crate::__route_method_name!($method))),*]
+            let allow: Vec<&str> = [$(
+                ($path, $crate::__route_method_name!($method)),
+                $( ($alias, $crate::__route_method_name!($method)), )?
+            )*]
                 .iter()
                 .filter(|(path, _)| edge::match_path(path, &incoming.path).is_some())
                 .map(|(_, method)| *method)
@@ -154,6 +158,7 @@ macro_rules! __route_table {
                     auth: $crate::__route_doc_auth!($auth),
                     request: request_schema::<$req>,
                     response: response_schema::<$resp>,
+                    output_statuses: &[$($($code),*)?],
                 },
                 $(
                     RouteDoc {
@@ -163,6 +168,8 @@ macro_rules! __route_table {
                         auth: $crate::__route_doc_auth!($auth),
                         request: request_schema::<$req>,
                         response: response_schema::<$resp>,
+                        // (an alias with its own statuses would need them here)
+                        output_statuses: &[],
                     },
                 )?
             )*]

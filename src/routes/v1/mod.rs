@@ -18,7 +18,7 @@
 //! A path may hold parameters (`/v1/apis/{apiId}/keys`, the legacy REST routes): they are added
 //! to the input under their name before validation. A route may answer on a second path too
 //! (`alias "…"`, documented as a deprecated alias), and may set its HTTP status from its output
-//! (`status fn`), else it is 200.
+//! (`status fn [other statuses]`), else it is 200.
 
 #[cfg(target_arch = "wasm32")]
 mod admin;
@@ -130,7 +130,7 @@ crate::routes::route_table! {
 
     // ---- legacy REST routes (deprecated upstream; POST /v1/keys is an alias of keys.createKey)
     Post "/v1/keys/verify" public "Deprecated: keys.verifyKey (HTTP 404 for NOT_FOUND and EXPIRED)" =>
-        keys::legacy_verify_key, k::LegacyVerifyRequest => k::LegacyVerifyResponse, status k::LegacyVerifyResponse::status;
+        keys::legacy_verify_key, k::LegacyVerifyRequest => k::LegacyVerifyResponse, status k::LegacyVerifyResponse::status [404];
     Get "/v1/apis/{apiId}/keys" root(|r: &k::LegacyListKeysQuery| require::api_all(&r.api_id, &["read_key", "read_api"]))
         "Deprecated: apis.listKeys with offset paging" =>
         keys::legacy_list_keys, k::LegacyListKeysQuery => k::LegacyListKeysResponse;

@@ -157,6 +157,7 @@ macro_rules! route_table {
                 auth: Auth::Public,
                 request: request_schema::<Empty>,
                 response: response_schema::<Data<Liveness>>,
+                output_statuses: &[],
             }];
             routes.extend([$(
                 RouteDoc {
@@ -166,6 +167,7 @@ macro_rules! route_table {
                     auth: Auth::RootKey,
                     request: request_schema::<$req>,
                     response: response_schema::<$resp>,
+                    output_statuses: &[],
                 },
             )*]);
             routes
