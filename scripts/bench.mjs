@@ -8,7 +8,9 @@
 //
 // Then the cost of one analytics flush (one upsert of N hourly rollups), unless --no-flush.
 //
-// Options: --duration S (per measurement, default 5), --rounds R (default 3), --json FILE
+// Options: --duration S (per measurement, default 5), --rounds R (default 3), --json FILE,
+// --backend d1|postgres (default d1; postgres: the Postgres build on a fresh database of the local
+// server scripts/bench.sh starts, bound as Hyperdrive, as the tests run it)
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +18,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { Miniflare } from "miniflare";
 import { splitSql } from "../tests/helpers.mjs";
+import { BACKEND, storeFor } from "../tests/backend.mjs";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const arg = (name, dflt) => {
@@ -38,15 +41,15 @@ const BASELINE_BODY = JSON.stringify({
 
 /** keygate; `vars` adds variables. A second instance (another name) shares the first one's D1
  * database and Durable Objects. */
-function keygateWorker(name = "keygate", vars = {}) {
+function keygateWorker(store, name = "keygate", vars = {}) {
   const object = (className) => (name === "keygate" ? { className, useSQLite: true } : { className, scriptName: "keygate" });
   return {
     name,
     modules: true,
-    scriptPath: `${ROOT}build/index.js`,
+    scriptPath: `${ROOT}${store.build}/index.js`,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-08-01",
-    d1Databases: { DB: "00000000-0000-0000-0000-000000000000" },
+    ...store.bindings,
     durableObjects: { USAGE_LIMITER: object("UsageLimiter"), RATE_LIMITER: object("RateLimiter") },
     bindings: { ADMIN_TOKEN, ...vars },
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
@@ -96,14 +99,25 @@ export default {
 };
 
 async function start() {
-  const mf = new Miniflare({ host: "127.0.0.1", port: 0, workers: [keygateWorker(), keygateWorker("nocache", { VERIFY_CACHE_TTL_MS: "0" }), baselineWorker, hopWorker] });
+  const store = await storeFor();
+  const mf = new Miniflare({
+    host: "127.0.0.1",
+    port: 0,
+    workers: [keygateWorker(store), keygateWorker(store, "nocache", { VERIFY_CACHE_TTL_MS: "0" }), baselineWorker, hopWorker],
+  });
   await mf.ready;
-  const db = await mf.getD1Database("DB", "keygate");
-  for (const file of readdirSync(`${ROOT}migrations`).filter((f) => f.endsWith(".sql")).sort()) {
-    await db.batch(splitSql(readFileSync(`${ROOT}migrations/${file}`, "utf8")).map((s) => db.prepare(s)));
+  if (!store.db) {
+    const db = await mf.getD1Database("DB", "keygate");
+    for (const file of readdirSync(`${ROOT}migrations`).filter((f) => f.endsWith(".sql")).sort()) {
+      await db.batch(splitSql(readFileSync(`${ROOT}migrations/${file}`, "utf8")).map((s) => db.prepare(s)));
+    }
   }
   const url = async (name) => (await mf.unsafeGetDirectURL(name)).toString().replace(/\/$/, "");
-  return { mf, keygate: await url("keygate"), nocache: await url("nocache"), baseline: await url("baseline"), hop: await url("hop") };
+  const dispose = async () => {
+    await mf.dispose();
+    await store.drop?.();
+  };
+  return { mf, dispose, keygate: await url("keygate"), nocache: await url("nocache"), baseline: await url("baseline"), hop: await url("hop") };
 }
 
 async function call(base, path, body, token) {
@@ -184,7 +198,8 @@ async function flushCost(keygate, root, apiId, create) {
 }
 
 async function main() {
-  const wasm = `${ROOT}build/index_bg.wasm`;
+  const wasm = `${ROOT}${BACKEND === "postgres" ? "build-pg" : "build"}/index_bg.wasm`;
+  console.log(`backend: ${BACKEND}`);
   const size = { bytes: statSync(wasm).size, gzipped: gzipSync(readFileSync(wasm)).length };
 
   // the first request after a cold start (a fresh workerd: wasm compiled and instantiated)
@@ -192,9 +207,9 @@ async function main() {
   let t0 = performance.now();
   await fetch(`${cold.keygate}/v1/liveness`).then((r) => r.text());
   const coldFirstMs = performance.now() - t0;
-  await cold.mf.dispose();
+  await cold.dispose();
 
-  const { mf, keygate, nocache, baseline, hop } = await start();
+  const { dispose, keygate, nocache, baseline, hop } = await start();
   try {
     const ws = await call(keygate, "/v1/admin.createWorkspace", { name: "bench" }, ADMIN_TOKEN);
     const { key: root } = await call(keygate, "/v1/admin.createRootKey", { workspaceId: ws.workspaceId, permissions: ["*"] }, ADMIN_TOKEN);
@@ -301,11 +316,11 @@ async function main() {
     }
     const flush = process.argv.includes("--no-flush") ? [] : await flushCost(keygate, root, apiId, create);
     if (JSON_OUT) {
-      writeFileSync(JSON_OUT, JSON.stringify({ duration: DURATION, rounds: ROUNDS, wasm: size, coldFirstMs, rows, flush }, null, 2));
+      writeFileSync(JSON_OUT, JSON.stringify({ backend: BACKEND, duration: DURATION, rounds: ROUNDS, wasm: size, coldFirstMs, rows, flush }, null, 2));
       console.log(`\nwritten to ${JSON_OUT}`);
     }
   } finally {
-    await mf.dispose();
+    await dispose();
   }
 }
 

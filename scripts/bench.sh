@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The verification benchmark: builds the release worker and runs scripts/bench.mjs (Miniflare on
 # 127.0.0.1, load from wrk in a separate process). Installs wrk from Debian when it is missing.
+#   npm run bench -- --backend postgres   the same on Postgres (through the Hyperdrive binding)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$KEYGATE_ROOT"
@@ -10,5 +11,17 @@ if ! command -v wrk >/dev/null; then
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi
 fi
 unset KEYGATE_DEV_BUILD
+# --backend postgres: the Postgres build against a throwaway local Postgres (scripts/pg.sh)
+backend=d1
+prev=
+for a in "$@"; do
+  [ "$prev" = --backend ] && backend=$a
+  prev=$a
+done
+export KEYGATE_BACKEND=$backend
 bash scripts/build.sh
-node scripts/bench.mjs "$@"
+if [ "$backend" = postgres ]; then
+  bash scripts/with-pg.sh node scripts/bench.mjs "$@"
+else
+  node scripts/bench.mjs "$@"
+fi

@@ -2,6 +2,9 @@
 # Serves keygate locally (wrangler dev, embedded local D1) on 127.0.0.1:${PORT:-8787}.
 # First run: generates ADMIN_TOKEN and ENCRYPTION_KEY in .dev.vars (unless set in the environment),
 # creates workspace "default" with a root key holding "*", and prints both.
+# KEYGATE_BACKEND=postgres: the Postgres build on a throwaway local Postgres instead (scripts/pg.sh;
+# Debian's postgresql installed when missing), reached as wrangler dev reaches Hyperdrive locally;
+# its data (and so the root key, printed on every start) lasts until the server stops.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$KEYGATE_ROOT"
@@ -31,12 +34,30 @@ elif ! grep -qs '^ENCRYPTION_KEY=' .dev.vars; then
   echo "start: generated ENCRYPTION_KEY in .dev.vars"
 fi
 
-bash scripts/build.sh
-wrangler d1 migrations apply keygate --local
+marker=.wrangler/state/keygate-bootstrap.json
+env_args=()
+case "${KEYGATE_BACKEND:-d1}" in
+  d1)
+    bash scripts/build.sh
+    wrangler d1 migrations apply keygate --local
+    ;;
+  postgres)
+    KEYGATE_BACKEND=postgres bash scripts/build.sh
+    source scripts/pg.sh
+    pg_start
+    trap pg_stop EXIT
+    pg_template keygate
+    export CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE="$KEYGATE_PG_URL/keygate"
+    echo "start: Postgres at $KEYGATE_PG_URL/keygate (throwaway: gone when this stops)"
+    marker="$PG_DIR/keygate-bootstrap.json"
+    env_args=(--env postgres)
+    ;;
+  *) echo "start: KEYGATE_BACKEND must be d1 or postgres, not '$KEYGATE_BACKEND'" >&2; exit 2 ;;
+esac
 
-wrangler dev --ip 127.0.0.1 --port "$PORT" "${var_args[@]}" &
+wrangler dev --ip 127.0.0.1 --port "$PORT" "${env_args[@]}" "${var_args[@]}" &
 wrangler_pid=$!
-trap 'kill "$wrangler_pid" 2>/dev/null || true; wait "$wrangler_pid" 2>/dev/null || true' EXIT INT TERM
+trap 'kill "$wrangler_pid" 2>/dev/null || true; wait "$wrangler_pid" 2>/dev/null || true; [ "${KEYGATE_BACKEND:-d1}" != postgres ] || pg_stop' EXIT INT TERM
 
 url="http://127.0.0.1:$PORT"
 for _ in $(seq 1 240); do
@@ -49,7 +70,6 @@ for _ in $(seq 1 240); do
 done
 curl -sf "$url/v1/liveness" >/dev/null || { echo "start: keygate did not come up on $url" >&2; exit 1; }
 
-marker=.wrangler/state/keygate-bootstrap.json
 if [ ! -f "$marker" ]; then
   KEYGATE_URL="$url" node scripts/bootstrap.mjs --save "$marker"
 else

@@ -1,13 +1,27 @@
 #!/usr/bin/env bash
 # Every test: Rust unit tests of the pure logic, then the Miniflare integration tests against the
-# built worker. Fails if any test fails.
+# built worker, once per store backend: D1 (build/), then Postgres (build-pg/, on a throwaway local
+# Postgres started here by scripts/pg.sh, Debian's postgresql installed when missing; each test
+# file gets a fresh database copied from a migrated template). Fails if any test fails.
+#   KEYGATE_BACKEND=d1 | postgres   only that backend's pass (default: both)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$KEYGATE_ROOT"
 bash scripts/setup.sh
+backends=(d1 postgres)
+[ -n "${KEYGATE_BACKEND:-}" ] && backends=("$KEYGATE_BACKEND")
 echo "== cargo test (src/domain, src/api)"
 cargo test --quiet
-echo "== build"
-bash scripts/build.sh
-echo "== integration tests (Miniflare, node:test)"
-node --test --test-concurrency="${TEST_CONCURRENCY:-2}" tests/*.test.mjs
+for backend in "${backends[@]}"; do
+  echo "== build ($backend)"
+  KEYGATE_BACKEND=$backend bash scripts/build.sh
+done
+for backend in "${backends[@]}"; do
+  echo "== integration tests on $backend (Miniflare, node:test)"
+  if [ "$backend" = postgres ]; then
+    KEYGATE_BACKEND=postgres bash scripts/with-pg.sh \
+      node --test --test-concurrency="${TEST_CONCURRENCY:-2}" tests/*.test.mjs
+  else
+    KEYGATE_BACKEND=d1 node --test --test-concurrency="${TEST_CONCURRENCY:-2}" tests/*.test.mjs
+  fi
+done

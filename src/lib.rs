@@ -24,6 +24,11 @@ mod routes;
 mod service;
 #[cfg(target_arch = "wasm32")]
 mod store;
+/// The SQL dialect translation is pure text: its unit tests run natively.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+#[allow(dead_code)]
+#[path = "store/dialect.rs"]
+mod store_dialect;
 
 #[cfg(target_arch = "wasm32")]
 mod entry {

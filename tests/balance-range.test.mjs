@@ -4,6 +4,7 @@ import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { startKeygate, expectError } from "./helpers.mjs";
 import { startWorker, applyMigrations, MIGRATIONS } from "./worker.mjs";
+import { POSTGRES } from "./backend.mjs";
 
 const MAX = Number.MAX_SAFE_INTEGER; // 9007199254740991
 
@@ -81,7 +82,9 @@ describe("item 2: balances stay within ±(2^53 − 1)", () => {
       // what an unchecked increment used to commit: 2^53 + 9, exact in SQLite, not in JavaScript
       await old.db.prepare("UPDATE credits SET remaining = ? WHERE key_id = ?").bind(MAX, keyId).run();
       await old.db.prepare("UPDATE credits SET remaining = remaining + 10 WHERE key_id = ?").bind(keyId).run();
-      expectError(assert, await old.get("keys.getKey", { keyId }, o.rootKey), 500, "INTERNAL_SERVER_ERROR");
+      // (D1's client carries numbers as doubles and cannot read that row; Postgres' BIGINT reads
+      // exactly, so there the key was not bricked, only out of the range the migration restores)
+      if (!POSTGRES) expectError(assert, await old.get("keys.getKey", { keyId }, o.rootKey), 500, "INTERNAL_SERVER_ERROR");
       await applyMigrations(old, ["0003_hardening.sql"]);
       const got = await old.get("keys.getKey", { keyId }, o.rootKey);
       assert.equal(got.status, 200, got.text);

@@ -1,5 +1,6 @@
 // Test harness: runs the built worker (build/index.js) in Miniflare with a fresh in-memory D1
-// database (migrations applied) and Durable Objects, bound to 127.0.0.1 on a random port.
+// database (migrations applied) and Durable Objects, bound to 127.0.0.1 on a random port; with
+// KEYGATE_BACKEND=postgres, the Postgres build on a fresh Postgres database (see backend.mjs).
 // Also the helpers the test files share, each with one signature: methods of Keygate (createKey,
 // verify, getKey, creditsOf, seedLegacy, createIdentity, createPermission, counts, ...) and the
 // exported functions below it (ok, uniq, at, sha256, base58Decode, ...).
@@ -9,6 +10,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import http from "node:http";
 import { Miniflare, Log, LogLevel } from "miniflare";
 import { Unkey } from "@unkey/api";
+import { storeFor } from "./backend.mjs";
 
 export const ADMIN_TOKEN = "test-admin-token";
 
@@ -46,6 +48,7 @@ export async function startKeygate({ adminToken = ADMIN_TOKEN, bindings = {} } =
   // UNSAFE_TEST_CLOCK lets a request carry its time in `X-Test-Now` (never set outside tests)
   const vars = { UNSAFE_TEST_CLOCK: "1", ...bindings };
   if (adminToken !== null) vars.ADMIN_TOKEN = adminToken;
+  const store = await storeFor();
   const mf = new Miniflare({
     ...(process.env.MF_LOG ? { log: new Log(LogLevel.DEBUG) } : {}),
     host: "127.0.0.1",
@@ -54,10 +57,10 @@ export async function startKeygate({ adminToken = ADMIN_TOKEN, bindings = {} } =
       {
         name: "keygate",
         modules: true,
-        scriptPath: `${ROOT}build/index.js`,
+        scriptPath: `${ROOT}${store.build}/index.js`,
         modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
         compatibilityDate: "2026-08-01",
-        d1Databases: { DB: "00000000-0000-0000-0000-000000000000" },
+        ...store.bindings,
         durableObjects: {
           USAGE_LIMITER: { className: "UsageLimiter", useSQLite: true },
           RATE_LIMITER: { className: "RateLimiter", useSQLite: true },
@@ -67,27 +70,33 @@ export async function startKeygate({ adminToken = ADMIN_TOKEN, bindings = {} } =
     ],
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
-  const db = await mf.getD1Database("DB", "keygate");
-  const dir = `${ROOT}migrations`;
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".sql")).sort()) {
-    const statements = splitSql(readFileSync(`${dir}/${file}`, "utf8"));
-    await db.batch(statements.map((s) => db.prepare(s)));
+  // Postgres: the database was made from the migrated template
+  let db = store.db;
+  if (!db) {
+    db = await mf.getD1Database("DB", "keygate");
+    const dir = `${ROOT}migrations`;
+    for (const file of readdirSync(dir).filter((f) => f.endsWith(".sql")).sort()) {
+      const statements = splitSql(readFileSync(`${dir}/${file}`, "utf8"));
+      await db.batch(statements.map((s) => db.prepare(s)));
+    }
   }
-  return new Keygate(mf, url, db, adminToken);
+  return new Keygate(mf, url, db, adminToken, store.drop);
 }
 
 export class Keygate {
-  constructor(mf, url, db, adminToken) {
+  constructor(mf, url, db, adminToken, drop) {
     this.mf = mf;
     this.url = url;
     this.db = db;
     this.adminToken = adminToken;
+    this.drop = drop;
     this.agent = new http.Agent({ keepAlive: false, maxSockets: 128 });
   }
 
   async stop() {
     this.agent.destroy();
     await this.mf.dispose();
+    await this.drop?.();
   }
 
   /** Raw HTTP call: returns { status, body (parsed JSON), text, headers, request (what was asked) }. */

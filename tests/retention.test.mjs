@@ -77,7 +77,7 @@ describe("retention with the defaults (90 days of analytics, 365 days of audit l
       .prepare(
         `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500)
          INSERT INTO verification_rollups (key_id, hour, workspace_id, key_space_id, valid)
-         SELECT 'key_bulk', ? - i * ${HOUR}, 'ws_bulk', 'ks_bulk', 1 FROM n`,
+         SELECT 'key_bulk', ? - CAST(i AS BIGINT) * ${HOUR}, 'ws_bulk', 'ks_bulk', 1 FROM n`,
       )
       .bind(cutoff)
       .run();

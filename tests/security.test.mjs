@@ -37,6 +37,7 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { startKeygate, expectError, ok, sha256 } from "./helpers.mjs";
+import { POSTGRES, columnNames, tableNames } from "./backend.mjs";
 
 const kg = await startKeygate();
 after(async () => {
@@ -271,12 +272,15 @@ async function fixtures(tag) {
 let stateSql;
 async function stateOf(workspaceId) {
   if (!stateSql) {
-    const columns = async (table) => (await kg.rows(`PRAGMA table_info("${table}")`)).map((c) => c.name);
-    const rows = (label, table, names, where) =>
-      `'${label}', (SELECT json_group_array(json(r)) FROM (SELECT json_array(${names.map((n) => `"${n}"`).join(", ")}) AS r FROM "${table}" WHERE ${where} ORDER BY r))`;
-    const tables = (await kg.rows("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT GLOB 'sqlite_*' AND name NOT GLOB '_cf_*' ORDER BY name"))
-      .map((t) => t.name)
-      .filter((t) => t !== "key_verifications");
+    const columns = (table) => columnNames(kg, table);
+    // the rows of a table as a JSON array of arrays, sorted (in each backend's JSON functions)
+    const rows = (label, table, names, where) => {
+      const list = names.map((n) => `"${n}"`).join(", ");
+      return POSTGRES
+        ? `'${label}', (SELECT COALESCE(json_agg(r ORDER BY r::text), '[]') FROM (SELECT json_build_array(${list}) AS r FROM "${table}" WHERE ${where}) x)`
+        : `'${label}', (SELECT json_group_array(json(r)) FROM (SELECT json_array(${list}) AS r FROM "${table}" WHERE ${where} ORDER BY r))`;
+    };
+    const tables = (await tableNames(kg)).filter((t) => t !== "key_verifications");
     const parts = [
       rows("workspace", "workspaces", await columns("workspaces"), "id = ?1"),
       rows("root keys", "keys", ["id", "hash", "enabled", "deleted_at_m", "expires"], "for_workspace_id = ?1"),
@@ -286,7 +290,7 @@ async function stateOf(workspaceId) {
       if (names.includes("workspace_id")) parts.push(rows(t, t, names, "workspace_id = ?1"));
     }
     assert.ok(parts.length > 10, `only ${parts.length} parts of a workspace's state`);
-    stateSql = `SELECT json_object(${parts.join(", ")}) AS state`;
+    stateSql = `SELECT ${POSTGRES ? "json_build_object" : "json_object"}(${parts.join(", ")})${POSTGRES ? "::text" : ""} AS state`;
   }
   return JSON.parse((await kg.row(stateSql, workspaceId)).state);
 }

@@ -5,15 +5,20 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { Keygate, splitSql, ADMIN_TOKEN } from "./helpers.mjs";
+import { POSTGRES, storeFor } from "./backend.mjs";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
 /** The migration files, in order. */
 export const MIGRATIONS = readdirSync(`${ROOT}migrations`).filter((f) => f.endsWith(".sql")).sort();
 
-/** Applies migration files to a running worker's D1 database. */
-export async function applyMigrations(kg, files) {
+/** Applies migration files to a running worker's database (on Postgres, their migrations-pg twins). */
+export async function applyMigrations(kg, files, { backend = POSTGRES ? "postgres" : "d1" } = {}) {
   for (const file of files) {
+    if (backend === "postgres") {
+      await kg.db.migrate(file);
+      continue;
+    }
     const statements = splitSql(readFileSync(`${ROOT}migrations/${file}`, "utf8"));
     await kg.db.batch(statements.map((sql) => kg.db.prepare(sql)));
   }
@@ -24,6 +29,7 @@ export async function applyMigrations(kg, files) {
  * `persistDir`, after applying `migrations` (default: all).
  */
 export async function startWorker({ bindings = {}, persistDir, migrations = MIGRATIONS } = {}) {
+  const store = await storeFor({ empty: true, persist: persistDir });
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: 0,
@@ -32,10 +38,10 @@ export async function startWorker({ bindings = {}, persistDir, migrations = MIGR
       {
         name: "keygate",
         modules: true,
-        scriptPath: `${ROOT}build/index.js`,
+        scriptPath: `${ROOT}${store.build}/index.js`,
         modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
         compatibilityDate: "2026-08-01",
-        d1Databases: { DB: "00000000-0000-0000-0000-000000000000" },
+        ...store.bindings,
         durableObjects: {
           USAGE_LIMITER: { className: "UsageLimiter", useSQLite: true },
           RATE_LIMITER: { className: "RateLimiter", useSQLite: true },
@@ -45,7 +51,7 @@ export async function startWorker({ bindings = {}, persistDir, migrations = MIGR
     ],
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
-  const kg = new Keygate(mf, url, await mf.getD1Database("DB", "keygate"), ADMIN_TOKEN);
+  const kg = new Keygate(mf, url, store.db ?? (await mf.getD1Database("DB", "keygate")), ADMIN_TOKEN, store.drop);
   await applyMigrations(kg, migrations);
   return kg;
 }

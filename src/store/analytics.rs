@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::{json_list, Arg, Stmt, Store, StoreResult};
+use super::{json_list, Arg, Dialect, Stmt, Store, StoreResult};
 use crate::domain::analytics::{Grouping, Measure, Rollup, TimeBucket, DAY_MS};
 use crate::stmt;
 
@@ -33,21 +33,36 @@ pub async fn add(store: &Store, rows: &[Rollup]) -> StoreResult<()> {
         .collect();
     let json = serde_json::to_string(&json).map_err(|e| super::StoreError::Decode(e.to_string()))?;
     let counters = COUNTERS.join(", ");
-    let from_json: Vec<String> = (0..6)
-        .map(|i| format!("json_extract(value, '$[{i}]')"))
-        .chain((0..7).map(|i| format!("json_extract(value, '$[6][{i}]')")))
-        .collect();
+    // the rows out of the JSON array: the two dialects read JSON differently
+    let (from_json, source): (Vec<String>, &str) = match store.dialect() {
+        Dialect::Sqlite => (
+            (0..6)
+                .map(|i| format!("json_extract(value, '$[{i}]')"))
+                .chain((0..7).map(|i| format!("json_extract(value, '$[6][{i}]')")))
+                .chain(std::iter::once("json_extract(value, '$[7]')".to_string()))
+                .collect(),
+            "json_each(?1) WHERE true",
+        ),
+        Dialect::Postgres => (
+            (0..6)
+                .map(|i| if i == 1 { format!("(v->>{i})::bigint") } else { format!("v->>{i}") })
+                .chain((0..7).map(|i| format!("(v->6->>{i})::bigint")))
+                .chain(std::iter::once("(v->>7)::bigint".to_string()))
+                .collect(),
+            "json_array_elements(?1::json) AS e(v)",
+        ),
+    };
     let sums: Vec<String> = COUNTERS
         .iter()
         .chain(["spent_credits"].iter())
-        .map(|c| format!("{c} = {c} + excluded.{c}"))
+        .map(|c| format!("{c} = verification_rollups.{c} + excluded.{c}"))
         .collect();
     store
         .run(stmt!(
             format!(
                 "INSERT INTO verification_rollups
                    (key_id, hour, identity_id, tags, workspace_id, key_space_id, {counters}, spent_credits)
-                 SELECT {}, json_extract(value, '$[7]') FROM json_each(?1) WHERE true
+                 SELECT {} FROM {source}
                  ON CONFLICT (key_id, hour, identity_id, tags) DO UPDATE SET {}",
                 from_json.join(", "),
                 sums.join(", ")
@@ -96,12 +111,17 @@ pub struct Datapoint {
     pub spent_credits: i64,
 }
 
-fn time_sql(bucket: TimeBucket) -> String {
-    match bucket {
-        TimeBucket::Hour => "r.hour".into(),
-        TimeBucket::Day => format!("(r.hour - r.hour % {DAY_MS})"),
-        TimeBucket::Month => {
+fn time_sql(bucket: TimeBucket, dialect: Dialect) -> String {
+    match (bucket, dialect) {
+        (TimeBucket::Hour, _) => "r.hour".into(),
+        (TimeBucket::Day, _) => format!("(r.hour - r.hour % {DAY_MS})"),
+        // the first day of the month (UTC), in each dialect's date functions
+        (TimeBucket::Month, Dialect::Sqlite) => {
             "(CAST(strftime('%s', r.hour / 1000, 'unixepoch', 'start of month') AS INTEGER) * 1000)".into()
+        }
+        (TimeBucket::Month, Dialect::Postgres) => {
+            "(CAST(EXTRACT(EPOCH FROM date_trunc('month', to_timestamp(r.hour / 1000) AT TIME ZONE 'UTC')) AS BIGINT) * 1000)"
+                .into()
         }
     }
 }
@@ -138,7 +158,7 @@ pub async fn query(store: &Store, q: &Query<'_>) -> StoreResult<Vec<Datapoint>> 
     let mut select = Vec::new();
     let mut group = Vec::new();
     if let Some(bucket) = g.time {
-        select.push(format!("{} AS time", time_sql(bucket)));
+        select.push(format!("{} AS time", time_sql(bucket, store.dialect())));
         group.push("time");
     }
     if g.key {
@@ -146,7 +166,8 @@ pub async fn query(store: &Store, q: &Query<'_>) -> StoreResult<Vec<Datapoint>> 
         group.push("r.key_id");
     }
     if g.identity {
-        select.push("r.identity_id AS identity_id, i.external_id AS external_id".into());
+        // one identity per id: MAX picks its external id (Postgres wants an aggregate)
+        select.push("r.identity_id AS identity_id, MAX(i.external_id) AS external_id".into());
         group.push("r.identity_id");
         from += " LEFT JOIN identities i ON i.id = r.identity_id";
     }
@@ -157,12 +178,13 @@ pub async fn query(store: &Store, q: &Query<'_>) -> StoreResult<Vec<Datapoint>> 
     if g.tag {
         select.push("t.value AS tag".into());
         group.push("t.value");
-        from += " JOIN json_each(r.tags) t";
+        from += " CROSS JOIN json_each(r.tags) t";
     }
+    // Postgres sums BIGINTs as NUMERIC
     for c in COUNTERS.iter().chain(["spent_credits"].iter()) {
-        select.push(format!("COALESCE(SUM(r.{c}), 0) AS {c}"));
+        select.push(format!("CAST(COALESCE(SUM(r.{c}), 0) AS BIGINT) AS {c}"));
     }
-    select.push(format!("COALESCE(SUM(r.{}), 0) AS total", COUNTERS.join(" + r.")));
+    select.push(format!("CAST(COALESCE(SUM(r.{}), 0) AS BIGINT) AS total", COUNTERS.join(" + r.")));
     let mut order = Vec::new();
     let dir = if q.descending { "DESC" } else { "ASC" };
     match q.order_by {

@@ -100,7 +100,7 @@ pub fn update_settings(
     let (set_wl, wl) = patch_args(&s.ip_whitelist);
     batch.push(stmt!(
         "UPDATE apis SET
-           ip_whitelist = CASE WHEN ?2 THEN ?3 ELSE ip_whitelist END,
+           ip_whitelist = CASE WHEN ?2 <> 0 THEN ?3 ELSE ip_whitelist END,
            delete_protection = COALESCE(?4, delete_protection),
            updated_at_m = ?5
          WHERE id = ?1",
@@ -118,8 +118,8 @@ pub fn update_settings(
         };
         batch.push(Stmt::new(
             "UPDATE key_auth SET
-               default_prefix = CASE WHEN ?2 THEN ?3 ELSE default_prefix END,
-               default_bytes = CASE WHEN ?4 THEN ?5 ELSE default_bytes END,
+               default_prefix = CASE WHEN ?2 <> 0 THEN ?3 ELSE default_prefix END,
+               default_bytes = CASE WHEN ?4 <> 0 THEN ?5 ELSE default_bytes END,
                store_encrypted_keys = COALESCE(?6, store_encrypted_keys),
                updated_at_m = ?7
              WHERE id = ?1",

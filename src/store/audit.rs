@@ -6,7 +6,7 @@ use serde::Deserialize;
 use crate::domain::ids::{new_id, IdKind};
 use crate::stmt;
 
-use super::{results, Arg, Stmt, Store, StoreResult};
+use super::{results, Arg, Dialect, Stmt, Store, StoreResult};
 
 /// Who made a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,8 +108,9 @@ fn recording(e: &AuditEvent, after_change: Option<(&str, &str)>) -> StoreResult<
         };
         out.push(stmt!(
             format!(
-                "INSERT OR IGNORE INTO audit_log_target
-                   (workspace_id, audit_log_id, display_name, type, id, name, created_at) {values}"
+                "INSERT INTO audit_log_target
+                   (workspace_id, audit_log_id, display_name, type, id, name, created_at) {values}
+                 ON CONFLICT DO NOTHING"
             ),
             &e.workspace_id,
             &id,
@@ -184,15 +185,19 @@ pub async fn list(store: &Store, f: &LogFilter<'_>) -> StoreResult<(Vec<LogRow>,
         filters += &format!(" AND (time, id) < ({}, {})", arg(time.into()), arg(id.into()));
     }
     // by resource: the few logs naming it, found through the targets, not every log of the
-    // workspace (`+workspace_id` keeps the planner off the workspace's time index)
-    let workspace = if f.resource_id.is_some() { "+workspace_id" } else { "workspace_id" };
+    // workspace (`+workspace_id` keeps SQLite's planner off the workspace's time index; Postgres
+    // has no unary plus on text, and its planner weighs the two indexes by their statistics)
+    let workspace = match (f.resource_id, store.dialect()) {
+        (Some(_), Dialect::Sqlite) => "+workspace_id",
+        _ => "workspace_id",
+    };
     let page = format!(
         "SELECT id, time, event, display, remote_ip, user_agent, actor_type, actor_id, actor_name FROM audit_log
          WHERE {workspace} = ?1 AND time >= ?2 AND time < ?3{filters} ORDER BY time DESC, id DESC LIMIT ?4"
     );
     let targets = format!(
         "SELECT audit_log_id, type, id, name FROM audit_log_target
-         WHERE audit_log_id IN (SELECT id FROM ({page})) ORDER BY rowid"
+         WHERE audit_log_id IN (SELECT id FROM ({page}) AS page) ORDER BY rowid"
     );
     let [logs, targets] =
         results(store.batch(vec![Stmt::new(page, args.clone()), Stmt::new(targets, args)]).await?)?;

@@ -32,7 +32,8 @@ struct Statements {
 const CREDITS: Statements = Statements {
     load: "SELECT remaining, refill_amount, refill_day, COALESCE(refilled_at, created_at) AS last_refill
            FROM credits WHERE id = ?1",
-    refill: "UPDATE credits SET remaining = MAX(remaining, ?2), refilled_at = ?3, updated_at = ?3
+    refill: "UPDATE credits SET remaining = CASE WHEN remaining >= ?2 THEN remaining ELSE ?2 END,
+               refilled_at = ?3, updated_at = ?3
              WHERE id = ?1 AND refill_amount = ?2 AND COALESCE(refilled_at, created_at) < ?4
              RETURNING remaining",
     deduct: "UPDATE credits SET remaining = remaining - ?2, updated_at = ?3
@@ -43,7 +44,9 @@ const CREDITS: Statements = Statements {
     decrement: "UPDATE credits SET remaining = remaining - ?2, updated_at = ?3
                 WHERE id = ?1 AND remaining - ?2 BETWEEN -9007199254740991 AND 9007199254740991
                 RETURNING remaining",
-    decrement_to_zero: "UPDATE credits SET remaining = MAX(0, remaining - ?2), updated_at = ?3 WHERE id = ?1
+    decrement_to_zero:
+        "UPDATE credits SET remaining = CASE WHEN remaining < ?2 THEN 0 ELSE remaining - ?2 END,
+                          updated_at = ?3 WHERE id = ?1
                         RETURNING remaining",
     set: "UPDATE credits SET remaining = ?2, updated_at = ?3 WHERE id = ?1 RETURNING remaining",
 };
@@ -52,7 +55,8 @@ const LEGACY: Statements = Statements {
     load: "SELECT remaining_requests AS remaining, refill_amount, refill_day,
                   COALESCE(last_refill_at, created_at_m) AS last_refill
            FROM keys WHERE id = ?1 AND deleted_at_m IS NULL",
-    refill: "UPDATE keys SET remaining_requests = MAX(remaining_requests, ?2), last_refill_at = ?3, updated_at_m = ?3
+    refill: "UPDATE keys SET remaining_requests = CASE WHEN remaining_requests >= ?2 THEN remaining_requests ELSE ?2 END,
+                    last_refill_at = ?3, updated_at_m = ?3
              WHERE id = ?1 AND remaining_requests IS NOT NULL AND refill_amount = ?2
                AND COALESCE(last_refill_at, created_at_m) < ?4
              RETURNING remaining_requests AS remaining",
@@ -64,7 +68,8 @@ const LEGACY: Statements = Statements {
     decrement: "UPDATE keys SET remaining_requests = remaining_requests - ?2, updated_at_m = ?3
                 WHERE id = ?1 AND remaining_requests - ?2 BETWEEN -9007199254740991 AND 9007199254740991
                 RETURNING remaining_requests AS remaining",
-    decrement_to_zero: "UPDATE keys SET remaining_requests = MAX(0, remaining_requests - ?2), updated_at_m = ?3
+    decrement_to_zero: "UPDATE keys SET remaining_requests = CASE WHEN remaining_requests < ?2 THEN 0 ELSE remaining_requests - ?2 END,
+                                           updated_at_m = ?3
                         WHERE id = ?1 RETURNING remaining_requests AS remaining",
     set: "UPDATE keys SET remaining_requests = ?2, updated_at_m = ?3 WHERE id = ?1
           RETURNING remaining_requests AS remaining",

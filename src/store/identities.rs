@@ -158,7 +158,7 @@ pub struct PageQuery<'a> {
 /// `?5` search (or NULL), `?6` inclusive.
 const PAGE: &str = "SELECT id FROM identities
                     WHERE workspace_id = ?1 AND (?2 IS NULL OR environment = ?2) AND deleted = 0
-                      AND (?3 IS NULL OR id > ?3 OR (?6 AND id = ?3))
+                      AND (?3 IS NULL OR id > ?3 OR (?6 <> 0 AND id = ?3))
                       AND (?5 IS NULL OR instr(lower(id || ' ' || external_id), lower(?5)) > 0)
                     ORDER BY id LIMIT ?4";
 

@@ -156,7 +156,7 @@ pub struct Page<'a> {
 pub async fn page(store: &Store, p: &Page<'_>, detail: Detail) -> StoreResult<Vec<KeyView>> {
     let sel = Selection {
         ids_sql: "SELECT id FROM keys WHERE key_auth_id = ?1 AND deleted_at_m IS NULL
-                    AND (id > ?2 OR (?6 AND id = ?2))
+                    AND (id > ?2 OR (?6 <> 0 AND id = ?2))
                     AND (?3 IS NULL OR identity_id = ?3) AND (?4 IS NULL OR owner_id = ?4)
                   ORDER BY id LIMIT ?5 OFFSET ?7",
         args: vec![

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{patch_args, Arg, Batch, Count, Stmt, Store, StoreResult};
+use super::{patch_args, Arg, Batch, Count, Dialect, Stmt, Store, StoreResult};
 use crate::domain::patch::Patch;
 use crate::stmt;
 
@@ -127,11 +127,11 @@ pub fn update_fields(key_id: &str, workspace_id: &str, f: &KeyFields, now: i64) 
     Stmt::new(
         format!(
             "UPDATE keys SET
-               name = CASE WHEN ?2 THEN ?3 ELSE name END,
-               owner_id = CASE WHEN ?4 THEN ?5 ELSE owner_id END,
-               identity_id = CASE WHEN ?4 THEN {} ELSE identity_id END,
-               meta = CASE WHEN ?6 THEN ?7 ELSE meta END,
-               expires = CASE WHEN ?8 THEN ?9 ELSE expires END,
+               name = CASE WHEN ?2 <> 0 THEN ?3 ELSE name END,
+               owner_id = CASE WHEN ?4 <> 0 THEN ?5 ELSE owner_id END,
+               identity_id = CASE WHEN ?4 <> 0 THEN {} ELSE identity_id END,
+               meta = CASE WHEN ?6 <> 0 THEN ?7 ELSE meta END,
+               expires = CASE WHEN ?8 <> 0 THEN ?9 ELSE expires END,
                enabled = COALESCE(?10, enabled),
                updated_at_m = ?11
              WHERE id = ?1",
@@ -201,7 +201,7 @@ pub async fn start_of(store: &Store, key_id: &str) -> StoreResult<Option<String>
 /// Makes a key expire at `at` at the latest.
 pub fn expire_by(key_id: &str, at: i64, now: i64) -> Stmt {
     stmt!(
-        "UPDATE keys SET expires = MIN(COALESCE(expires, ?2), ?2), updated_at_m = ?3 WHERE id = ?1",
+        "UPDATE keys SET expires = CASE WHEN expires <= ?2 THEN expires ELSE ?2 END, updated_at_m = ?3 WHERE id = ?1",
         key_id,
         at,
         now
@@ -234,7 +234,7 @@ pub async fn keyspace_size(store: &Store, key_auth_id: &str) -> StoreResult<i64>
 pub async fn count(store: &Store, key_auth_id: &str, include_deleted: bool) -> StoreResult<i64> {
     let row: Option<Count> = store
         .first(stmt!(
-            "SELECT COUNT(*) AS n FROM keys WHERE key_auth_id = ?1 AND (?2 OR deleted_at_m IS NULL)",
+            "SELECT COUNT(*) AS n FROM keys WHERE key_auth_id = ?1 AND (?2 <> 0 OR deleted_at_m IS NULL)",
             key_auth_id,
             include_deleted
         ))
@@ -340,13 +340,22 @@ pub struct RootKeyRow {
     pub permissions: String,
 }
 
-const ROOT_KEY_SQL: &str = "
-SELECT k.id, k.name, k.start, k.created_at_m, k.expires, k.for_workspace_id,
-       (SELECT json_group_array(p.slug) FROM keys_permissions kp JOIN permissions p ON p.id = kp.permission_id
-        WHERE kp.key_id = k.id) AS permissions
-FROM keys k
-WHERE k.key_auth_id = ?1 AND k.for_workspace_id IS NOT NULL AND k.deleted_at_m IS NULL
-  AND (k.expires IS NULL OR k.expires >= ?2)";
+/// A root key's permission names as one JSON array: each dialect aggregates JSON in its own way
+/// (Postgres' `json_agg` gives NULL for no rows, SQLite's `json_group_array` `[]`).
+fn root_key_sql(dialect: Dialect) -> String {
+    let permissions = match dialect {
+        Dialect::Sqlite => "json_group_array(p.slug)",
+        Dialect::Postgres => "COALESCE(json_agg(p.slug ORDER BY p.slug)::text, '[]')",
+    };
+    format!(
+        "SELECT k.id, k.name, k.start, k.created_at_m, k.expires, k.for_workspace_id,
+                (SELECT {permissions} FROM keys_permissions kp JOIN permissions p ON p.id = kp.permission_id
+                 WHERE kp.key_id = k.id) AS permissions
+         FROM keys k
+         WHERE k.key_auth_id = ?1 AND k.for_workspace_id IS NOT NULL AND k.deleted_at_m IS NULL
+           AND (k.expires IS NULL OR k.expires >= ?2)"
+    )
+}
 
 /// The working root keys (in keyspace `keyspace`, not revoked, not expired at `now`) of a
 /// workspace, oldest first.
@@ -358,7 +367,10 @@ pub async fn root_keys(
 ) -> StoreResult<Vec<RootKeyRow>> {
     store
         .all(stmt!(
-            format!("{ROOT_KEY_SQL} AND k.for_workspace_id = ?3 ORDER BY k.created_at_m, k.id"),
+            format!(
+                "{} AND k.for_workspace_id = ?3 ORDER BY k.created_at_m, k.id",
+                root_key_sql(store.dialect())
+            ),
             keyspace,
             now,
             workspace_id
@@ -373,5 +385,7 @@ pub async fn root_key(
     key_id: &str,
     now: i64,
 ) -> StoreResult<Option<RootKeyRow>> {
-    store.first(stmt!(format!("{ROOT_KEY_SQL} AND k.id = ?3"), keyspace, now, key_id)).await
+    store
+        .first(stmt!(format!("{} AND k.id = ?3", root_key_sql(store.dialect())), keyspace, now, key_id))
+        .await
 }

@@ -1,7 +1,12 @@
 //! All SQL of keygate, one module per table family. Services call these functions and never see a
-//! database type: a statement is SQL text plus arguments ([`Stmt`]), executed by [`Store`] (today
-//! D1), and every multi-statement write is one [`Batch`] — one transaction — that carries the
-//! audit rows of the change it makes.
+//! database type: a statement is SQL text plus arguments ([`Stmt`]), executed by [`Store`], and
+//! every multi-statement write is one [`Batch`] — one transaction — that carries the audit rows of
+//! the change it makes.
+//!
+//! Two backends run the same statements: D1 (the `DB` binding, the default) and, in a build with
+//! the `postgres` feature, Postgres through Hyperdrive (chosen when a `HYPERDRIVE` binding exists;
+//! see [`postgres`]). SQL is written once in SQLite's dialect; [`dialect`] lists what the Postgres
+//! side rewrites and the portable forms used everywhere else.
 //!
 //! Nothing here knows HTTP or the wire types; errors are [`StoreError`].
 
@@ -11,12 +16,15 @@ pub mod audit;
 pub mod balances;
 pub mod counters;
 pub mod credits;
+pub mod dialect;
 pub mod idempotency;
 pub mod identities;
 pub mod key_view;
 pub mod keys;
 pub mod migrations;
 pub mod namespaces;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod ratelimits;
 pub mod rbac;
 pub mod refill;
@@ -25,7 +33,7 @@ pub mod verification;
 pub mod workspaces;
 
 use std::borrow::Cow;
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
 use std::rc::Rc;
 
@@ -36,6 +44,7 @@ use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result, Env};
 
 pub use audit::AuditEvent;
+pub use dialect::Dialect;
 
 /// Why a store call failed; `code()` is stable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,10 +105,12 @@ impl From<crate::domain::random::RandomError> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// A bound SQL argument.
+/// A bound SQL argument. A NULL carries its type (Postgres wants it where the statement alone
+/// does not tell, e.g. `?3 IS NULL OR col = ?3`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arg {
-    Null,
+    NullInt,
+    NullText,
     Int(i64),
     Text(String),
 }
@@ -107,11 +118,31 @@ pub enum Arg {
 impl Arg {
     fn to_js(&self) -> JsValue {
         match self {
-            Arg::Null => JsValue::NULL,
+            Arg::NullInt | Arg::NullText => JsValue::NULL,
             Arg::Int(i) => JsValue::from_f64(*i as f64),
             Arg::Text(s) => JsValue::from_str(s),
         }
     }
+}
+
+/// The NULL of an argument type (`None` of an `Option<T>` argument).
+pub trait Nullable {
+    const NULL: Arg;
+}
+impl Nullable for i64 {
+    const NULL: Arg = Arg::NullInt;
+}
+impl Nullable for bool {
+    const NULL: Arg = Arg::NullInt;
+}
+impl Nullable for &str {
+    const NULL: Arg = Arg::NullText;
+}
+impl Nullable for String {
+    const NULL: Arg = Arg::NullText;
+}
+impl Nullable for &String {
+    const NULL: Arg = Arg::NullText;
 }
 
 impl From<i64> for Arg {
@@ -139,9 +170,9 @@ impl From<&String> for Arg {
         Arg::Text(v.clone())
     }
 }
-impl<T: Into<Arg>> From<Option<T>> for Arg {
+impl<T: Into<Arg> + Nullable> From<Option<T>> for Arg {
     fn from(v: Option<T>) -> Self {
-        v.map(Into::into).unwrap_or(Arg::Null)
+        v.map(Into::into).unwrap_or(T::NULL)
     }
 }
 
@@ -159,11 +190,12 @@ impl Stmt {
         Stmt { sql: sql.into(), args }
     }
 
-    /// Statements as JSON text: `[[sql, arg, …], …]` (an argument is null, an integer or a
-    /// string).
+    /// Statements as JSON text: `[[sql, arg, …], …]` (an argument is an integer, a string, `null`
+    /// (an integer NULL) or `[]` (a text NULL: Postgres wants a NULL's type)).
     pub fn to_json(stmts: &[Stmt]) -> String {
         let arg = |a: &Arg| match a {
-            Arg::Null => Value::Null,
+            Arg::NullInt => Value::Null,
+            Arg::NullText => Value::Array(Vec::new()),
             Arg::Int(i) => Value::from(*i),
             Arg::Text(t) => Value::from(t.as_str()),
         };
@@ -187,7 +219,8 @@ impl Stmt {
                 let Some(Value::String(sql)) = parts.next() else { return Err(bad()) };
                 let args = parts
                     .map(|v| match v {
-                        Value::Null => Ok(Arg::Null),
+                        Value::Null => Ok(Arg::NullInt),
+                        Value::Array(a) if a.is_empty() => Ok(Arg::NullText),
                         Value::String(t) => Ok(Arg::Text(t)),
                         Value::Number(n) => n.as_i64().map(Arg::Int).ok_or_else(bad),
                         _ => Err(bad()),
@@ -208,20 +241,36 @@ macro_rules! stmt {
 }
 
 /// The result of one statement of a batch.
-pub struct Rows(D1Result);
+pub enum Rows {
+    D1(D1Result),
+    #[cfg(feature = "postgres")]
+    Postgres(postgres::Rows),
+}
 
 impl Rows {
     pub fn parse<T: DeserializeOwned>(&self) -> StoreResult<Vec<T>> {
-        self.0.results::<T>().map_err(|e| StoreError::Decode(e.to_string()))
+        match self {
+            Rows::D1(r) => r.results::<T>().map_err(|e| StoreError::Decode(e.to_string())),
+            #[cfg(feature = "postgres")]
+            Rows::Postgres(r) => r.parse(),
+        }
     }
 
     pub fn first<T: DeserializeOwned>(&self) -> StoreResult<Option<T>> {
-        Ok(self.parse::<T>()?.into_iter().next())
+        match self {
+            Rows::D1(_) => Ok(self.parse::<T>()?.into_iter().next()),
+            #[cfg(feature = "postgres")]
+            Rows::Postgres(r) => r.first(),
+        }
     }
 
     /// How many rows the statement changed.
     pub fn changes(&self) -> i64 {
-        self.0.meta().ok().flatten().and_then(|m| m.changes).map(|c| c as i64).unwrap_or(0)
+        match self {
+            Rows::D1(r) => r.meta().ok().flatten().and_then(|m| m.changes).map(|c| c as i64).unwrap_or(0),
+            #[cfg(feature = "postgres")]
+            Rows::Postgres(r) => r.changes(),
+        }
     }
 }
 
@@ -303,38 +352,100 @@ pub(crate) fn changed() {
     GENERATION.with(|g| g.set(g.get() + 1));
 }
 
-/// The database keygate's data lives in (D1, bound as `DB`).
+thread_local! {
+    /// The backend of this isolate's deployment (its bindings do not change while it lives).
+    static BACKEND: OnceCell<Dialect> = const { OnceCell::new() };
+}
+
+/// The backend the deployment's bindings choose: Postgres when a `HYPERDRIVE` binding exists,
+/// else D1 (`DB`).
+fn chosen(env: &Env) -> Dialect {
+    BACKEND.with(|b| {
+        *b.get_or_init(|| match env.hyperdrive("HYPERDRIVE") {
+            Ok(_) => Dialect::Postgres,
+            Err(_) => Dialect::Sqlite,
+        })
+    })
+}
+
+/// The `DB` binding, looked up once per isolate.
+fn d1(env: &Env) -> StoreResult<Rc<D1Database>> {
+    if let Some(db) = DB.with(|d| d.borrow().clone()) {
+        return Ok(db);
+    }
+    let db = Rc::new(env.d1("DB")?);
+    DB.with(|d| *d.borrow_mut() = Some(db.clone()));
+    Ok(db)
+}
+
+/// The database keygate's data lives in: D1 (bound as `DB`) or Postgres through Hyperdrive
+/// (bound as `HYPERDRIVE`, in a build with the `postgres` feature).
 #[derive(Clone)]
 pub struct Store {
-    db: Rc<D1Database>,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    D1(Rc<D1Database>),
+    #[cfg(feature = "postgres")]
+    Postgres(Rc<postgres::Connection>),
 }
 
 impl Store {
     pub fn from_env(env: &Env) -> StoreResult<Store> {
-        if let Some(db) = DB.with(|d| d.borrow().clone()) {
-            return Ok(Store { db });
-        }
-        let db = Rc::new(env.d1("DB")?);
-        DB.with(|d| *d.borrow_mut() = Some(db.clone()));
-        Ok(Store { db })
+        let backend = match chosen(env) {
+            Dialect::Sqlite => Backend::D1(d1(env)?),
+            #[cfg(feature = "postgres")]
+            Dialect::Postgres => Backend::Postgres(Rc::new(postgres::Connection::new(env))),
+            #[cfg(not(feature = "postgres"))]
+            Dialect::Postgres => {
+                return Err(StoreError::Backend(
+                    "a HYPERDRIVE binding needs the Postgres build of keygate (KEYGATE_BACKEND=postgres npm run build)"
+                        .into(),
+                ))
+            }
+        };
+        Ok(Store { backend })
     }
 
-    fn prepare(&self, stmt: &Stmt) -> StoreResult<D1PreparedStatement> {
+    /// The SQL dialect of this store (for the few statements written in both).
+    pub fn dialect(&self) -> Dialect {
+        match self.backend {
+            Backend::D1(_) => Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    fn prepare(db: &D1Database, stmt: &Stmt) -> StoreResult<D1PreparedStatement> {
         let values: Vec<JsValue> = stmt.args.iter().map(Arg::to_js).collect();
-        Ok(self.db.prepare(stmt.sql.as_ref()).bind(&values)?)
+        Ok(db.prepare(stmt.sql.as_ref()).bind(&values)?)
     }
 
     pub(crate) async fn first<T: DeserializeOwned>(&self, stmt: Stmt) -> StoreResult<Option<T>> {
-        Ok(self.prepare(&stmt)?.first::<T>(None).await?)
+        match &self.backend {
+            Backend::D1(db) => Ok(Self::prepare(db, &stmt)?.first::<T>(None).await?),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(pg) => pg.run(&stmt).await?.first(),
+        }
     }
 
     pub(crate) async fn all<T: DeserializeOwned>(&self, stmt: Stmt) -> StoreResult<Vec<T>> {
-        Rows(self.prepare(&stmt)?.all().await?).parse()
+        match &self.backend {
+            Backend::D1(db) => Rows::D1(Self::prepare(db, &stmt)?.all().await?).parse(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(pg) => pg.run(&stmt).await?.parse(),
+        }
     }
 
     /// Runs one statement; the number of rows it changed.
     pub(crate) async fn run(&self, stmt: Stmt) -> StoreResult<i64> {
-        Ok(Rows(self.prepare(&stmt)?.run().await?).changes())
+        match &self.backend {
+            Backend::D1(db) => Ok(Rows::D1(Self::prepare(db, &stmt)?.run().await?).changes()),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(pg) => Ok(pg.run(&stmt).await?.changes()),
+        }
     }
 
     /// Runs statements as one transaction (reads see one snapshot); one result each.
@@ -342,8 +453,14 @@ impl Store {
         if stmts.is_empty() {
             return Ok(Vec::new());
         }
-        let prepared = stmts.iter().map(|s| self.prepare(s)).collect::<StoreResult<Vec<_>>>()?;
-        Ok(self.db.batch(prepared).await?.into_iter().map(Rows).collect())
+        match &self.backend {
+            Backend::D1(db) => {
+                let prepared = stmts.iter().map(|s| Self::prepare(db, s)).collect::<StoreResult<Vec<_>>>()?;
+                Ok(db.batch(prepared).await?.into_iter().map(Rows::D1).collect())
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(pg) => Ok(pg.batch(&stmts).await?.into_iter().map(Rows::Postgres).collect()),
+        }
     }
 
     /// Writes a change and its audit rows in one transaction. Everything this isolate read
@@ -392,12 +509,12 @@ pub fn opt_int_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::
     Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
 }
 
-/// `(is set, value)` arguments for `CASE WHEN ?set THEN ?value ELSE column END`.
-pub fn patch_args<T: Clone + Into<Arg>>(p: &crate::domain::patch::Patch<T>) -> (Arg, Arg) {
+/// `(is set, value)` arguments for `CASE WHEN ?set <> 0 THEN ?value ELSE column END`.
+pub fn patch_args<T: Clone + Into<Arg> + Nullable>(p: &crate::domain::patch::Patch<T>) -> (Arg, Arg) {
     use crate::domain::patch::Patch;
     match p {
-        Patch::Absent => (Arg::Int(0), Arg::Null),
-        Patch::Null => (Arg::Int(1), Arg::Null),
+        Patch::Absent => (Arg::Int(0), T::NULL),
+        Patch::Null => (Arg::Int(1), T::NULL),
         Patch::Value(v) => (Arg::Int(1), v.clone().into()),
     }
 }

@@ -202,7 +202,7 @@ pub async fn page(
                     format!(
                         "SELECT {OVERRIDE_COLUMNS} FROM ratelimit_overrides
                          WHERE namespace_id = ?1 AND deleted_at_m IS NULL
-                           AND (?2 IS NULL OR id > ?2 OR (?4 AND id = ?2))
+                           AND (?2 IS NULL OR id > ?2 OR (?4 <> 0 AND id = ?2))
                          ORDER BY id LIMIT ?3"
                     ),
                     namespace_id,

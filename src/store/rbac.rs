@@ -2,13 +2,14 @@
 //! links to keys (`keys_permissions`, `keys_roles`). Names travel as one JSON array argument
 //! (`json_each`), so any number fits one statement.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
 
 use super::{json_list, results, Arg, Batch, Stmt, Store, StoreResult};
 use crate::domain::ids::{new_id, IdKind};
 use crate::domain::rbac::{Known, LinkKind, Wanted};
+use crate::domain::validate::MAX_SAFE_INTEGER;
 use crate::stmt;
 
 fn table(kind: LinkKind) -> &'static str {
@@ -61,12 +62,14 @@ pub async fn missing(
     }
     let sql = format!(
         "SELECT DISTINCT value AS name FROM json_each(?2)
-         WHERE value NOT IN (SELECT {col} FROM {table} WHERE workspace_id = ?1) ORDER BY key",
+         WHERE value NOT IN (SELECT {col} FROM {table} WHERE workspace_id = ?1)",
         col = name_column(kind),
         table = table(kind)
     );
     let rows: Vec<Name> = store.all(stmt!(sql, workspace_id, json_list(names))).await?;
-    Ok(rows.into_iter().map(|r| r.name).collect())
+    // in request order, each once
+    let mut found: HashSet<String> = rows.into_iter().map(|r| r.name).collect();
+    Ok(names.iter().filter(|n| found.remove(n.as_str())).cloned().collect())
 }
 
 /// Creates each named role / permission (a permission's name is its slug) unless it exists.
@@ -80,14 +83,16 @@ pub fn create_named(
     for name in names {
         batch.push(match kind {
             LinkKind::Role => stmt!(
-                "INSERT OR IGNORE INTO roles (id, workspace_id, name, created_at_m) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO roles (id, workspace_id, name, created_at_m) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
                 new_id(IdKind::Role, now)?,
                 workspace_id,
                 name,
                 now
             ),
             LinkKind::Permission => stmt!(
-                "INSERT OR IGNORE INTO permissions (id, workspace_id, name, slug, created_at_m) VALUES (?1, ?2, ?3, ?3, ?4)",
+                "INSERT INTO permissions (id, workspace_id, name, slug, created_at_m) VALUES (?1, ?2, ?3, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
                 new_id(IdKind::Permission, now)?,
                 workspace_id,
                 name,
@@ -102,12 +107,14 @@ pub fn create_named(
 pub fn connect(kind: LinkKind, key_id: &str, workspace_id: &str, names: &[String], now: i64) -> Stmt {
     let sql = match kind {
         LinkKind::Role => {
-            "INSERT OR IGNORE INTO keys_roles (role_id, key_id, workspace_id, created_at_m)
-             SELECT id, ?1, ?2, ?3 FROM roles WHERE workspace_id = ?2 AND name IN (SELECT value FROM json_each(?4))"
+            "INSERT INTO keys_roles (role_id, key_id, workspace_id, created_at_m)
+             SELECT id, ?1, ?2, ?3 FROM roles WHERE workspace_id = ?2 AND name IN (SELECT value FROM json_each(?4))
+             ON CONFLICT DO NOTHING"
         }
         LinkKind::Permission => {
-            "INSERT OR IGNORE INTO keys_permissions (key_id, permission_id, workspace_id, created_at_m)
-             SELECT ?1, id, ?2, ?3 FROM permissions WHERE workspace_id = ?2 AND slug IN (SELECT value FROM json_each(?4))"
+            "INSERT INTO keys_permissions (key_id, permission_id, workspace_id, created_at_m)
+             SELECT ?1, id, ?2, ?3 FROM permissions WHERE workspace_id = ?2 AND slug IN (SELECT value FROM json_each(?4))
+             ON CONFLICT DO NOTHING"
         }
     };
     stmt!(sql, key_id, workspace_id, now, json_list(names))
@@ -179,7 +186,7 @@ pub async fn find_permission(
     store
         .first(stmt!(
             "SELECT id, name, slug, description FROM permissions
-             WHERE workspace_id = ?2 AND (id = ?1 OR (?3 AND slug = ?1)) ORDER BY id = ?1 DESC LIMIT 1",
+             WHERE workspace_id = ?2 AND (id = ?1 OR (?3 <> 0 AND slug = ?1)) ORDER BY id = ?1 DESC LIMIT 1",
             id,
             workspace_id,
             by_slug
@@ -198,14 +205,15 @@ pub struct Listing<'a> {
 }
 
 impl Listing<'_> {
-    /// `?2` ids (JSON or NULL), `?3` search, `?4` cursor, `?5` limit after `?1` the workspace.
+    /// `?2` ids (JSON or NULL), `?3` search, `?4` cursor, `?5` limit after `?1` the workspace
+    /// (no limit: 2^53 − 1, as Postgres has no `LIMIT -1`).
     fn args(&self, workspace_id: &str) -> Vec<Arg> {
         vec![
             Arg::from(workspace_id),
             Arg::from(self.ids.map(json_list)),
             Arg::from(self.search.filter(|s| !s.is_empty())),
             Arg::from(self.cursor.filter(|c| !c.is_empty())),
-            Arg::from(self.limit.unwrap_or(-1)),
+            Arg::from(self.limit.unwrap_or(MAX_SAFE_INTEGER)),
         ]
     }
 }
@@ -342,7 +350,7 @@ pub async fn find_role(
     store
         .first(stmt!(
             "SELECT id, name, description FROM roles
-             WHERE workspace_id = ?2 AND (id = ?1 OR (?3 AND name = ?1)) ORDER BY id = ?1 DESC LIMIT 1",
+             WHERE workspace_id = ?2 AND (id = ?1 OR (?3 <> 0 AND name = ?1)) ORDER BY id = ?1 DESC LIMIT 1",
             id,
             workspace_id,
             by_name
@@ -392,9 +400,10 @@ pub fn insert_role(id: &str, workspace_id: &str, name: &str, description: Option
 /// Links a role to permissions (by id; one deleted meanwhile is not linked).
 pub fn link_role_permissions(role_id: &str, workspace_id: &str, permission_ids: &[String], now: i64) -> Stmt {
     stmt!(
-        "INSERT OR IGNORE INTO roles_permissions (role_id, permission_id, workspace_id, created_at_m)
+        "INSERT INTO roles_permissions (role_id, permission_id, workspace_id, created_at_m)
          SELECT ?1, p.id, ?2, ?3 FROM permissions p
-         WHERE p.workspace_id = ?2 AND p.id IN (SELECT value FROM json_each(?4))",
+         WHERE p.workspace_id = ?2 AND p.id IN (SELECT value FROM json_each(?4))
+         ON CONFLICT DO NOTHING",
         role_id,
         workspace_id,
         now,
@@ -421,8 +430,9 @@ pub fn set_role_permissions(
         slugs.clone()
     ));
     batch.push(stmt!(
-        "INSERT OR IGNORE INTO roles_permissions (role_id, permission_id, workspace_id, created_at_m)
-         SELECT ?1, id, ?2, ?4 FROM permissions WHERE workspace_id = ?2 AND slug IN (SELECT value FROM json_each(?3))",
+        "INSERT INTO roles_permissions (role_id, permission_id, workspace_id, created_at_m)
+         SELECT ?1, id, ?2, ?4 FROM permissions WHERE workspace_id = ?2 AND slug IN (SELECT value FROM json_each(?3))
+         ON CONFLICT DO NOTHING",
         role_id,
         workspace_id,
         slugs,

@@ -11,10 +11,11 @@ use crate::stmt;
 /// Returns the number of credits rows and legacy keys refilled.
 pub async fn run(store: &Store, now: i64) -> StoreResult<(i64, i64)> {
     let w = cron_window(now);
-    let due = "(refill_day IS NULL OR refill_day = ?3 OR (?4 AND refill_day > ?3))";
+    let due = "(refill_day IS NULL OR refill_day = ?3 OR (?4 <> 0 AND refill_day > ?3))";
     let credits = stmt!(
         format!(
-            "UPDATE credits SET remaining = MAX(remaining, refill_amount), refilled_at = ?1, updated_at = ?1
+            "UPDATE credits SET remaining = CASE WHEN remaining >= refill_amount THEN remaining ELSE refill_amount END,
+                                refilled_at = ?1, updated_at = ?1
              WHERE refill_amount IS NOT NULL AND refill_amount > 0
                AND COALESCE(refilled_at, created_at) < ?2 AND {due}
                AND (key_id IS NULL OR key_id IN (SELECT id FROM keys WHERE deleted_at_m IS NULL))"
@@ -26,7 +27,8 @@ pub async fn run(store: &Store, now: i64) -> StoreResult<(i64, i64)> {
     );
     let legacy = stmt!(
         format!(
-            "UPDATE keys SET remaining_requests = MAX(remaining_requests, refill_amount), last_refill_at = ?1,
+            "UPDATE keys SET remaining_requests = CASE WHEN remaining_requests >= refill_amount THEN remaining_requests
+                                                  ELSE refill_amount END, last_refill_at = ?1,
                              updated_at_m = ?1
              WHERE refill_amount IS NOT NULL AND refill_amount > 0 AND remaining_requests IS NOT NULL
                AND deleted_at_m IS NULL AND COALESCE(last_refill_at, created_at_m) < ?2 AND {due}

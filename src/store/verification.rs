@@ -102,7 +102,7 @@ const KEY_SQL: &str = "
 SELECT k.id, k.key_auth_id, k.workspace_id, k.for_workspace_id, k.name, k.owner_id, k.identity_id,
        k.meta, k.expires, k.enabled, k.remaining_requests, k.environment, k.created_at_m,
        a.id AS api_id, a.ip_whitelist,
-       (COALESCE(w.enabled, 0) AND (k.for_workspace_id IS NULL OR COALESCE(fw.enabled, 0))) AS workspaces_enabled,
+       (COALESCE(w.enabled, 0) <> 0 AND (k.for_workspace_id IS NULL OR COALESCE(fw.enabled, 0) <> 0)) AS workspaces_enabled,
        c.id AS credit_id, c.remaining AS credit_remaining,
        i.external_id AS identity_external_id, i.meta AS identity_meta,
        ic.id AS identity_credit_id, ic.remaining AS identity_credit_remaining
