@@ -11,6 +11,10 @@
 //! | `json_each(x)` (a JSON array)     | `json_array_elements_text(x::json)` (column `value`) |
 //! | `instr(haystack, needle)`         | `strpos(haystack, needle)`                         |
 //!
+//! `changes()`, `json_extract(text, '$.field')` and the six-argument `json_object` of the
+//! idempotency records and a balance change's audit rows exist in the Postgres schema as
+//! functions (`migrations-pg/0004_idempotency.sql`), so those statements keep one text.
+//!
 //! The few statements whose shape differs beyond that are written in both forms next to each
 //! other where they live, chosen by [`Dialect`] (`store::analytics`: the rollup upsert and the
 //! month bucket; `store::audit`: SQLite's `+column` planner hint; `store::keys`: a root key's
