@@ -44,6 +44,23 @@ export function splitSql(sql) {
     .filter(Boolean);
 }
 
+/** The Miniflare worker of the built keygate on `store` (from `storeFor`) with `bindings`. */
+export function keygateWorker(store, bindings) {
+  return {
+    name: "keygate",
+    modules: true,
+    scriptPath: `${ROOT}${store.build}/index.js`,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+    compatibilityDate: "2026-08-01",
+    ...store.bindings,
+    durableObjects: {
+      USAGE_LIMITER: { className: "UsageLimiter", useSQLite: true },
+      RATE_LIMITER: { className: "RateLimiter", useSQLite: true },
+    },
+    bindings,
+  };
+}
+
 export async function startKeygate({ adminToken = ADMIN_TOKEN, bindings = {} } = {}) {
   // UNSAFE_TEST_CLOCK lets a request carry its time in `X-Test-Now` (never set outside tests)
   const vars = { UNSAFE_TEST_CLOCK: "1", ...bindings };
@@ -53,21 +70,7 @@ export async function startKeygate({ adminToken = ADMIN_TOKEN, bindings = {} } =
     ...(process.env.MF_LOG ? { log: new Log(LogLevel.DEBUG) } : {}),
     host: "127.0.0.1",
     port: 0,
-    workers: [
-      {
-        name: "keygate",
-        modules: true,
-        scriptPath: `${ROOT}${store.build}/index.js`,
-        modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
-        compatibilityDate: "2026-08-01",
-        ...store.bindings,
-        durableObjects: {
-          USAGE_LIMITER: { className: "UsageLimiter", useSQLite: true },
-          RATE_LIMITER: { className: "RateLimiter", useSQLite: true },
-        },
-        bindings: vars,
-      },
-    ],
+    workers: [keygateWorker(store, vars)],
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   // Postgres: the database was made from the migrated template

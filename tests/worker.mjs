@@ -4,7 +4,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
-import { Keygate, splitSql, ADMIN_TOKEN } from "./helpers.mjs";
+import { Keygate, keygateWorker, splitSql, ADMIN_TOKEN } from "./helpers.mjs";
 import { POSTGRES, storeFor } from "./backend.mjs";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -34,21 +34,7 @@ export async function startWorker({ bindings = {}, persistDir, migrations = MIGR
     host: "127.0.0.1",
     port: 0,
     ...(persistDir ? { d1Persist: join(persistDir, "d1"), durableObjectsPersist: join(persistDir, "do") } : {}),
-    workers: [
-      {
-        name: "keygate",
-        modules: true,
-        scriptPath: `${ROOT}${store.build}/index.js`,
-        modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
-        compatibilityDate: "2026-08-01",
-        ...store.bindings,
-        durableObjects: {
-          USAGE_LIMITER: { className: "UsageLimiter", useSQLite: true },
-          RATE_LIMITER: { className: "RateLimiter", useSQLite: true },
-        },
-        bindings: { UNSAFE_TEST_CLOCK: "1", ADMIN_TOKEN, ...bindings },
-      },
-    ],
+    workers: [keygateWorker(store, { UNSAFE_TEST_CLOCK: "1", ADMIN_TOKEN, ...bindings })],
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   const kg = new Keygate(mf, url, store.db ?? (await mf.getD1Database("DB", "keygate")), ADMIN_TOKEN, store.drop);
