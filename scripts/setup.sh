@@ -37,6 +37,11 @@ fi
 stamp=node_modules/.keygate-installed
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   echo "setup: installing npm packages"
+  if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 22 ]; then
+    # what a newcomer sees first: say why npm's EBADENGINE warnings are harmless here
+    echo "setup: npm may warn (EBADENGINE) that Node $(node -v) is older than wrangler and Miniflare need;" \
+      "keygate runs them on the Node 22 it installs into node_modules (package.json), not on this one"
+  fi
   npm ci --no-audit --no-fund
   touch "$stamp"
 fi
