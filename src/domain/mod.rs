@@ -15,6 +15,7 @@ pub mod group_commit;
 pub mod idempotency;
 pub mod identities;
 pub mod ids;
+pub mod json;
 pub mod keys;
 pub mod limits;
 pub mod names;

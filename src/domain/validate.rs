@@ -95,16 +95,22 @@ pub fn parse_with<T: DeserializeOwned>(
     input: Value,
     source: Source,
 ) -> Result<T, ValidationError> {
-    let input = checked(schema, input, source)?;
-    serde_json::from_value(input).map_err(decode_error)
+    decode(checked(schema, input, source)?)
 }
 
 /// Validates (and normalises) `input` against `schema`; not generic, so not instantiated per type.
-fn checked(schema: &Value, mut input: Value, source: Source) -> Result<Value, ValidationError> {
+#[inline(never)]
+pub fn checked(schema: &Value, mut input: Value, source: Source) -> Result<Value, ValidationError> {
     check(schema, &mut input, &mut Vec::new(), source)?;
     Ok(input)
 }
 
+/// Deserializes validated input (the only part compiled once per request type).
+pub fn decode<T: DeserializeOwned>(input: Value) -> Result<T, ValidationError> {
+    crate::domain::json::from_value(input).map_err(decode_error)
+}
+
+#[inline(never)]
 fn decode_error(e: serde_json::Error) -> ValidationError {
     ValidationError::new("", e.to_string())
 }

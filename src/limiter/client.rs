@@ -80,7 +80,7 @@ impl Limiters {
         if resp.status_code() != 200 {
             return Err(LimiterError::Failed(text));
         }
-        serde_json::from_str(&text).map_err(|e| LimiterError::Protocol(e.to_string()))
+        crate::domain::json::from_str(&text).map_err(|e| LimiterError::Protocol(e.to_string()))
     }
 
     /// Charges `cost` to `balance` at `now` (once per `idempotency` key).

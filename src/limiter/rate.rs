@@ -51,7 +51,7 @@ impl DurableObject for RateLimiter {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let request: RateRequest = match req.json().await {
+        let request: RateRequest = match super::message(&mut req).await {
             Ok(r) => r,
             Err(e) => return Response::error(format!("bad rate-limiter request: {e}"), 400),
         };
@@ -148,7 +148,7 @@ impl RateLimiter {
                     };
                     return Ok(reused);
                 }
-                let first: RateReply = serde_json::from_str(&reply).map_err(decode)?;
+                let first: RateReply = crate::domain::json::from_str(&reply).map_err(decode)?;
                 return Ok(RateReply { replayed: true, stored_bytes, ..first });
             }
         }

@@ -95,7 +95,7 @@ impl DurableObject for UsageLimiter {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let op: UsageOp = match req.json().await {
+        let op: UsageOp = match super::message(&mut req).await {
             Ok(op) => op,
             Err(e) => return Response::error(format!("bad usage-limiter request: {e}"), 400),
         };
@@ -260,7 +260,7 @@ impl UsageLimiter {
                 .map_err(|e| e.to_string())?
             {
                 Some(r) if r.fingerprint != idem.fingerprint => Ok(UsageReply::REUSED),
-                Some(r) => serde_json::from_str::<UsageReply>(&r.reply)
+                Some(r) => crate::domain::json::from_str::<UsageReply>(&r.reply)
                     .map(|r| UsageReply { replayed: true, ..r })
                     .map_err(|e| e.to_string()),
                 None => run.await,

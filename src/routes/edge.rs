@@ -14,7 +14,7 @@ use worker::Request;
 
 use crate::api::Refine;
 use crate::domain::permissions::PermissionQuery;
-use crate::domain::validate::{parse_with, Source};
+use crate::domain::validate::{checked, decode, Source};
 use crate::http::{self, Incoming};
 use crate::service::auth::{admin_access, authenticate, AdminAccess, Principal};
 use crate::service::{Ctx, Error, Result};
@@ -118,11 +118,22 @@ pub fn validate<T: DeserializeOwned + Refine>(
     doc: &'static str,
     method: &'static str,
     path: &'static str,
-    (value, source): (Value, Source),
+    input: (Value, Source),
 ) -> Result<T> {
-    let input: T = parse_with(schema(doc, method, path)?.as_ref(), value, source)?;
+    let input: T = decode(checked_input(doc, method, path, input)?)?;
     input.refine().map_err(Error::BadRequest)?;
     Ok(input)
+}
+
+/// The part of [`validate`] that is the same for every request type.
+#[inline(never)]
+pub fn checked_input(
+    doc: &'static str,
+    method: &'static str,
+    path: &'static str,
+    (value, source): (Value, Source),
+) -> Result<Value> {
+    Ok(checked(schema(doc, method, path)?.as_ref(), value, source)?)
 }
 
 /// Authenticates the root key of the request (one boxed future shared by every route).

@@ -240,6 +240,32 @@ macro_rules! stmt {
     };
 }
 
+/// One row as `T`. D1 rows arrive as `serde_json::Value`s (one JS→Rust conversion for every row
+/// type) and are decoded by `domain::json`, like requests: decoding each row type straight from
+/// JS (`serde_wasm_bindgen`) compiled a second, larger deserializer per type (issue 9: size).
+pub(crate) fn decode<T: DeserializeOwned>(row: Value) -> StoreResult<T> {
+    crate::domain::json::from_value(row).map_err(decode_error)
+}
+
+/// Every row as `T` (a plain loop: iterator adapters over `Result` compile a copy each per type).
+pub(crate) fn decode_all<T: DeserializeOwned>(rows: Vec<Value>) -> StoreResult<Vec<T>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(decode(row)?);
+    }
+    Ok(out)
+}
+
+#[inline(never)]
+fn decode_error(e: serde_json::Error) -> StoreError {
+    StoreError::Decode(e.to_string())
+}
+
+#[inline(never)]
+fn d1_rows(result: &D1Result) -> StoreResult<Vec<Value>> {
+    result.results::<Value>().map_err(|e| StoreError::Decode(e.to_string()))
+}
+
 /// The result of one statement of a batch.
 pub enum Rows {
     D1(D1Result),
@@ -250,7 +276,7 @@ pub enum Rows {
 impl Rows {
     pub fn parse<T: DeserializeOwned>(&self) -> StoreResult<Vec<T>> {
         match self {
-            Rows::D1(r) => r.results::<T>().map_err(|e| StoreError::Decode(e.to_string())),
+            Rows::D1(r) => decode_all(d1_rows(r)?),
             #[cfg(feature = "postgres")]
             Rows::Postgres(r) => r.parse(),
         }
@@ -258,7 +284,7 @@ impl Rows {
 
     pub fn first<T: DeserializeOwned>(&self) -> StoreResult<Option<T>> {
         match self {
-            Rows::D1(_) => Ok(self.parse::<T>()?.into_iter().next()),
+            Rows::D1(r) => d1_rows(r)?.into_iter().next().map(decode).transpose(),
             #[cfg(feature = "postgres")]
             Rows::Postgres(r) => r.first(),
         }
@@ -424,18 +450,28 @@ impl Store {
     }
 
     pub(crate) async fn first<T: DeserializeOwned>(&self, stmt: Stmt) -> StoreResult<Option<T>> {
+        self.first_value(stmt).await?.map(decode).transpose()
+    }
+
+    async fn first_value(&self, stmt: Stmt) -> StoreResult<Option<Value>> {
         match &self.backend {
-            Backend::D1(db) => Ok(Self::prepare(db, &stmt)?.first::<T>(None).await?),
+            Backend::D1(db) => Ok(Self::prepare(db, &stmt)?.first::<Value>(None).await?),
             #[cfg(feature = "postgres")]
-            Backend::Postgres(pg) => pg.run(&stmt).await?.first(),
+            Backend::Postgres(pg) => Ok(pg.run(&stmt).await?.into_values().into_iter().next()),
         }
     }
 
     pub(crate) async fn all<T: DeserializeOwned>(&self, stmt: Stmt) -> StoreResult<Vec<T>> {
+        decode_all(self.all_values(stmt).await?)
+    }
+
+    /// The rows of one statement (not generic: the query is compiled once, only the decoding per
+    /// row type).
+    async fn all_values(&self, stmt: Stmt) -> StoreResult<Vec<Value>> {
         match &self.backend {
-            Backend::D1(db) => Rows::D1(Self::prepare(db, &stmt)?.all().await?).parse(),
+            Backend::D1(db) => d1_rows(&Self::prepare(db, &stmt)?.all().await?),
             #[cfg(feature = "postgres")]
-            Backend::Postgres(pg) => pg.run(&stmt).await?.parse(),
+            Backend::Postgres(pg) => Ok(pg.run(&stmt).await?.into_values()),
         }
     }
 

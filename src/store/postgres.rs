@@ -46,14 +46,16 @@ pub struct Rows {
 
 impl Rows {
     pub fn parse<T: DeserializeOwned>(&self) -> StoreResult<Vec<T>> {
-        self.rows.iter().map(|r| T::deserialize(r).map_err(|e| StoreError::Decode(e.to_string()))).collect()
+        super::decode_all(self.rows.clone())
+    }
+
+    /// The rows, as JSON objects.
+    pub fn into_values(self) -> Vec<Value> {
+        self.rows
     }
 
     pub fn first<T: DeserializeOwned>(&self) -> StoreResult<Option<T>> {
-        self.rows
-            .first()
-            .map(|r| T::deserialize(r).map_err(|e| StoreError::Decode(e.to_string())))
-            .transpose()
+        self.rows.first().map(|r| super::decode(r.clone())).transpose()
     }
 
     pub fn changes(&self) -> i64 {

@@ -48,7 +48,7 @@ use crate::api::Refine;
 #[cfg(target_arch = "wasm32")]
 use crate::domain::permissions::{require, PermissionQuery};
 #[cfg(target_arch = "wasm32")]
-use crate::domain::validate::{parse_with, Source, ValidationError};
+use crate::domain::validate::{decode, Source, ValidationError};
 #[cfg(target_arch = "wasm32")]
 use crate::http::{self, Incoming};
 #[cfg(target_arch = "wasm32")]
@@ -79,13 +79,19 @@ async fn read_body(req: &mut Request) -> Result<Value> {
 /// its cross-field rules.
 #[cfg(target_arch = "wasm32")]
 fn validate<T: serde::de::DeserializeOwned + Refine>(path: &'static str, value: Value) -> Result<T> {
-    let schema = crate::routes::edge::schema(OPENAPI, "Post", path)?;
-    let input: T = parse_with(schema.as_ref(), value, Source::Checked)?;
-    input.refine().map_err(|m| match m.split_once(": ") {
+    let value = crate::routes::edge::checked_input(OPENAPI, "Post", path, (value, Source::Checked))?;
+    let input: T = decode(value)?;
+    input.refine().map_err(refinement)?;
+    Ok(input)
+}
+
+/// A failed cross-field rule: `field: message` names its field (v2's envelope lists it).
+#[cfg(target_arch = "wasm32")]
+fn refinement(m: String) -> Error {
+    match m.split_once(": ") {
         Some((path, message)) if !path.contains(' ') => Error::Invalid(ValidationError::new(path, message)),
         _ => Error::BadRequest(m),
-    })?;
-    Ok(input)
+    }
 }
 
 /// The root key of `Authorization: Bearer <root key>`, authenticated (one boxed future for every
