@@ -11,26 +11,32 @@ pub fn json<T: Serialize>(value: &T, status: u16, pretty: bool) -> worker::Resul
     json_with(value, status, pretty, &[])
 }
 
-/// A JSON response with `status` and extra headers. The value becomes a `serde_json::Value`
-/// first, so each response type has one serializer, not one per output format.
+/// A JSON response with `status` and extra headers. Each response type has one serializer (to
+/// compact text); `?pretty` re-indents that text.
 pub fn json_with<T: Serialize>(
     value: &T,
     status: u16,
     pretty: bool,
     headers: &[(&str, &str)],
 ) -> worker::Result<Response> {
-    let value = serde_json::to_value(value).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    json_value(&value, status, pretty, headers)
+    json_text(serde_json::to_string(value), status, pretty, headers)
 }
 
-fn json_value(
-    value: &Value,
+#[inline(never)]
+fn json_text(
+    text: serde_json::Result<String>,
     status: u16,
     pretty: bool,
     headers: &[(&str, &str)],
 ) -> worker::Result<Response> {
-    let text = if pretty { serde_json::to_string_pretty(value) } else { serde_json::to_string(value) }
-        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let text = text.map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let text = if pretty {
+        serde_json::from_str::<Value>(&text)
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .map_err(|e| worker::Error::RustError(e.to_string()))?
+    } else {
+        text
+    };
     let mut resp = Response::ok(text)?.with_status(status);
     let h = resp.headers_mut();
     h.set("Content-Type", "application/json")?;
