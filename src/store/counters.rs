@@ -2,11 +2,18 @@
 //! fixed-window counters per (limit name, duration, window). Calls are synchronous, so a check
 //! and its counting cannot interleave with another request.
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use worker::{SqlStorage, SqlStorageValue};
+use serde_json::Value;
+use worker::{SqlCursor, SqlStorage, SqlStorageValue};
 
 use super::idempotency::Record;
 use super::StoreResult;
+
+/// The rows of `cursor` as `T` (decoded like every other row, by `domain::json`).
+fn rows<T: DeserializeOwned>(cursor: SqlCursor) -> StoreResult<Vec<T>> {
+    super::decode_all(cursor.to_array::<Value>()?)
+}
 
 fn int(v: i64) -> SqlStorageValue {
     SqlStorageValue::Integer(v)
@@ -35,13 +42,11 @@ pub fn init(sql: &SqlStorage) -> StoreResult<()> {
 /// are dropped first (indexed).
 pub fn record(sql: &SqlStorage, key: &str, now: i64) -> StoreResult<Option<(String, String)>> {
     sql.exec("DELETE FROM idempotency WHERE expires <= ?", vec![int(now)])?;
-    let rows: Vec<Record> = sql
-        .exec(
-            "SELECT fingerprint, reply FROM idempotency WHERE key = ?",
-            vec![SqlStorageValue::String(key.to_string())],
-        )?
-        .to_array()?;
-    Ok(rows.into_iter().next().map(|r: Record| (r.fingerprint, r.reply)))
+    let found: Vec<Record> = rows(sql.exec(
+        "SELECT fingerprint, reply FROM idempotency WHERE key = ?",
+        vec![SqlStorageValue::String(key.to_string())],
+    )?)?;
+    Ok(found.into_iter().next().map(|r: Record| (r.fingerprint, r.reply)))
 }
 
 /// Keeps the answer to the request of `key` until `expires`.
@@ -63,8 +68,8 @@ pub fn put_record(
 /// Drops the records expired at `now`; when the next one expires, if any is left.
 pub fn expire_records(sql: &SqlStorage, now: i64) -> StoreResult<Option<i64>> {
     sql.exec("DELETE FROM idempotency WHERE expires <= ?", vec![int(now)])?;
-    let rows: Vec<Next> = sql.exec("SELECT MIN(expires) AS reset FROM idempotency", None)?.to_array()?;
-    Ok(rows.first().and_then(|r| r.reset))
+    let next: Vec<Next> = rows(sql.exec("SELECT MIN(expires) AS reset FROM idempotency", None)?)?;
+    Ok(next.first().and_then(|r| r.reset))
 }
 
 /// When the next counter stops being needed (the end of the window after its own), if any is
@@ -76,9 +81,8 @@ struct Next {
 }
 
 pub fn next_reset(sql: &SqlStorage) -> StoreResult<Option<i64>> {
-    let rows: Vec<Next> =
-        sql.exec("SELECT MIN(reset + duration) AS reset FROM counters", None)?.to_array()?;
-    Ok(rows.first().and_then(|r| r.reset))
+    let next: Vec<Next> = rows(sql.exec("SELECT MIN(reset + duration) AS reset FROM counters", None)?)?;
+    Ok(next.first().and_then(|r| r.reset))
 }
 
 /// Drops the counters of windows that ended at or before `now` and are not the previous window
@@ -103,13 +107,11 @@ pub fn count(sql: &SqlStorage, name: &str, duration: i64, window: i64) -> StoreR
     struct Count {
         count: i64,
     }
-    let rows: Vec<Count> = sql
-        .exec(
-            "SELECT count FROM counters WHERE name = ? AND duration = ? AND window = ?",
-            vec![SqlStorageValue::String(name.to_string()), int(duration), int(window)],
-        )?
-        .to_array()?;
-    Ok(rows.first().map(|r| r.count).unwrap_or(0))
+    let found: Vec<Count> = rows(sql.exec(
+        "SELECT count FROM counters WHERE name = ? AND duration = ? AND window = ?",
+        vec![SqlStorageValue::String(name.to_string()), int(duration), int(window)],
+    )?)?;
+    Ok(found.first().map(|r| r.count).unwrap_or(0))
 }
 
 /// Stores the count of one window.
