@@ -94,7 +94,7 @@ impl Limiters {
     /// One request to an object and its reply's text (not generic: compiled once). The stub's
     /// own `fetch` is called and the reply read with `text()`: worker-rs's
     /// `Stub::fetch_with_request` builds the request through serde and reads the reply as a stream,
-    /// chunk by chunk, which cost a fifth of a rate-limited verification's CPU (issue 9).
+    /// chunk by chunk, which cost about a tenth of a rate-limited verification's CPU (issue 9).
     async fn send(&self, binding: &str, name: &str, body: &str) -> LimiterResult<String> {
         let unreachable = |e: worker::Error| LimiterError::Unreachable(e.to_string());
         let js = |e: JsValue| unreachable(worker::Error::from(e));
