@@ -267,7 +267,7 @@ describe("ratelimits.limit (v1)", () => {
     const objects = await kg.mf.getDurableObjectNamespace("RATE_LIMITER");
     let now = T + 3;
     const probe = async (name) => {
-      const r = await objects.get(objects.idFromName(name)).fetch("https://limiter/", { method: "POST", body: JSON.stringify({ limits: [], now }) });
+      const r = await objects.get(objects.idFromName(name)).fetch("https://limiter/", { method: "POST", body: JSON.stringify({ limits: [], now, report_size: true }) });
       assert.equal(r.status, 200);
       return (await r.json()).stored_bytes;
     };

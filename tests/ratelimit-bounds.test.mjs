@@ -94,6 +94,32 @@ describe("the rate limiter object", () => {
     assert.equal(reply.passed, true);
     assert.equal(reply.results[0].remaining, 0, "the refused requests gave no tokens back");
   });
+
+  test("under steady traffic the ended windows go: storage stays at a few windows' worth", async () => {
+    const rate = await kg.mf.getDurableObjectNamespace("RATE_LIMITER");
+    const object = rate.get(rate.idFromName(`steady-${Date.now()}`));
+    const start = Math.ceil(Date.now() / 1000) * 1000;
+    const send = async (now, extra = {}) => {
+      const limits = Array.from({ length: 20 }, (_, i) => ({ name: `limit-${i}-${"w".repeat(200)}`, limit: 5, duration: 1000, cost: 1 }));
+      const r = await object.fetch("https://limiter/", { method: "POST", body: JSON.stringify({ limits, now, ...extra }) });
+      assert.equal(r.status, 200);
+      return r.json();
+    };
+    // each request in a new window of its 20 limits (the clock moves on 1 s per request)
+    let early;
+    for (let w = 0; w < 40; w++) {
+      const reply = await send(start + w * 1000, { report_size: w === 3 || w === 39 });
+      assert.equal(reply.passed, true, `window ${w}`);
+      assert.equal(reply.results[0].remaining, 4, `window ${w} counts from zero`);
+      if (w === 3) early = reply.stored_bytes;
+      if (w === 39) {
+        assert.ok(early > 0 && reply.stored_bytes > 0, "the size is reported when asked");
+        assert.ok(reply.stored_bytes < early * 2, `40 windows take ${reply.stored_bytes} bytes, 4 took ${early}`);
+      }
+    }
+    // without report_size the reply does not measure the storage
+    assert.equal((await send(start + 40 * 1000)).stored_bytes, 0);
+  });
 });
 
 describe("an idle rate limiter gives its storage back", () => {
@@ -102,7 +128,7 @@ describe("an idle rate limiter gives its storage back", () => {
     const ns = await kg.mf.getDurableObjectNamespace("RATE_LIMITER");
     // the object's own view of its storage: a request that checks no limit
     const probe = async (name) => {
-      const r = await ns.get(ns.idFromName(name)).fetch("https://limiter/", { method: "POST", body: JSON.stringify({ limits: [], now: Date.now() }) });
+      const r = await ns.get(ns.idFromName(name)).fetch("https://limiter/", { method: "POST", body: JSON.stringify({ limits: [], now: Date.now(), report_size: true }) });
       assert.equal(r.status, 200);
       return (await r.json()).stored_bytes;
     };

@@ -162,13 +162,24 @@ impl Limiters {
         algorithm: Algorithm,
         idempotency: Option<Idempotency>,
     ) -> LimiterResult<RateReply> {
-        self.call(RATE, identifier, &RateRequest { limits, now, algorithm, refund: false, idempotency }).await
+        self.call(
+            RATE,
+            identifier,
+            &RateRequest { limits, now, algorithm, refund: false, idempotency, report_size: false },
+        )
+        .await
     }
 
     /// Takes back what [`Limiters::limit`] counted for `identifier` at `now`.
     pub async fn refund(&self, identifier: &str, limits: Vec<LimitCheck>, now: i64) -> LimiterResult<()> {
-        let request =
-            RateRequest { limits, now, algorithm: Algorithm::Fixed, refund: true, idempotency: None };
+        let request = RateRequest {
+            limits,
+            now,
+            algorithm: Algorithm::Fixed,
+            refund: true,
+            idempotency: None,
+            report_size: false,
+        };
         let _: RateReply = self.call(RATE, identifier, &request).await?;
         Ok(())
     }

@@ -145,6 +145,10 @@ pub struct RateRequest {
     /// With a key the object already answered, the request is answered again without counting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency: Option<Idempotency>,
+    /// Report the size of the object's storage in the reply (operators and tests ask; the worker
+    /// does not, so a verification does not pay for it).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub report_size: bool,
 }
 
 /// The rate limiter's answer: one result per limit, in order.
@@ -152,7 +156,7 @@ pub struct RateRequest {
 pub struct RateReply {
     pub passed: bool,
     pub results: Vec<LimitResult>,
-    /// The size of the object's storage after the request, in bytes.
+    /// The size of the object's storage after the request, in bytes (0 unless `report_size`).
     #[serde(default)]
     pub stored_bytes: i64,
     /// The answer of an earlier request with the same `Idempotency-Key` (nothing counted now).

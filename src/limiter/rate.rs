@@ -30,6 +30,9 @@ pub struct RateLimiter {
     clock: Cell<Option<(i64, i64)>>,
     /// When (on the object's clock) the alarm is set to fire.
     alarm_at: Cell<Option<i64>>,
+    /// No stored counter ends before this time (`None`: not known), so a request before it has
+    /// nothing to expire and skips the delete (`i64::MAX`: no counters).
+    gone_at: Cell<Option<i64>>,
 }
 
 fn real_now() -> i64 {
@@ -45,6 +48,7 @@ impl DurableObject for RateLimiter {
             ready: Cell::new(false),
             clock: Cell::new(None),
             alarm_at: Cell::new(None),
+            gone_at: Cell::new(None),
         };
         limiter.init();
         limiter
@@ -87,6 +91,7 @@ impl DurableObject for RateLimiter {
         }
         let next = counters::expire(&self.sql, now).and_then(|()| {
             let counter = counters::next_reset(&self.sql)?;
+            self.gone_at.set(Some(counter.unwrap_or(i64::MAX)));
             let record = counters::expire_records(&self.sql, now)?;
             Ok(counter.into_iter().chain(record).min())
         });
@@ -95,6 +100,7 @@ impl DurableObject for RateLimiter {
             None => {
                 self.state.storage().delete_all().await?;
                 self.ready.set(false);
+                self.gone_at.set(None);
             }
         }
         Response::ok("expired")
@@ -124,6 +130,26 @@ impl RateLimiter {
         Ok(())
     }
 
+    /// Drops the counters of ended windows (see [`counters::expire`]), unless none can have ended
+    /// since the object last looked; then learns when the next one will.
+    fn expire(&self, now: i64) -> StoreResult<()> {
+        if self.gone_at.get().is_some_and(|at| now < at) {
+            return Ok(());
+        }
+        counters::expire(&self.sql, now)?;
+        self.gone_at.set(Some(counters::next_reset(&self.sql)?.unwrap_or(i64::MAX)));
+        Ok(())
+    }
+
+    /// The size of the storage, when the request asks for it.
+    fn size(&self, request: &RateRequest) -> i64 {
+        if request.report_size {
+            self.sql.database_size() as i64
+        } else {
+            0
+        }
+    }
+
     /// Checks and counts synchronously: nothing else runs in this object meanwhile. A request
     /// with an `Idempotency-Key` this object answered is answered again without counting; its
     /// first answer is stored with the counts it made.
@@ -132,12 +158,12 @@ impl RateLimiter {
             self.init();
         }
         let now = request.now;
-        counters::expire(&self.sql, now)?;
+        self.expire(now)?;
         let decode = |e: serde_json::Error| StoreError::Decode(e.to_string());
         let idempotency = request.idempotency.as_ref().filter(|_| !request.refund);
         if let Some(idem) = idempotency {
             if let Some((fingerprint, reply)) = counters::record(&self.sql, &idem.key, now)? {
-                let stored_bytes = self.sql.database_size() as i64;
+                let stored_bytes = self.size(request);
                 if fingerprint != idem.fingerprint {
                     let reused = RateReply {
                         passed: false,
@@ -156,7 +182,7 @@ impl RateLimiter {
         if let Some(idem) = idempotency {
             let text = serde_json::to_string(&reply).map_err(decode)?;
             counters::put_record(&self.sql, &idem.key, &idem.fingerprint, &text, now + TTL_MS)?;
-            return Ok(RateReply { stored_bytes: self.sql.database_size() as i64, ..reply });
+            return Ok(RateReply { stored_bytes: self.size(request), ..reply });
         }
         Ok(reply)
     }
@@ -170,7 +196,7 @@ impl RateLimiter {
             return Ok(RateReply {
                 passed: true,
                 results: Vec::new(),
-                stored_bytes: self.sql.database_size() as i64,
+                stored_bytes: self.size(request),
                 replayed: false,
                 reused: false,
             });
@@ -190,14 +216,9 @@ impl RateLimiter {
             for (c, r) in request.limits.iter().zip(&results) {
                 let w = window(now, c.duration);
                 counters::put(&self.sql, &c.name, c.duration, w.index, r.next_count, w.reset)?;
+                self.gone_at.set(self.gone_at.get().map(|at| at.min(w.reset + c.duration)));
             }
         }
-        Ok(RateReply {
-            passed,
-            results,
-            stored_bytes: self.sql.database_size() as i64,
-            replayed: false,
-            reused: false,
-        })
+        Ok(RateReply { passed, results, stored_bytes: self.size(request), replayed: false, reused: false })
     }
 }
