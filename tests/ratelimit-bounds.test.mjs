@@ -95,6 +95,24 @@ describe("the rate limiter object", () => {
     assert.equal(reply.results[0].remaining, 0, "the refused requests gave no tokens back");
   });
 
+  test("a refund is taken back from the count the object holds", async () => {
+    const rate = await kg.mf.getDurableObjectNamespace("RATE_LIMITER");
+    const object = rate.get(rate.idFromName(`refund-${Date.now()}`));
+    const now = Date.now();
+    const send = async (extra = {}) => {
+      const limits = [{ name: "r", limit: 2, duration: 60_000, cost: 1 }];
+      const r = await object.fetch("https://limiter/", { method: "POST", body: JSON.stringify({ limits, now, ...extra }) });
+      assert.equal(r.status, 200);
+      return r.json();
+    };
+    assert.equal((await send()).results[0].remaining, 1);
+    assert.equal((await send({ refund: true })).passed, true);
+    // the refunded token counts again: two more pass, the third does not
+    assert.equal((await send()).results[0].remaining, 1, "the refund was taken back");
+    assert.equal((await send()).results[0].remaining, 0);
+    assert.equal((await send()).passed, false);
+  });
+
   test("under steady traffic the ended windows go: storage stays at a few windows' worth", async () => {
     const rate = await kg.mf.getDurableObjectNamespace("RATE_LIMITER");
     const object = rate.get(rate.idFromName(`steady-${Date.now()}`));

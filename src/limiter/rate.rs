@@ -10,7 +10,8 @@
 //! dropped on every request (an indexed delete), and an alarm at the next window end drops them
 //! when no request comes; once nothing is left the object deletes its storage altogether.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 
 use worker::{durable_object, Date, DurableObject, Env, Request, Response, SqlStorage, State};
 
@@ -33,6 +34,10 @@ pub struct RateLimiter {
     /// No stored counter ends before this time (`None`: not known), so a request before it has
     /// nothing to expire and skips the delete (`i64::MAX`: no counters).
     gone_at: Cell<Option<i64>>,
+    /// The counts this object has read or written, by (name, duration, window): what its storage
+    /// holds (0 for a window without a row; the object is the storage's only writer), so a
+    /// request reads memory after the first. Dropped with the windows they belong to.
+    counts: RefCell<HashMap<(String, i64, i64), i64>>,
 }
 
 fn real_now() -> i64 {
@@ -49,6 +54,7 @@ impl DurableObject for RateLimiter {
             clock: Cell::new(None),
             alarm_at: Cell::new(None),
             gone_at: Cell::new(None),
+            counts: RefCell::new(HashMap::new()),
         };
         limiter.init();
         limiter
@@ -89,9 +95,7 @@ impl DurableObject for RateLimiter {
         if !self.ready.get() {
             return Response::ok("idle");
         }
-        let next = counters::expire(&self.sql, now).and_then(|()| {
-            let counter = counters::next_reset(&self.sql)?;
-            self.gone_at.set(Some(counter.unwrap_or(i64::MAX)));
+        let next = self.expire_now(now).and_then(|counter| {
             let record = counters::expire_records(&self.sql, now)?;
             Ok(counter.into_iter().chain(record).min())
         });
@@ -101,6 +105,7 @@ impl DurableObject for RateLimiter {
                 self.state.storage().delete_all().await?;
                 self.ready.set(false);
                 self.gone_at.set(None);
+                self.counts.borrow_mut().clear();
             }
         }
         Response::ok("expired")
@@ -136,9 +141,35 @@ impl RateLimiter {
         if self.gone_at.get().is_some_and(|at| now < at) {
             return Ok(());
         }
+        self.expire_now(now).map(|_| ())
+    }
+
+    /// Drops the ended windows from storage and memory; when the next stored one ends, if any.
+    fn expire_now(&self, now: i64) -> StoreResult<Option<i64>> {
         counters::expire(&self.sql, now)?;
-        self.gone_at.set(Some(counters::next_reset(&self.sql)?.unwrap_or(i64::MAX)));
-        Ok(())
+        let stored = counters::next_reset(&self.sql)?;
+        let mut counts = self.counts.borrow_mut();
+        counts.retain(|(_, duration, window), _| gone(*duration, *window) > now);
+        let remembered = counts.keys().map(|(_, duration, window)| gone(*duration, *window)).min();
+        self.gone_at.set(Some(stored.into_iter().chain(remembered).min().unwrap_or(i64::MAX)));
+        Ok(stored)
+    }
+
+    /// The count of one window, from memory once read.
+    fn read_count(&self, name: &str, duration: i64, window: i64) -> StoreResult<i64> {
+        let key = (name.to_string(), duration, window);
+        if let Some(n) = self.counts.borrow().get(&key) {
+            return Ok(*n);
+        }
+        let n = counters::count(&self.sql, name, duration, window)?;
+        self.remember(key, n);
+        Ok(n)
+    }
+
+    fn remember(&self, key: (String, i64, i64), count: i64) {
+        let ends = gone(key.1, key.2);
+        self.counts.borrow_mut().insert(key, count);
+        self.gone_at.set(self.gone_at.get().map(|at| at.min(ends)));
     }
 
     /// The size of the storage, when the request asks for it.
@@ -191,7 +222,11 @@ impl RateLimiter {
         let now = request.now;
         if request.refund {
             for c in &request.limits {
-                counters::refund(&self.sql, &c.name, c.duration, window(now, c.duration).index, c.cost)?;
+                let index = window(now, c.duration).index;
+                counters::refund(&self.sql, &c.name, c.duration, index, c.cost)?;
+                if let Some(n) = self.counts.borrow_mut().get_mut(&(c.name.clone(), c.duration, index)) {
+                    *n = (*n - c.cost).max(0);
+                }
             }
             return Ok(RateReply {
                 passed: true,
@@ -206,19 +241,24 @@ impl RateLimiter {
             let index = window(now, c.duration).index;
             let previous = match request.algorithm {
                 Algorithm::Fixed => 0,
-                Algorithm::Sliding => counters::count(&self.sql, &c.name, c.duration, index - 1)?,
+                Algorithm::Sliding => self.read_count(&c.name, c.duration, index - 1)?,
             };
-            counts
-                .push(Counts { current: counters::count(&self.sql, &c.name, c.duration, index)?, previous });
+            counts.push(Counts { current: self.read_count(&c.name, c.duration, index)?, previous });
         }
         let (passed, results) = decide(&request.limits, &counts, now, request.algorithm);
         if passed {
             for (c, r) in request.limits.iter().zip(&results) {
                 let w = window(now, c.duration);
                 counters::put(&self.sql, &c.name, c.duration, w.index, r.next_count, w.reset)?;
-                self.gone_at.set(self.gone_at.get().map(|at| at.min(w.reset + c.duration)));
+                self.remember((c.name.clone(), c.duration, w.index), r.next_count);
             }
         }
         Ok(RateReply { passed, results, stored_bytes: self.size(request), replayed: false, reused: false })
     }
+}
+
+/// When the counter of `window` (of limits of `duration`) may go: the end of the window after it
+/// (the sliding answer still weighs the previous window), as [`counters::expire`] decides.
+fn gone(duration: i64, window: i64) -> i64 {
+    (window + 2).saturating_mul(duration.max(1))
 }
