@@ -3,7 +3,7 @@
 // KEYGATE_BACKEND=postgres, the Postgres build on a fresh Postgres database (see backend.mjs).
 // Also the helpers the test files share, each with one signature: methods of Keygate (createKey,
 // verify, getKey, creditsOf, seedLegacy, createIdentity, createPermission, counts, ...) and the
-// exported functions below it (ok, uniq, at, sha256, base58Decode, ...).
+// exported functions below it (ok, uniq, at, midWindow, sha256, base58Decode, ...).
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
@@ -318,6 +318,26 @@ export const uniq = (base = "user") => `${base}_${++seq}`;
 
 /** Headers that set the request's clock (UNSAFE_TEST_CLOCK) to `ms`. */
 export const at = (ms) => ({ "X-Test-Now": String(ms) });
+
+// Rate limits count in fixed windows aligned to the epoch ([k·d, (k+1)·d)): requests of one test
+// on the real clock may straddle a window's edge, and the next window rightly has fresh tokens.
+
+/** A time to pin a test's rate-limited requests to (`at(midWindow())` on each): the middle of a
+ * `durationMs` window, this one's when it is still ahead, else the next one's (never in the past,
+ * at most one window ahead). */
+export function midWindow(durationMs = 60_000) {
+  const now = Date.now();
+  const mid = Math.floor(now / durationMs) * durationMs + durationMs / 2;
+  return mid >= now ? mid : mid + durationMs;
+}
+
+/** Waits until at least `marginMs` of the current `durationMs` window are left, for the few tests
+ * that go through a client which cannot carry `X-Test-Now` (the SDKs' `ratelimits.limit` /
+ * `Ratelimit.limit`). */
+export async function awayFromWindowEdge(durationMs, marginMs = 20_000) {
+  const left = durationMs - (Date.now() % durationMs);
+  if (left < marginMs) await new Promise((r) => setTimeout(r, left + 50));
+}
 
 /** A call (or its promise) that must answer 200; returns the body. */
 export async function ok(res) {

@@ -7,7 +7,7 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { startKeygate, expectError, uniq } from "./helpers.mjs";
+import { startKeygate, expectError, uniq, at, midWindow } from "./helpers.mjs";
 import { sdk, v2, expectV2Error, workspaceV2 } from "./v2-helpers.mjs";
 
 let kg, s;
@@ -85,15 +85,16 @@ describe("keys.verifyKey (v1)", () => {
   test("credits and a rate limit: both are charged and counted once", async () => {
     const { key, keyId } = await creditsKey(s, 10);
     const ratelimits = [{ name: "burst", limit: 5, duration: 60_000 }];
+    const t = at(midWindow(60_000)); // every request in one window
     const k = randomUUID();
-    const first = await kg.verifyKey({ key, ratelimits }, idem(k));
+    const first = await kg.verifyKey({ key, ratelimits }, idem(k, t));
     assert.equal(first.body.code, "VALID", first.text);
     assert.equal(first.body.remaining, 9);
     assert.equal(first.body.ratelimit.remaining, 4);
-    const again = await kg.verifyKey({ key, ratelimits }, idem(k));
+    const again = await kg.verifyKey({ key, ratelimits }, idem(k, t));
     assert.deepEqual(outcome(again.body), outcome(first.body));
     assert.equal(replayed(again), true);
-    const plain = await kg.verifyKey({ key, ratelimits });
+    const plain = await kg.verifyKey({ key, ratelimits }, t);
     assert.equal(plain.body.remaining, 8, "the balance was charged once before");
     assert.equal(plain.body.ratelimit.remaining, 3, "the limit was counted once before");
     assert.equal(await remainingOf(s, keyId), 8);
@@ -160,7 +161,6 @@ describe("keys.verifyKey (v1)", () => {
     const { key, keyId } = await creditsKey(ctx, 10);
     const T = Date.now();
     const k = randomUUID();
-    const at = (ms) => ({ "X-Test-Now": String(ms) });
     assert.equal((await kg.verifyKey({ key }, idem(k, at(T)))).body.remaining, 9);
     const late = await kg.verifyKey({ key }, idem(k, at(T + DAY - 1)));
     assert.equal(late.body.remaining, 9);
@@ -227,37 +227,38 @@ describe("ratelimits.limit (v1)", () => {
   test("the counter counts once per key; 20 identical requests in flight count once", async () => {
     const namespace = uniq("idem-ns");
     const body = { namespace, identifier: "user", limit: 100, duration: 60_000 };
+    const t = at(midWindow(60_000)); // every request in one window
     const k = randomUUID();
-    const first = await limit(body, idem(k));
+    const first = await limit(body, idem(k, t));
     assert.equal(first.status, 200, first.text);
     assert.equal(first.body.remaining, 99);
-    const again = await limit(body, idem(k));
+    const again = await limit(body, idem(k, t));
     assert.deepEqual(again.body, first.body);
     assert.equal(replayed(again), true);
-    const burst = await Promise.all(Array.from({ length: 20 }, () => limit(body, idem(k))));
+    const burst = await Promise.all(Array.from({ length: 20 }, () => limit(body, idem(k, t))));
     assert.ok(burst.every((r) => r.body.remaining === 99 && replayed(r)));
     const k2 = randomUUID();
-    const burst2 = await Promise.all(Array.from({ length: 20 }, () => limit(body, idem(k2))));
+    const burst2 = await Promise.all(Array.from({ length: 20 }, () => limit(body, idem(k2, t))));
     assert.ok(burst2.every((r) => r.body.remaining === 98), JSON.stringify(burst2.map((r) => r.body)));
     assert.equal(burst2.filter(replayed).length, 19);
-    assert.equal((await limit(body)).body.remaining, 97, "counted once per key");
+    assert.equal((await limit(body, t)).body.remaining, 97, "counted once per key");
   });
 
   test("reuse for another limit or cost of the same identifier is refused and counts nothing", async () => {
     const namespace = uniq("idem-ns");
     const body = { namespace, identifier: "user", limit: 10, duration: 60_000 };
+    const t = at(midWindow(60_000)); // every request in one window
     const k = randomUUID();
-    assert.equal((await limit(body, idem(k))).body.remaining, 9);
-    expectError(assert, await limit({ ...body, cost: 2 }, idem(k)), 409, "CONFLICT", /Idempotency-Key/);
-    expectError(assert, await limit({ ...body, limit: 5 }, idem(k)), 409, "CONFLICT", /Idempotency-Key/);
-    assert.equal((await limit(body)).body.remaining, 8);
+    assert.equal((await limit(body, idem(k, t))).body.remaining, 9);
+    expectError(assert, await limit({ ...body, cost: 2 }, idem(k, t)), 409, "CONFLICT", /Idempotency-Key/);
+    expectError(assert, await limit({ ...body, limit: 5 }, idem(k, t)), 409, "CONFLICT", /Idempotency-Key/);
+    assert.equal((await limit(body, t)).body.remaining, 8);
   });
 
   test("records expire after 24 h, and an idle limiter gives their storage back", async () => {
     const namespace = uniq("idem-ns");
     const body = { namespace, identifier: "user", limit: 1000, duration: 1000 };
     const T = Date.now();
-    const at = (ms) => ({ "X-Test-Now": String(ms) });
     const k = randomUUID();
     assert.equal((await limit(body, idem(k, at(T)))).body.remaining, 999);
     assert.equal(replayed(await limit(body, idem(k, at(T + 1)))), true);
@@ -329,12 +330,13 @@ describe("v2", () => {
     assert.equal((await api.keys.getKey({ keyId: created.keyId })).data.credits.remaining, 15);
 
     const limitBody = { namespace: uniq("v2-idem"), identifier: "u", limit: 10, duration: 60_000 };
+    const t = at(midWindow(60_000)); // every request in one window
     const k2 = randomUUID();
-    const burst = await Promise.all(Array.from({ length: 20 }, () => api.ratelimit.limit(limitBody, { headers: { "Idempotency-Key": k2 } })));
+    const burst = await Promise.all(Array.from({ length: 20 }, () => api.ratelimit.limit(limitBody, { headers: idem(k2, t) })));
     assert.ok(burst.every((r) => r.data.success && r.data.remaining === 9), JSON.stringify(burst.map((r) => r.data)));
-    const plain = await v2(kg, "ratelimit.limit", limitBody, ctx.admin);
+    const plain = await v2(kg, "ratelimit.limit", limitBody, ctx.admin, t);
     assert.equal(plain.body.data.remaining, 8, "counted once");
-    const reuse = await v2(kg, "ratelimit.limit", { ...limitBody, cost: 2 }, ctx.admin, idem(k2));
+    const reuse = await v2(kg, "ratelimit.limit", { ...limitBody, cost: 2 }, ctx.admin, idem(k2, t));
     expectV2Error(assert, reuse, 409, undefined, /Idempotency-Key/);
   });
 });

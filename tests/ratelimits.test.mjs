@@ -1,7 +1,7 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startKeygate, expectError, ok, uniq, at } from "./helpers.mjs";
+import { startKeygate, expectError, ok, uniq, at, midWindow, awayFromWindowEdge } from "./helpers.mjs";
 
 let kg, s;
 before(async () => {
@@ -32,6 +32,9 @@ describe("ratelimits.limit", () => {
   test("through the SDK: creates the namespace on first use and counts", async () => {
     const unkey = kg.sdk(s.rootKey);
     const name = uniq("email.outbound");
+    // the SDK cannot carry X-Test-Now: the real clock, far enough from the window's end that
+    // both requests of user_123 fall in one window
+    await awayFromWindowEdge(60000);
     const before = Date.now();
     const first = await unkey.ratelimits.limit({ namespace: name, identifier: "user_123", limit: 3, duration: 60000 });
     assert.equal(first.error, undefined, JSON.stringify(first.error));
@@ -99,7 +102,8 @@ describe("ratelimits.limit", () => {
 
   test("cost: more than one token, zero to peek, too many is refused without counting", async () => {
     const name = uniq("cost");
-    const req = (cost) => limit({ namespace: name, identifier: "c", limit: 10, duration: 60000, cost });
+    const t = midWindow(60000); // every request in one window
+    const req = (cost) => limit({ namespace: name, identifier: "c", limit: 10, duration: 60000, cost }, s.rootKey, t);
     assert.deepEqual(pick(await ok(req(4))), { success: true, remaining: 6 });
     assert.deepEqual(pick(await ok(req(4))), { success: true, remaining: 2 });
     assert.deepEqual(pick(await ok(req(3))), { success: false, remaining: 2 });
@@ -384,7 +388,8 @@ describe("overrides applied by ratelimits.limit", () => {
     await namespace(name);
     await setOverride({ namespaceName: name, identifier: "user_*", limit: 2, duration: 60000 });
     await setOverride({ namespaceName: name, identifier: "user_vip", limit: 5, duration: 60000 });
-    const req = (identifier) => limit({ namespace: name, identifier, limit: 100, duration: 1000 });
+    const t = midWindow(60000); // the overrides' windows: user_42's three requests in one
+    const req = (identifier) => limit({ namespace: name, identifier, limit: 100, duration: 1000 }, s.rootKey, t);
     const vip = await ok(req("user_vip"));
     assert.equal(vip.limit, 5);
     assert.equal(vip.remaining, 4);
@@ -418,7 +423,8 @@ describe("overrides applied by ratelimits.limit", () => {
   test("changed and deleted overrides apply to the next request", async () => {
     const name = uniq("live");
     await namespace(name);
-    const req = () => limit({ namespace: name, identifier: "tenant_1", limit: 100, duration: 60000 });
+    const t = midWindow(60000); // every request in one window
+    const req = () => limit({ namespace: name, identifier: "tenant_1", limit: 100, duration: 60000 }, s.rootKey, t);
     await setOverride({ namespaceName: name, identifier: "tenant_1", limit: 1, duration: 60000 });
     assert.equal((await ok(req())).success, true);
     assert.equal((await ok(req())).success, false);
@@ -437,12 +443,13 @@ describe("overrides applied by ratelimits.limit", () => {
     await namespace(a);
     await namespace(b);
     await setOverride({ namespaceName: a, identifier: "same", limit: 1, duration: 60000 });
-    const inB = await ok(limit({ namespace: b, identifier: "same", limit: 10, duration: 60000 }));
+    const t = midWindow(60000); // every request in one window
+    const inB = await ok(limit({ namespace: b, identifier: "same", limit: 10, duration: 60000 }, s.rootKey, t));
     assert.deepEqual([inB.success, inB.limit, inB.remaining], [true, 10, 9]);
     // ... and so are the counters: the request in b did not count in a
-    const inA = await ok(limit({ namespace: a, identifier: "same", limit: 10, duration: 60000 }));
+    const inA = await ok(limit({ namespace: a, identifier: "same", limit: 10, duration: 60000 }, s.rootKey, t));
     assert.deepEqual([inA.success, inA.limit, inA.remaining], [true, 1, 0]);
-    assert.equal((await ok(limit({ namespace: a, identifier: "same", limit: 10, duration: 60000 }))).success, false);
-    assert.equal((await ok(limit({ namespace: b, identifier: "same", limit: 10, duration: 60000 }))).remaining, 8);
+    assert.equal((await ok(limit({ namespace: a, identifier: "same", limit: 10, duration: 60000 }, s.rootKey, t))).success, false);
+    assert.equal((await ok(limit({ namespace: b, identifier: "same", limit: 10, duration: 60000 }, s.rootKey, t))).remaining, 8);
   });
 });

@@ -5,8 +5,8 @@
 // v2 decide v1 verifications. Contract: shared/spec/decisions.md §5.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startKeygate } from "./helpers.mjs";
-import { sdk, workspaceV2, ratelimiter, awayFromWindowEdge } from "./v2-helpers.mjs";
+import { startKeygate, awayFromWindowEdge } from "./helpers.mjs";
+import { sdk, workspaceV2, ratelimiter } from "./v2-helpers.mjs";
 
 let kg;
 before(async () => {

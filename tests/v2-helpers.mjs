@@ -72,11 +72,3 @@ export async function workspaceV2(kg, permissions = ["*"]) {
   const { data } = await sdk(kg, admin).apis.createApi({ name: "v2-api" });
   return { workspaceId, admin, rootKey, apiId: data.apiId };
 }
-
-/** Waits until the wall clock is at least `marginMs` away from the next edge of a `durationMs`
- * window, for the few tests that go through a client which cannot carry `X-Test-Now` (a burst
- * that straddles two windows is judged by two windows). */
-export async function awayFromWindowEdge(durationMs, marginMs = 20_000) {
-  const left = durationMs - (Date.now() % durationMs);
-  if (left < marginMs) await new Promise((r) => setTimeout(r, left + 50));
-}

@@ -4,8 +4,8 @@
 // shared/spec/decisions.md §5 (sliding window over the counters v1 counts in too).
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startKeygate } from "./helpers.mjs";
-import { sdk, v2, expectV2Error, sdkError, errors, errors22, workspaceV2, ratelimiter, overrides, awayFromWindowEdge } from "./v2-helpers.mjs";
+import { startKeygate, awayFromWindowEdge } from "./helpers.mjs";
+import { sdk, v2, expectV2Error, sdkError, errors, errors22, workspaceV2, ratelimiter, overrides } from "./v2-helpers.mjs";
 
 let kg;
 before(async () => {

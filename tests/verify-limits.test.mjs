@@ -1,7 +1,7 @@
 // keys.verifyKey with rate limits (v1 §3.2 step 9) and identity credits (decisions.md §3).
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { startKeygate, expectError, at, uniq } from "./helpers.mjs";
+import { startKeygate, expectError, at, midWindow, uniq } from "./helpers.mjs";
 
 let kg, s;
 before(async () => {
@@ -15,12 +15,14 @@ after(async () => {
 describe("rate limits in verification", () => {
   test("the key's default limit applies automatically and is reported", async () => {
     const { key } = await kg.createKey(s, { ratelimit: { limit: 10, duration: 60000 } });
-    const r = await kg.verifyKey({ key, ratelimits: [{ name: "default" }] });
+    // both in one window (the real clock could cross into the next one between them)
+    const t = midWindow(60000);
+    const r = await kg.verifyKey({ key, ratelimits: [{ name: "default" }] }, at(t));
     assert.equal(r.body.valid, true);
     assert.equal(r.body.ratelimit.limit, 10);
     assert.equal(r.body.ratelimit.remaining, 9);
-    assert.ok(r.body.ratelimit.reset > Date.now());
-    assert.equal((await kg.verifyKey({ key })).body.ratelimit.remaining, 8);
+    assert.ok(r.body.ratelimit.reset > t);
+    assert.equal((await kg.verifyKey({ key }, at(t))).body.ratelimit.remaining, 8);
   });
 
   test("a limit of 0 rejects with the identity echoed", async () => {
@@ -58,10 +60,9 @@ describe("rate limits in verification", () => {
 
   test("several limits are all-or-nothing: a rejected request consumes no tokens", async () => {
     const { key } = await kg.createKey(s);
-    // one clock for the whole test, the middle of a 60 s window not yet begun or half gone: with
-    // the real clock the test could cross into the next window
-    const mid = Math.floor(Date.now() / 60000) * 60000 + 30000;
-    const clock = at(mid >= Date.now() ? mid : mid + 60000);
+    // one clock for the whole test, the middle of a 60 s window: with the real clock the test
+    // could cross into the next window
+    const clock = at(midWindow(60000));
     const a = { name: "a", limit: 10, duration: 60000 };
     const b = { name: "b", limit: 1, duration: 60000 };
     // b rejects cost 2, so a must not be charged either
@@ -113,7 +114,8 @@ describe("rate limits in verification", () => {
     await kg.createIdentity(s, { externalId, ratelimits: [{ name: "default", limit: 1, duration: 60000 }] });
     const k = await kg.createKey(s, { externalId, ratelimit: { limit: 3, duration: 60000 } });
     const codes = [];
-    for (let i = 0; i < 4; i++) codes.push((await kg.verifyKey({ key: k.key })).body.code);
+    const t = midWindow(60000); // all four in one window
+    for (let i = 0; i < 4; i++) codes.push((await kg.verifyKey({ key: k.key }, at(t))).body.code);
     assert.deepEqual(codes, ["VALID", "VALID", "VALID", "RATE_LIMITED"]);
   });
 

@@ -2,7 +2,7 @@
 // concurrency, refills, and the immediate effect of every balance change.
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { startKeygate, expectError, at, ok } from "./helpers.mjs";
+import { startKeygate, expectError, at, midWindow, ok } from "./helpers.mjs";
 
 let kg, s;
 before(async () => {
@@ -226,8 +226,9 @@ describe("credits", () => {
 
   test("a rate-limited verification spends no credits; legacy 0 with a ratelimit is USAGE_EXCEEDED", async () => {
     const k = await kg.createKey(s, { remaining: 10, ratelimit: { limit: 1, duration: 60000 } });
-    assert.equal((await kg.verifyKey({ key: k.key })).body.remaining, 9);
-    const limited = await kg.verifyKey({ key: k.key });
+    const t = midWindow(60000); // both in one window
+    assert.equal((await kg.verifyKey({ key: k.key }, at(t))).body.remaining, 9);
+    const limited = await kg.verifyKey({ key: k.key }, at(t));
     assert.equal(limited.body.code, "RATE_LIMITED");
     assert.equal(limited.body.remaining, undefined);
     assert.equal((await kg.creditsOf(k.keyId)).remaining, 9);
