@@ -10,7 +10,8 @@
 //
 // Options: --duration S (per measurement, default 5), --rounds R (default 3), --json FILE,
 // --backend d1|postgres (default d1; postgres: the Postgres build on a fresh database of the local
-// server scripts/bench.sh starts, bound as Hyperdrive, as the tests run it)
+// server scripts/bench.sh starts, bound as Hyperdrive, as the tests run it), --only TEXT (only
+// the scenarios whose name contains TEXT, e.g. "plain key"; for iterating, not for reports)
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,6 +29,7 @@ const arg = (name, dflt) => {
 const DURATION = Number(arg("--duration", 5));
 const ROUNDS = Number(arg("--rounds", 3));
 const JSON_OUT = arg("--json", null);
+const ONLY = arg("--only", null);
 const ADMIN_TOKEN = "bench-admin-token";
 const BASELINE_BODY = JSON.stringify({
   keyId: "key_0000000000000000",
@@ -249,6 +251,7 @@ async function main() {
       { name: "(JS worker → Durable Object)", keys: ["-"], connections: 32, ...verify, url: `${hop}/hop` },
       { name: "(JS worker → Durable Object + write)", keys: ["-"], connections: 32, ...verify, url: `${hop}/hop-write` },
     );
+    if (ONLY) scenarios.splice(0, scenarios.length, ...scenarios.filter((sc) => sc.name.includes(ONLY)));
     const base = { name: "baseline: hello-world JS worker", keys: ["-"], connections: 32, ...verify };
     const baseUrl = `${baseline}/v1/keys.verifyKey`;
     const urlOf = (sc) => sc.url ?? `${sc.base ?? keygate}/v1/${sc.name === "createKey" ? "keys.createKey" : "keys.verifyKey"}`;

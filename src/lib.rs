@@ -32,11 +32,25 @@ mod store_dialect;
 
 #[cfg(target_arch = "wasm32")]
 mod entry {
-    use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
+    use worker::wasm_bindgen::{self, prelude::wasm_bindgen, JsValue};
+    use worker::{event, web_sys, worker_sys, Context, Env, ScheduleContext, ScheduledEvent};
 
-    #[event(fetch)]
-    async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-        crate::app::serve(req, env, ctx).await
+    /// Serves one HTTP request: `src/app/entry.mjs` reads the body (`None`: its declared length
+    /// is over the limit) and turns the answer (`http::Answer::into_text`) into the runtime's
+    /// `Response`. worker-rs's own `fetch` event would do the same through its request and
+    /// response wrappers, which cost more than a warm verification: see docs/performance.md.
+    #[wasm_bindgen(wasm_bindgen_futures = worker::wasm_bindgen_futures, js_sys = worker::js_sys)]
+    pub async fn respond(
+        request: web_sys::Request,
+        body: Option<String>,
+        env: Env,
+        ctx: worker_sys::Context,
+    ) -> Result<String, JsValue> {
+        let req = crate::http::Req::new(request, body);
+        match crate::app::serve(req, env, Context::new(ctx)).await {
+            Ok(answer) => Ok(answer.into_text()),
+            Err(e) => Err(JsValue::from(e)),
+        }
     }
 
     #[event(scheduled)]

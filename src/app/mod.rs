@@ -2,11 +2,11 @@
 //! layer of its version (`/v2/*` to v2, everything else to v1); runs the cron. `http` (plumbing)
 //! and `routes` (wire layers) meet here and nowhere else.
 
-use worker::{Context, Date, Env, Method, Request, Response};
+use worker::{Context, Date, Env, Method};
 
 use crate::domain::idempotency;
 use crate::domain::ids::{new_id, IdKind};
-use crate::http::{self, Incoming};
+use crate::http::{self, Answer, Incoming, Req};
 use crate::routes::{edge, v1, v2};
 use crate::service::{maintenance, vault, Config, Ctx, Origin};
 
@@ -16,29 +16,27 @@ pub fn now_ms() -> i64 {
 }
 
 /// An OpenAPI document (generated at build time, see `routes::table`).
-fn openapi(document: &'static str) -> worker::Result<Response> {
-    let mut resp = Response::ok(document)?;
-    resp.headers_mut().set("Content-Type", "application/json")?;
-    Ok(resp)
+fn openapi(document: &'static str) -> worker::Result<Answer> {
+    Ok(Answer::new(200, Some("application/json"), document.to_string()))
 }
 
 /// Serves one request: every response carries `Unkey-Request-Id` and CORS headers.
-pub async fn serve(mut req: Request, env: Env, worker: Context) -> worker::Result<Response> {
+pub async fn serve(req: Req, env: Env, worker: Context) -> worker::Result<Answer> {
     let now = now_ms();
     let config = Config::of(&env);
-    let incoming = Incoming::read(&req, now, config.trust_true_client_ip)?;
-    let resp = route(&mut req, &env, worker, config, &incoming, now).await?;
-    http::finish(resp, &incoming.request_id)
+    let incoming = Incoming::read(&req, now, config.trust_true_client_ip);
+    let answer = route(&req, &env, worker, config, &incoming, now).await?;
+    Ok(http::finish(answer, &incoming.request_id))
 }
 
 async fn route(
-    req: &mut Request,
+    req: &Req,
     env: &Env,
     worker: Context,
     config: Config,
     incoming: &Incoming,
     now: i64,
-) -> worker::Result<Response> {
+) -> worker::Result<Answer> {
     if incoming.method == Method::Options {
         return http::preflight(req);
     }
@@ -59,7 +57,7 @@ async fn route(
         }
     };
     // a declared body over the limit is refused before anything else is read
-    if http::declared_too_large(req) {
+    if req.declared_too_large() {
         return error(&edge::too_large());
     }
     // Test hooks, honoured only with the `UNSAFE_TEST_CLOCK=1` binding (the Miniflare tests set
@@ -86,14 +84,14 @@ async fn route(
     ctx.test_fail = test_fail;
     let routed =
         if is_v2 { v2::dispatch(&ctx, req, incoming).await } else { v1::dispatch(&ctx, req, incoming).await };
-    let mut resp = match routed {
-        Some(resp) => resp?,
+    let mut answer = match routed {
+        Some(answer) => answer?,
         None => return http::not_found(),
     };
     if ctx.replayed.get() {
-        resp.headers_mut().set(idempotency::REPLAYED_HEADER, "true")?;
+        answer.set(idempotency::REPLAYED_HEADER, "true");
     }
-    Ok(resp)
+    Ok(answer)
 }
 
 /// The cron trigger at its scheduled time (unix ms): refills due credit balances in bulk, applies

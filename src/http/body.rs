@@ -1,7 +1,8 @@
 //! Request input as JSON: the body (bounded), or the query string.
 
 use serde_json::{Map, Value};
-use worker::Request;
+
+use super::Req;
 
 /// The largest request body keygate reads (1 MiB); larger ones are refused before parsing.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -15,33 +16,24 @@ pub enum BodyError {
     Malformed,
 }
 
-/// The declared `Content-Length` exceeds [`MAX_BODY_BYTES`].
-pub fn declared_too_large(req: &Request) -> bool {
-    super::header(req, "Content-Length")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
-}
-
-/// The JSON body; an empty body counts as `{}`. The size is checked before parsing (a body
-/// without `Content-Length` is measured as read).
-pub async fn body(req: &mut Request) -> Result<Value, BodyError> {
-    if declared_too_large(req) {
-        return Err(BodyError::TooLarge);
-    }
-    let text = req.text().await.map_err(|_| BodyError::Malformed)?;
+/// The JSON body; an empty body counts as `{}`. The size is checked before parsing: a body whose
+/// declared `Content-Length` is over the limit was never read (see [`Req`]), one without it is
+/// measured as read.
+pub fn body(req: &Req) -> Result<Value, BodyError> {
+    let text = req.body.as_deref().ok_or(BodyError::TooLarge)?;
     if text.len() > MAX_BODY_BYTES {
         return Err(BodyError::TooLarge);
     }
     if text.trim().is_empty() {
         return Ok(Value::Object(Map::new()));
     }
-    serde_json::from_str(&text).map_err(|_| BodyError::Malformed)
+    serde_json::from_str(text).map_err(|_| BodyError::Malformed)
 }
 
 /// The query string as an object of strings (a repeated name becomes an array).
-pub fn query(req: &Request) -> Value {
+pub fn query(req: &Req) -> Value {
     let mut map = Map::new();
-    for (k, v) in super::query_pairs(&req.inner().url()) {
+    for (k, v) in super::query_pairs(req.url()) {
         let v = Value::String(v.into_owned());
         match map.get_mut(k.as_ref()) {
             Some(Value::Array(items)) => items.push(v),

@@ -5,10 +5,11 @@
 mod body;
 mod response;
 
-pub use body::{body, declared_too_large, query, BodyError, MAX_BODY_BYTES};
-pub use response::{finish, json, json_with, method_not_allowed, not_found, preflight};
+pub use body::{body, query, BodyError, MAX_BODY_BYTES};
+pub use response::{finish, json, json_with, method_not_allowed, not_found, preflight, Answer};
 
-use worker::{Method, Request};
+use worker::web_sys;
+use worker::Method;
 
 use crate::domain::ids::{new_id, IdKind};
 
@@ -32,18 +33,46 @@ pub struct Incoming {
     pub accept: Option<String>,
 }
 
-pub fn header(req: &Request, name: &str) -> Option<String> {
-    header_of(req.headers(), name)
+/// A request as keygate reads it: the runtime's request (method, URL, headers) and its body, which
+/// the worker's entry (`src/app/entry.mjs`) has already read as text — `None` when the declared
+/// `Content-Length` is over [`MAX_BODY_BYTES`] and the body was left unread.
+pub struct Req {
+    raw: web_sys::Request,
+    url: String,
+    body: Option<String>,
 }
 
-fn header_of(headers: &worker::Headers, name: &str) -> Option<String> {
-    headers.get(name).ok().flatten().filter(|v| !v.is_empty())
+impl Req {
+    pub fn new(raw: web_sys::Request, body: Option<String>) -> Req {
+        Req { url: raw.url(), raw, body }
+    }
+
+    /// The declared `Content-Length` was over [`MAX_BODY_BYTES`] (the body was not read).
+    pub fn declared_too_large(&self) -> bool {
+        self.body.is_none()
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The path of the URL (the runtime's URL is serialised: the path starts at the first `/`
+    /// after the host and ends at `?` or `#`).
+    pub fn path(&self) -> &str {
+        let after_host = self.url.find("://").map_or(self.url.as_str(), |i| &self.url[i + 3..]);
+        let path = after_host.find('/').map_or("/", |i| &after_host[i..]);
+        path.split(['?', '#']).next().unwrap_or("/")
+    }
 }
 
-/// The request's method. worker-rs reads a method it does not know (e.g. `QUERY`) as GET; keygate
-/// reads it as REPORT instead, a method no route has, so it is a 405 (or 404), never a GET.
-fn method(req: &Request) -> Method {
-    let raw = req.inner().method();
+pub fn header(req: &Req, name: &str) -> Option<String> {
+    req.raw.headers().get(name).ok().flatten().filter(|v| !v.is_empty())
+}
+
+/// The request's method. A method worker-rs does not know (e.g. `QUERY`) is read as REPORT, a
+/// method no route has, so it is a 405 (or 404), never a GET.
+fn method(req: &Req) -> Method {
+    let raw = req.raw.method();
     match Method::from(raw.clone()) {
         m if m.as_ref().eq_ignore_ascii_case(&raw) => m,
         _ => Method::Report,
@@ -69,21 +98,21 @@ impl Incoming {
     /// sets on every request; `True-Client-IP` is whatever a client sends on ordinary zones and
     /// workers.dev, so it is read (first) only with `trust_true_client_ip`, for zones where
     /// Cloudflare fills it (Enterprise).
-    pub fn read(req: &Request, now: i64, trust_true_client_ip: bool) -> worker::Result<Incoming> {
-        let headers = req.headers();
-        let header = |name| header_of(headers, name);
+    pub fn read(req: &Req, now: i64, trust_true_client_ip: bool) -> Incoming {
+        let headers = req.raw.headers();
+        let header = |name| headers.get(name).ok().flatten().filter(|v: &String| !v.is_empty());
         let true_client_ip = || header("True-Client-IP").filter(|_| trust_true_client_ip);
         let authorization = header("Authorization");
-        Ok(Incoming {
+        Incoming {
             request_id: new_id(IdKind::Request, now).unwrap_or_else(|_| format!("req_{now}")),
             method: method(req),
-            path: req.path(),
-            pretty: query_pairs(&req.inner().url()).any(|(k, _)| k == "pretty"),
+            path: req.path().to_string(),
+            pretty: query_pairs(req.url()).any(|(k, _)| k == "pretty"),
             ip: true_client_ip().or_else(|| header("CF-Connecting-IP")),
             user_agent: header("User-Agent"),
             token: bearer(authorization.clone()),
             authorization,
             accept: header("Accept"),
-        })
+        }
     }
 }

@@ -1,13 +1,57 @@
-//! Responses: JSON (optionally pretty), the plain 404, CORS.
+//! Responses: JSON (optionally pretty), the plain 404, CORS. An [`Answer`] is what the worker's
+//! entry turns into the runtime's `Response`: it crosses the JS boundary as one string (one
+//! decode per request, rather than one per header name and value).
 
 use serde::Serialize;
 use serde_json::Value;
-use worker::{Request, Response};
 
-use super::header;
+use super::{header, Req};
+
+/// A response: status, headers (in order; a later one of the same name replaces an earlier one)
+/// and body text.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn new(status: u16, content_type: Option<&'static str>, body: String) -> Answer {
+        let headers = content_type.map(|t| ("Content-Type", t.to_string())).into_iter().collect();
+        Answer { status, headers, body }
+    }
+
+    /// Sets header `name` (replacing one of the same name).
+    pub fn set(&mut self, name: &'static str, value: impl Into<String>) {
+        let value = value.into();
+        match self.headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            Some(slot) => slot.1 = value,
+            None => self.headers.push((name, value)),
+        }
+    }
+
+    /// The answer as `src/app/entry.mjs` reads it: the status, one `name: value` line per header,
+    /// an empty line, the body — HTTP's own layout (a header value never holds a line break: the
+    /// runtime refuses one, and keygate's values are ids, numbers and fixed text).
+    pub fn into_text(self) -> String {
+        let size = self.headers.iter().map(|(n, v)| n.len() + v.len() + 3).sum::<usize>();
+        let mut out = String::with_capacity(8 + size + self.body.len());
+        out.push_str(&self.status.to_string());
+        for (name, value) in &self.headers {
+            out.push('\n');
+            out.push_str(name);
+            out.push_str(": ");
+            out.extend(value.chars().filter(|c| *c != '\n' && *c != '\r'));
+        }
+        out.push_str("\n\n");
+        out.push_str(&self.body);
+        out
+    }
+}
 
 /// A JSON response with `status`.
-pub fn json<T: Serialize>(value: &T, status: u16, pretty: bool) -> worker::Result<Response> {
+pub fn json<T: Serialize>(value: &T, status: u16, pretty: bool) -> worker::Result<Answer> {
     json_with(value, status, pretty, &[])
 }
 
@@ -17,8 +61,8 @@ pub fn json_with<T: Serialize>(
     value: &T,
     status: u16,
     pretty: bool,
-    headers: &[(&str, &str)],
-) -> worker::Result<Response> {
+    headers: &[(&'static str, &str)],
+) -> worker::Result<Answer> {
     json_text(serde_json::to_string(value), status, pretty, headers)
 }
 
@@ -27,8 +71,8 @@ fn json_text(
     text: serde_json::Result<String>,
     status: u16,
     pretty: bool,
-    headers: &[(&str, &str)],
-) -> worker::Result<Response> {
+    headers: &[(&'static str, &str)],
+) -> worker::Result<Answer> {
     let text = text.map_err(|e| worker::Error::RustError(e.to_string()))?;
     let text = if pretty {
         serde_json::from_str::<Value>(&text)
@@ -37,45 +81,43 @@ fn json_text(
     } else {
         text
     };
-    let mut resp = Response::ok(text)?.with_status(status);
-    let h = resp.headers_mut();
-    h.set("Content-Type", "application/json")?;
+    let mut reply = Answer::new(status, Some("application/json"), text);
     for (name, value) in headers {
-        h.set(name, value)?;
+        reply.set(name, *value);
     }
-    Ok(resp)
+    Ok(reply)
 }
 
+const PLAIN_TEXT: Option<&str> = Some("text/plain;charset=UTF-8");
+
 /// The plain-text 404 of unknown paths and methods (upstream's framework default).
-pub fn not_found() -> worker::Result<Response> {
-    Response::error("404 Not Found", 404)
+pub fn not_found() -> worker::Result<Answer> {
+    Ok(Answer::new(404, PLAIN_TEXT, "404 Not Found".into()))
 }
 
 /// The plain-text 405 of a known path asked with another method.
-pub fn method_not_allowed(allow: &str) -> worker::Result<Response> {
-    let mut resp = Response::error("Method Not Allowed", 405)?;
-    resp.headers_mut().set("Allow", allow)?;
-    Ok(resp)
+pub fn method_not_allowed(allow: &str) -> worker::Result<Answer> {
+    let mut reply = Answer::new(405, PLAIN_TEXT, "Method Not Allowed".into());
+    reply.set("Allow", allow);
+    Ok(reply)
 }
 
 /// The answer to a CORS preflight.
-pub fn preflight(req: &Request) -> worker::Result<Response> {
-    let mut resp = Response::empty()?.with_status(204);
-    let h = resp.headers_mut();
-    h.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")?;
-    h.set(
+pub fn preflight(req: &Req) -> worker::Result<Answer> {
+    let mut reply = Answer::new(204, None, String::new());
+    reply.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    reply.set(
         "Access-Control-Allow-Headers",
-        &header(req, "Access-Control-Request-Headers").unwrap_or_else(|| "*".into()),
-    )?;
-    h.set("Access-Control-Max-Age", "86400")?;
-    Ok(resp)
+        header(req, "Access-Control-Request-Headers").unwrap_or_else(|| "*".into()),
+    );
+    reply.set("Access-Control-Max-Age", "86400");
+    Ok(reply)
 }
 
 /// Every response carries the request id and CORS headers.
-pub fn finish(mut resp: Response, request_id: &str) -> worker::Result<Response> {
-    let headers = resp.headers_mut();
-    headers.set("Unkey-Request-Id", request_id)?;
-    headers.set("Access-Control-Allow-Origin", "*")?;
-    headers.set("Access-Control-Expose-Headers", "Unkey-Request-Id, Idempotent-Replayed")?;
-    Ok(resp)
+pub fn finish(mut reply: Answer, request_id: &str) -> Answer {
+    reply.set("Unkey-Request-Id", request_id);
+    reply.set("Access-Control-Allow-Origin", "*");
+    reply.set("Access-Control-Expose-Headers", "Unkey-Request-Id, Idempotent-Replayed");
+    reply
 }

@@ -10,12 +10,11 @@ use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
-use worker::Request;
 
 use crate::api::Refine;
 use crate::domain::permissions::PermissionQuery;
 use crate::domain::validate::{checked, decode, Source};
-use crate::http::{self, Incoming};
+use crate::http::{self, Incoming, Req};
 use crate::service::auth::{admin_access, authenticate, AdminAccess, Principal};
 use crate::service::{Ctx, Error, Result};
 
@@ -42,15 +41,11 @@ pub fn match_path(template: &'static str, path: &str) -> Option<Vec<(&'static st
 
 /// Reads the input of a route as JSON: the query string for GET, the body otherwise (at most
 /// [`http::MAX_BODY_BYTES`], measured before parsing), with the path parameters.
-pub async fn read_input(
-    req: &mut Request,
-    is_get: bool,
-    params: Vec<(&'static str, String)>,
-) -> Result<(Value, Source)> {
+pub fn read_input(req: &Req, is_get: bool, params: Vec<(&'static str, String)>) -> Result<(Value, Source)> {
     let (mut input, source) = if is_get {
         (http::query(req), Source::Query)
     } else {
-        let body = http::body(req).await.map_err(|e| match e {
+        let body = http::body(req).map_err(|e| match e {
             http::BodyError::TooLarge => too_large(),
             http::BodyError::Malformed => Error::bad_request("Malformed JSON in request body"),
         })?;

@@ -110,9 +110,9 @@ macro_rules! __route_table {
         #[cfg(target_arch = "wasm32")]
         pub async fn dispatch(
             ctx: &$crate::service::Ctx,
-            req: &mut worker::Request,
+            req: &$crate::http::Req,
             incoming: &$crate::http::Incoming,
-        ) -> Option<worker::Result<worker::Response>> {
+        ) -> Option<worker::Result<$crate::http::Answer>> {
             use $crate::routes::edge;
             $(
                 let params = edge::match_path($path, &incoming.path)
@@ -120,7 +120,7 @@ macro_rules! __route_table {
                 if let Some(params) = params.filter(|_| incoming.method == worker::Method::$method) {
                     $crate::__route_gate!($auth, ctx, incoming);
                     let run = async {
-                        let value = edge::read_input(req, incoming.method == worker::Method::Get, params).await?;
+                        let value = edge::read_input(req, incoming.method == worker::Method::Get, params)?;
                         let input: $req = edge::validate(OPENAPI, stringify!($method), $path, value)?;
                         let output: $resp = $crate::__route_call!($auth $( ($query) )?, ctx, incoming, input, $handler)?;
                         Ok::<_, $crate::service::Error>(output)

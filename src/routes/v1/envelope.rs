@@ -1,8 +1,6 @@
 //! The one mapping from service errors to the v1 error envelope
 //! (`{"error":{"code","docs","message","requestId"}}` with upstream's code → status table).
 
-use worker::Response;
-
 use crate::api::v1::common::{ErrorCode, ErrorEnvelope};
 use crate::domain::verify::Denial;
 use crate::http;
@@ -44,7 +42,7 @@ pub fn code_and_message(e: &Error, request_id: &str) -> (ErrorCode, String) {
 
 /// The error response (`Unkey-Request-Id` is added by the caller). keygate's own failures are
 /// logged with their detail and stable code.
-pub fn error(e: &Error, request_id: &str, pretty: bool) -> worker::Result<Response> {
+pub fn error(e: &Error, request_id: &str, pretty: bool) -> worker::Result<http::Answer> {
     let (code, message) = code_and_message(e, request_id);
     if code == ErrorCode::InternalServerError {
         worker::console_error!("{request_id}: {} ({e})", e.code());
@@ -53,7 +51,7 @@ pub fn error(e: &Error, request_id: &str, pretty: bool) -> worker::Result<Respon
 }
 
 /// 405 for a known path with another method: `Allow` lists the methods it has.
-pub fn method_not_allowed(allow: &str, request_id: &str, pretty: bool) -> worker::Result<Response> {
+pub fn method_not_allowed(allow: &str, request_id: &str, pretty: bool) -> worker::Result<http::Answer> {
     let code = ErrorCode::MethodNotAllowed;
     let message = format!("method not allowed, use {allow}");
     http::json_with(

@@ -1,8 +1,6 @@
 //! The one mapping from service errors to the v2 error envelope
 //! (`{"meta":{"requestId"},"error":{title, detail, status, type, errors?}}`, v2-api.md §1.6–1.7).
 
-use worker::Response;
-
 use crate::api::v2::{ErrorDetails, ErrorEnvelope, FieldError, ResponseMeta};
 use crate::domain::verify::Denial;
 use crate::http::{self, Incoming};
@@ -75,7 +73,7 @@ fn problem_json(accept: Option<&str>) -> bool {
 }
 
 /// The error response.
-pub fn error(e: &Error, incoming: &Incoming) -> worker::Result<Response> {
+pub fn error(e: &Error, incoming: &Incoming) -> worker::Result<http::Answer> {
     let (status, title, code) = classify(e);
     if status == 500 {
         worker::console_error!("{}: {} ({})", incoming.request_id, e, e.code());
@@ -107,7 +105,7 @@ pub fn error(e: &Error, incoming: &Incoming) -> worker::Result<Response> {
     };
     let mut resp = http::json(&body, status, incoming.pretty)?;
     if !matches!(e, Error::Invalid(_)) && problem_json(incoming.accept.as_deref()) {
-        resp.headers_mut().set("Content-Type", "application/problem+json")?;
+        resp.set("Content-Type", "application/problem+json");
     }
     Ok(resp)
 }

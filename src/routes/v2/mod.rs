@@ -37,7 +37,7 @@ use std::pin::Pin;
 #[cfg(any(test, target_arch = "wasm32"))]
 use serde_json::Value;
 #[cfg(target_arch = "wasm32")]
-use worker::{Method, Request, Response};
+use worker::Method;
 
 #[cfg(any(test, target_arch = "wasm32"))]
 use crate::api::v2::{self as api, Data, Empty, Liveness, MetaOnly, Page};
@@ -66,8 +66,8 @@ pub const OPENAPI: &str = include_str!("../../../openapi/v2.json");
 
 /// The JSON body of a request (one non-generic function for every route).
 #[cfg(target_arch = "wasm32")]
-async fn read_body(req: &mut Request) -> Result<Value> {
-    http::body(req).await.map_err(|e| match e {
+fn read_body(req: &http::Req) -> Result<Value> {
+    http::body(req).map_err(|e| match e {
         http::BodyError::TooLarge => crate::routes::edge::too_large(),
         http::BodyError::Malformed => {
             Error::Invalid(ValidationError::new("", "Malformed JSON in request body"))
@@ -129,14 +129,14 @@ macro_rules! route_table {
         => $handler:path, $req:ty => $resp:ty; )*) => {
         /// Runs the v2 route matching the request, if there is one.
         #[cfg(target_arch = "wasm32")]
-        pub async fn dispatch(ctx: &Ctx, req: &mut Request, incoming: &Incoming) -> Option<worker::Result<Response>> {
+        pub async fn dispatch(ctx: &Ctx, req: &http::Req, incoming: &Incoming) -> Option<worker::Result<http::Answer>> {
             $(
                 if incoming.path == $path {
                     if incoming.method != Method::Post {
                         return Some(http::method_not_allowed("POST"));
                     }
                     let run = async {
-                        let input = validate::<$req>($path, read_body(req).await?)?;
+                        let input = validate::<$req>($path, read_body(req)?)?;
                         let principal = root_key(ctx, incoming).await?;
                         authorize!($auth $( ( $($arg)* ) )?, principal, input);
                         let mut output: $resp = $handler(ctx, &principal, input).await?;
