@@ -75,24 +75,33 @@ export default {
 
 /** What one Durable Object hop costs in this runtime, whatever the code: a JavaScript worker that
  * forwards each request to one object (`/hop`: the object answers at once; `/hop-write`: it first
- * reads and writes a counter in its storage, as a deduction must). */
+ * reads and writes a counter in its storage, as a deduction must), through the object's `fetch`
+ * as keygate's limiters are called, or as a JS RPC method call (`/rpc`, `/rpc-write`: what that
+ * transport would gain). */
 const hopWorker = {
   name: "hop",
   modules: true,
-  script: `const BODY = ${JSON.stringify(BASELINE_BODY)};
-export class Hop {
-  constructor(state) { this.storage = state.storage; }
+  script: `import { DurableObject } from "cloudflare:workers";
+const BODY = ${JSON.stringify(BASELINE_BODY)};
+export class Hop extends DurableObject {
   async fetch(request) {
-    if (new URL(request.url).pathname === "/hop-write") {
-      this.storage.put("n", ((await this.storage.get("n")) ?? 0) + 1);
-    }
+    await this.spend(new URL(request.url).pathname === "/hop-write");
     return new Response(BODY, { headers: { "content-type": "application/json" } });
+  }
+  async spend(write) {
+    if (write) this.ctx.storage.put("n", ((await this.ctx.storage.get("n")) ?? 0) + 1);
+    return BODY;
   }
 }
 export default {
   async fetch(request, env) {
     await request.text();
-    return env.HOP.get(env.HOP.idFromName("one")).fetch(request.url);
+    const stub = env.HOP.get(env.HOP.idFromName("one"));
+    const path = new URL(request.url).pathname;
+    if (path.startsWith("/rpc")) {
+      return new Response(await stub.spend(path === "/rpc-write"), { headers: { "content-type": "application/json" } });
+    }
+    return stub.fetch(request.url);
   },
 };`,
   compatibilityDate: "2026-08-01",
@@ -250,6 +259,8 @@ async function main() {
     scenarios.push(
       { name: "(JS worker → Durable Object)", keys: ["-"], connections: 32, ...verify, url: `${hop}/hop` },
       { name: "(JS worker → Durable Object + write)", keys: ["-"], connections: 32, ...verify, url: `${hop}/hop-write` },
+      { name: "(JS worker → Durable Object, RPC)", keys: ["-"], connections: 32, ...verify, url: `${hop}/rpc` },
+      { name: "(JS worker → Durable Object + write, RPC)", keys: ["-"], connections: 32, ...verify, url: `${hop}/rpc-write` },
     );
     if (ONLY) scenarios.splice(0, scenarios.length, ...scenarios.filter((sc) => sc.name.includes(ONLY)));
     const base = { name: "baseline: hello-world JS worker", keys: ["-"], connections: 32, ...verify };
