@@ -66,7 +66,12 @@ impl Req {
 }
 
 pub fn header(req: &Req, name: &str) -> Option<String> {
-    req.raw.headers().get(name).ok().flatten().filter(|v| !v.is_empty())
+    header_of(&req.raw.headers(), name)
+}
+
+/// A header's value (an empty one counts as absent).
+fn header_of(headers: &web_sys::Headers, name: &str) -> Option<String> {
+    headers.get(name).ok().flatten().filter(|v| !v.is_empty())
 }
 
 /// The request's method. A method worker-rs does not know (e.g. `QUERY`) is read as REPORT, a
@@ -100,7 +105,7 @@ impl Incoming {
     /// Cloudflare fills it (Enterprise).
     pub fn read(req: &Req, now: i64, trust_true_client_ip: bool) -> Incoming {
         let headers = req.raw.headers();
-        let header = |name| headers.get(name).ok().flatten().filter(|v: &String| !v.is_empty());
+        let header = |name| header_of(&headers, name);
         let true_client_ip = || header("True-Client-IP").filter(|_| trust_true_client_ip);
         let authorization = header("Authorization");
         Incoming {
