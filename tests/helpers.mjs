@@ -61,7 +61,9 @@ export function keygateWorker(store, bindings) {
   };
 }
 
-export async function startKeygate({ adminToken = ADMIN_TOKEN, bindings = {} } = {}) {
+/** `direct`: also open a socket straight to the worker (`kg.direct`), where a client that hangs up
+ * cancels its request (Miniflare's own entry in front of `kg.url` does not pass that on). */
+export async function startKeygate({ adminToken = ADMIN_TOKEN, bindings = {}, direct = false } = {}) {
   // UNSAFE_TEST_CLOCK lets a request carry its time in `X-Test-Now` (never set outside tests)
   const vars = { UNSAFE_TEST_CLOCK: "1", ...bindings };
   if (adminToken !== null) vars.ADMIN_TOKEN = adminToken;
@@ -70,7 +72,7 @@ export async function startKeygate({ adminToken = ADMIN_TOKEN, bindings = {} } =
     ...(process.env.MF_LOG ? { log: new Log(LogLevel.DEBUG) } : {}),
     host: "127.0.0.1",
     port: 0,
-    workers: [keygateWorker(store, vars)],
+    workers: [{ ...keygateWorker(store, vars), ...(direct ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : {}) }],
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   // Postgres: the database was made from the migrated template
@@ -83,7 +85,9 @@ export async function startKeygate({ adminToken = ADMIN_TOKEN, bindings = {} } =
       await db.batch(statements.map((s) => db.prepare(s)));
     }
   }
-  return new Keygate(mf, url, db, adminToken, store.drop);
+  const kg = new Keygate(mf, url, db, adminToken, store.drop);
+  if (direct) kg.direct = (await mf.unsafeGetDirectURL("keygate")).toString().replace(/\/$/, "");
+  return kg;
 }
 
 export class Keygate {

@@ -9,6 +9,7 @@ pub fn parse_meta(stored: Option<&str>) -> Option<Meta> {
 }
 
 pub mod analytics;
+pub mod batch;
 pub mod credits;
 pub mod crypto;
 pub mod group_commit;

@@ -3,6 +3,9 @@
 
 use std::fmt;
 
+use futures_channel::oneshot;
+use std::rc::Rc;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -10,6 +13,7 @@ use wasm_bindgen::JsCast;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{web_sys, Env};
 
+use super::lane::{self, Next};
 use super::protocol::{Idempotency, RateReply, RateRequest, Reloaded, UsageOp, UsageReply};
 use crate::domain::credits::{Adjustment, Balance};
 use crate::domain::ratelimit::{Algorithm, LimitCheck};
@@ -49,8 +53,11 @@ impl fmt::Display for LimiterError {
 
 pub type LimiterResult<T> = Result<T, LimiterError>;
 
-/// The URL of every request to a limiter object (only the body matters).
+/// The URL of a request to a limiter object with one message (only the body matters).
 const LIMITER_URL: &str = "https://limiter/";
+/// The URL of a request with several messages, a line each (see `lane`).
+pub const BATCH_PATH: &str = "/batch";
+const BATCH_URL: &str = "https://limiter/batch";
 
 #[wasm_bindgen]
 extern "C" {
@@ -69,33 +76,97 @@ extern "C" {
 #[derive(Clone)]
 pub struct Limiters {
     env: Env,
+    /// The request being served: a batch of coalesced calls runs as its `waitUntil` task, so a
+    /// client that goes away does not cut the batch (and the calls of other requests in it) short.
+    background: Option<Rc<worker::Context>>,
 }
+
+/// The most batches one request's task sends for its lane in a row.
+const DRAIN_BATCHES: u32 = 8;
 
 const USAGE: &str = "USAGE_LIMITER";
 const RATE: &str = "RATE_LIMITER";
 
 impl Limiters {
-    pub fn new(env: Env) -> Self {
-        Limiters { env }
+    pub fn new(env: Env, background: Option<Rc<worker::Context>>) -> Self {
+        Limiters { env, background }
     }
 
-    /// Sends `message` to the object `name` of `binding` and decodes its reply.
+    /// Sends `message` to the object `name` of `binding` and decodes its reply. A `coalesced`
+    /// message joins the isolate's lane to that object (see `lane`): while a call to the object is
+    /// in flight it waits and goes with the others in the next batch.
     async fn call<Q: Serialize, R: DeserializeOwned>(
         &self,
-        binding: &str,
+        binding: &'static str,
         name: &str,
         message: &Q,
+        coalesced: bool,
     ) -> LimiterResult<R> {
         let body = serde_json::to_string(message).map_err(|e| LimiterError::Protocol(e.to_string()))?;
-        let text = self.send(binding, name, &body).await?;
+        let text = match coalesced {
+            true => self.send_coalesced(binding, name, body).await?,
+            false => self.send(binding, name, LIMITER_URL, &body).await?,
+        };
         crate::domain::json::from_str(&text).map_err(|e| LimiterError::Protocol(e.to_string()))
+    }
+
+    /// A call through the lane of its object (see `lane`): the call that finds no batch in
+    /// flight sends one (as a `waitUntil` task of its request, which a client that goes away
+    /// does not cut short); every call waits for its answer on its own timers.
+    async fn send_coalesced(&self, binding: &'static str, name: &str, body: String) -> LimiterResult<String> {
+        let object = format!("{binding}\n{name}");
+        let (waiting, mut lead) = lane::join(&object, body);
+        loop {
+            if std::mem::take(&mut lead) {
+                let (this, name, object) = (self.clone(), name.to_string(), object.clone());
+                let (done, sent) = oneshot::channel();
+                let flush = async move { this.flush(binding, &name, &object, done).await };
+                match &self.background {
+                    Some(ctx) => ctx.wait_until(flush),
+                    None => worker::wasm_bindgen_futures::spawn_local(flush),
+                }
+                // the leader's batch holds its own call: wait for that task (of this request)
+                let _ = sent.await;
+            }
+            match lane::next(&object, &waiting) {
+                Next::Answer(answer) => return answer,
+                Next::Lead => lead = true,
+                Next::Sleep(ms) => lane::sleep(ms).await,
+            }
+        }
+    }
+
+    /// Sends the lane's next batch (one call: its own message; more: a batch message), leaves
+    /// the answers for its calls and tells `done` (the leader, whose call is in it). Then, while
+    /// calls keep waiting, sends their batches too, up to [`DRAIN_BATCHES`] (a waiting call sends
+    /// the next after that: a `waitUntil` task is not meant to run for ever).
+    async fn flush(&self, binding: &str, name: &str, object: &str, done: oneshot::Sender<()>) {
+        let mut done = Some(done);
+        for round in 1..=DRAIN_BATCHES {
+            let batch = lane::take(object);
+            let answers = match batch.as_slice() {
+                [] => Vec::new(),
+                [one] => vec![self.send(binding, name, LIMITER_URL, one.body()).await],
+                calls => match self.send(binding, name, BATCH_URL, &lane::batch_body(calls)).await {
+                    Ok(text) => lane::batch_answers(&text),
+                    Err(e) => vec![Err(e); calls.len()],
+                },
+            };
+            let go_on = lane::answer(object, batch, answers, round < DRAIN_BATCHES);
+            if let Some(done) = done.take() {
+                let _ = done.send(());
+            }
+            if !go_on {
+                return;
+            }
+        }
     }
 
     /// One request to an object and its reply's text (not generic: compiled once). The stub's
     /// own `fetch` is called and the reply read with `text()`: worker-rs's
     /// `Stub::fetch_with_request` builds the request through serde and reads the reply as a stream,
     /// chunk by chunk, which cost about a tenth of a rate-limited verification's CPU (issue 9).
-    async fn send(&self, binding: &str, name: &str, body: &str) -> LimiterResult<String> {
+    async fn send(&self, binding: &str, name: &str, url: &str, body: &str) -> LimiterResult<String> {
         let unreachable = |e: worker::Error| LimiterError::Unreachable(e.to_string());
         let js = |e: JsValue| unreachable(worker::Error::from(e));
         let namespace = self.env.durable_object(binding).map_err(unreachable)?;
@@ -104,7 +175,7 @@ impl Limiters {
         let init = web_sys::RequestInit::new();
         init.set_method("POST");
         init.set_body(&JsValue::from_str(body));
-        let reply = JsFuture::from(stub.fetch(LIMITER_URL, &init).map_err(js)?).await.map_err(js)?;
+        let reply = JsFuture::from(stub.fetch(url, &init).map_err(js)?).await.map_err(js)?;
         let reply: web_sys::Response = reply.unchecked_into();
         let text =
             JsFuture::from(reply.text().map_err(js)?).await.map_err(js)?.as_string().unwrap_or_default();
@@ -122,8 +193,9 @@ impl Limiters {
         now: i64,
         idempotency: Option<Idempotency>,
     ) -> LimiterResult<UsageReply> {
+        let coalesced = idempotency.is_none();
         let op = UsageOp::Spend { balance: balance.clone(), cost, now, idempotency };
-        self.call(USAGE, balance.object_name(), &op).await
+        self.call(USAGE, balance.object_name(), &op, coalesced).await
     }
 
     /// Changes `balance` through its limiter (a refill due at `now` is applied first), with
@@ -137,19 +209,19 @@ impl Limiters {
         then: Vec<Stmt>,
     ) -> LimiterResult<UsageReply> {
         let op = UsageOp::Adjust { balance: balance.clone(), adjustment, now, idempotency, then };
-        self.call(USAGE, balance.object_name(), &op).await
+        self.call(USAGE, balance.object_name(), &op, false).await
     }
 
     /// Writes `stmts` (one transaction) through the limiter of `balance`, which reads storage
     /// again afterwards.
     pub async fn commit(&self, balance: &Balance, stmts: Vec<Stmt>) -> LimiterResult<()> {
-        let _: Reloaded = self.call(USAGE, balance.object_name(), &UsageOp::Commit { stmts }).await?;
+        let _: Reloaded = self.call(USAGE, balance.object_name(), &UsageOp::Commit { stmts }, false).await?;
         Ok(())
     }
 
     /// Makes the limiter of `balance` read storage again on its next request.
     pub async fn reload(&self, balance: &Balance) -> LimiterResult<()> {
-        let _: Reloaded = self.call(USAGE, balance.object_name(), &UsageOp::Reload).await?;
+        let _: Reloaded = self.call(USAGE, balance.object_name(), &UsageOp::Reload, false).await?;
         Ok(())
     }
 
@@ -162,12 +234,9 @@ impl Limiters {
         algorithm: Algorithm,
         idempotency: Option<Idempotency>,
     ) -> LimiterResult<RateReply> {
-        self.call(
-            RATE,
-            identifier,
-            &RateRequest { limits, now, algorithm, refund: false, idempotency, report_size: false },
-        )
-        .await
+        let coalesced = idempotency.is_none();
+        let request = RateRequest { limits, now, algorithm, refund: false, idempotency, report_size: false };
+        self.call(RATE, identifier, &request, coalesced).await
     }
 
     /// Takes back what [`Limiters::limit`] counted for `identifier` at `now`.
@@ -180,7 +249,7 @@ impl Limiters {
             idempotency: None,
             report_size: false,
         };
-        let _: RateReply = self.call(RATE, identifier, &request).await?;
+        let _: RateReply = self.call(RATE, identifier, &request, false).await?;
         Ok(())
     }
 }

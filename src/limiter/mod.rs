@@ -3,6 +3,7 @@
 
 pub mod client;
 mod gate;
+pub mod lane;
 pub mod protocol;
 pub mod rate;
 pub mod usage;

@@ -15,10 +15,21 @@ use std::collections::HashMap;
 
 use worker::{durable_object, Date, DurableObject, Env, Request, Response, SqlStorage, State};
 
+use super::client::BATCH_PATH;
 use super::protocol::{RateReply, RateRequest};
+use crate::domain::batch;
 use crate::domain::idempotency::TTL_MS;
 use crate::domain::ratelimit::{decide, window, Algorithm, Counts};
 use crate::store::{counters, StoreError, StoreResult};
+
+/// When the requests just answered want the alarm: the earliest time (`at`), and whether one found
+/// the set alarm already due on its clock (`now`: the last request's clock).
+#[derive(Default)]
+struct Alarm {
+    at: Option<i64>,
+    due: bool,
+    now: i64,
+}
 
 #[durable_object]
 pub struct RateLimiter {
@@ -61,30 +72,32 @@ impl DurableObject for RateLimiter {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        if req.path() == BATCH_PATH {
+            // the requests of a batch message from one isolate (a line each, see `lane`), decided
+            // in order with no await in between: their counts are written together
+            let text = req.text().await?;
+            let mut alarm = Alarm::default();
+            let answers = text
+                .lines()
+                .map(|line| {
+                    let request = crate::domain::json::from_str::<RateRequest>(line)
+                        .map_err(|e| format!("bad rate-limiter request: {e}"))?;
+                    self.answer(&request, &mut alarm).map_err(|(_, message)| message)
+                })
+                .collect();
+            self.set_alarm(alarm).await?;
+            return Response::ok(batch::answer_lines(answers));
+        }
         let request: RateRequest = match super::message(&mut req).await {
             Ok(r) => r,
             Err(e) => return Response::error(format!("bad rate-limiter request: {e}"), 400),
         };
-        // integers only (the message decodes as i64); a negative cost would give tokens back
-        if request.limits.iter().any(|c| c.cost < 0 || c.limit < 0 || c.duration < 1) {
-            return Response::error("bad rate-limiter request: negative cost or limit, or empty window", 400);
-        }
-        self.clock.set(Some((request.now, real_now())));
-        let reply = match self.limit(&request) {
+        let mut alarm = Alarm::default();
+        let reply = match self.answer(&request, &mut alarm) {
             Ok(reply) => reply,
-            Err(e) => return Response::error(e.to_string(), 500),
+            Err((status, message)) => return Response::error(message, status),
         };
-        // a new Idempotency-Key record expires after 24 h
-        let record_expiry =
-            request.idempotency.as_ref().filter(|_| !reply.replayed).map(|_| request.now + TTL_MS);
-        let next_reset = reply.results.iter().filter(|_| reply.passed).map(|r| r.reset).min();
-        // an alarm that the request's clock shows due (a clock moved on) fires now
-        let due = self.alarm_at.get().filter(|at| *at <= request.now).map(|_| request.now);
-        if let Some(next_reset) = next_reset.into_iter().chain(record_expiry).chain(due).min() {
-            if due.is_some() || self.alarm_at.get().is_none_or(|at| at > next_reset) {
-                self.schedule(next_reset, request.now).await?;
-            }
-        }
+        self.set_alarm(alarm).await?;
         Response::from_json(&reply)
     }
 
@@ -118,6 +131,37 @@ impl RateLimiter {
             Ok(()) => self.ready.set(true),
             Err(e) => worker::console_error!("rate limiter storage: {e}"),
         }
+    }
+
+    /// Checks and counts one request (failed: a status, 400 or 500, and the message why); notes
+    /// in `alarm` when the alarm should fire for it.
+    fn answer(&self, request: &RateRequest, alarm: &mut Alarm) -> Result<RateReply, (u16, String)> {
+        // integers only (the message decodes as i64); a negative cost would give tokens back
+        if request.limits.iter().any(|c| c.cost < 0 || c.limit < 0 || c.duration < 1) {
+            return Err((400, "bad rate-limiter request: negative cost or limit, or empty window".into()));
+        }
+        self.clock.set(Some((request.now, real_now())));
+        let reply = self.limit(request).map_err(|e| (500, e.to_string()))?;
+        // a new Idempotency-Key record expires after 24 h
+        let record_expiry =
+            request.idempotency.as_ref().filter(|_| !reply.replayed).map(|_| request.now + TTL_MS);
+        let next_reset = reply.results.iter().filter(|_| reply.passed).map(|r| r.reset).min();
+        // an alarm that the request's clock shows due (a clock moved on) fires now
+        let due = self.alarm_at.get().filter(|at| *at <= request.now).map(|_| request.now);
+        alarm.now = request.now;
+        alarm.due |= due.is_some();
+        alarm.at = next_reset.into_iter().chain(record_expiry).chain(due).chain(alarm.at).min();
+        Ok(reply)
+    }
+
+    /// Sets the alarm the answered requests asked for, unless an earlier one is set.
+    async fn set_alarm(&self, alarm: Alarm) -> worker::Result<()> {
+        if let Some(at) = alarm.at {
+            if alarm.due || self.alarm_at.get().is_none_or(|set| set > at) {
+                self.schedule(at, alarm.now).await?;
+            }
+        }
+        Ok(())
     }
 
     /// The object's clock (see `clock`).

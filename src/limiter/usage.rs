@@ -15,8 +15,10 @@ use futures_channel::oneshot;
 use serde::Serialize;
 use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
+use super::client::BATCH_PATH;
 use super::gate::Gate;
 use super::protocol::{Idempotency, Reloaded, UsageOp, UsageReply};
+use crate::domain::batch;
 use crate::domain::credits::{Adjustment, Balance, SpendOutcome};
 use crate::domain::group_commit::{Queue, Role};
 use crate::domain::idempotency::TTL_MS;
@@ -95,6 +97,10 @@ impl DurableObject for UsageLimiter {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        if req.path() == BATCH_PATH {
+            let text = req.text().await?;
+            return Response::ok(batch::answer_lines(self.spend_batch(&text).await));
+        }
         let op: UsageOp = match super::message(&mut req).await {
             Ok(op) => op,
             Err(e) => return Response::error(format!("bad usage-limiter request: {e}"), 400),
@@ -191,9 +197,53 @@ impl UsageLimiter {
         now: i64,
         idempotency: Option<Idempotency>,
     ) -> Result<UsageReply, String> {
-        let (tx, mut rx) = oneshot::channel();
-        let mut role =
-            self.queue.borrow_mut().join(Waiting { cost, now, idempotency: idempotency.clone(), reply: tx });
+        let (role, rx) = self.join(cost, now, idempotency.clone());
+        self.settle(&balance, cost, now, idempotency, role, rx).await
+    }
+
+    /// The spends of a batch message from one isolate (a line each, see `lane`), all joining the
+    /// queue at once, so they are decided and written together; an answer line each, in order.
+    async fn spend_batch(&self, text: &str) -> Vec<Result<UsageReply, String>> {
+        let mut spends = Vec::new();
+        for line in text.lines() {
+            spends.push(match crate::domain::json::from_str::<UsageOp>(line) {
+                Ok(UsageOp::Spend { balance, cost, now, idempotency: None }) if cost >= 0 => {
+                    let (role, rx) = self.join(cost, now, None);
+                    Ok((balance, cost, now, role, rx))
+                }
+                Ok(_) => {
+                    Err("a batch holds spends without an Idempotency-Key and with a cost >= 0".to_string())
+                }
+                Err(e) => Err(format!("bad usage-limiter request: {e}")),
+            });
+        }
+        // one at a time: the first spend still queued is always ahead of the later ones, so the
+        // lead can only come to the one being awaited
+        let mut answers = Vec::with_capacity(spends.len());
+        for spend in spends {
+            answers.push(match spend {
+                Ok((balance, cost, now, role, rx)) => self.settle(&balance, cost, now, None, role, rx).await,
+                Err(e) => Err(e),
+            });
+        }
+        answers
+    }
+
+    fn join(&self, cost: i64, now: i64, idempotency: Option<Idempotency>) -> (Role, oneshot::Receiver<Wake>) {
+        let (reply, rx) = oneshot::channel();
+        (self.queue.borrow_mut().join(Waiting { cost, now, idempotency, reply }), rx)
+    }
+
+    /// Waits for a queued spend's answer, leading the batches it is handed.
+    async fn settle(
+        &self,
+        balance: &Balance,
+        cost: i64,
+        now: i64,
+        idempotency: Option<Idempotency>,
+        mut role: Role,
+        mut rx: oneshot::Receiver<Wake>,
+    ) -> Result<UsageReply, String> {
         loop {
             if role == Role::Wait {
                 match (&mut rx).await {
@@ -213,7 +263,7 @@ impl UsageLimiter {
             {
                 let _pass = self.gate.enter().await;
                 let batch = self.queue.borrow_mut().take();
-                let rest = self.flush(&balance, batch).await;
+                let rest = self.flush(balance, batch).await;
                 self.queue.borrow_mut().requeue(rest);
             }
             self.hand_over();

@@ -139,9 +139,10 @@ impl Ctx {
         request_id: String,
         origin: Origin,
     ) -> Result<Ctx> {
+        let background = background.map(Rc::new);
         Ok(Ctx {
             store: Store::from_env(env)?,
-            limiters: Limiters::new(env.clone()),
+            limiters: Limiters::new(env.clone(), background.clone()),
             now,
             request_id,
             origin,
@@ -149,7 +150,7 @@ impl Ctx {
             idempotency_key: None,
             replayed: Cell::new(false),
             test_fail: None,
-            background: background.map(Rc::new),
+            background,
         })
     }
 
