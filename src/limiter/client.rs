@@ -2,10 +2,9 @@
 //! JSON reply) and the typed operations built on it.
 
 use std::fmt;
-
-use futures_channel::oneshot;
 use std::rc::Rc;
 
+use futures_channel::oneshot;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
