@@ -159,6 +159,24 @@ describe("credits", () => {
     assert.equal(v.credits, undefined);
   });
 
+  test("a verification stopped before its credit check shows the balance as it is now", async () => {
+    const ctx = await workspaceV2(kg);
+    const k = await key(ctx, { credits: { remaining: 5 }, ratelimits: [{ name: "calls", limit: 2, duration: 60_000, autoApply: true }] });
+    assert.equal((await verify(ctx, { key: k.key, credits: { cost: 3 } }, at(T))).credits, 2);
+    assert.equal((await verify(ctx, { key: k.key }, at(T + 1))).credits, 1);
+    // rate limited: nothing charged; the balance shown is 1 (the key was first read with 5)
+    const limited = await verify(ctx, { key: k.key }, at(T + 2));
+    assert.deepEqual([limited.code, limited.credits], ["RATE_LIMITED", 1]);
+    // a change through the API shows at once too
+    await sdk(kg, ctx.admin).keys.updateCredits({ keyId: k.keyId, operation: "set", value: 40 });
+    const after = await verify(ctx, { key: k.key }, at(T + 3));
+    assert.deepEqual([after.code, after.credits], ["RATE_LIMITED", 40]);
+    // disabled: the same
+    await sdk(kg, ctx.admin).keys.updateKey({ keyId: k.keyId, enabled: false });
+    const disabled = await verify(ctx, { key: k.key }, at(T + 60_000));
+    assert.deepEqual([disabled.code, disabled.credits], ["DISABLED", 40]);
+  });
+
   test("200 concurrent verifications against 1 credit: exactly 1 VALID", async () => {
     const ctx = await workspaceV2(kg);
     const k = await key(ctx, { credits: { remaining: 1 } });

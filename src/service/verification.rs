@@ -57,16 +57,23 @@ pub struct Verified {
 }
 
 impl Verified {
-    /// The balance to show: the one charged, else the stored balance the key would charge.
-    pub fn credits(&self) -> Option<i64> {
-        let k = &self.key.key;
+    /// The balance to show: the one charged, else the balance the key would charge as its usage
+    /// limiter holds it now (a spend of 0: nothing written, answered from the object's memory) —
+    /// not the verification cache's copy, which spends do not renew.
+    pub async fn credits(&self, ctx: &Ctx) -> Result<Option<i64>> {
         if self.charged {
-            return self.remaining;
+            return Ok(self.remaining);
         }
-        match (&k.identity_credit_id, &k.credit_id) {
-            (Some(_), _) => k.identity_credit_remaining,
-            (None, Some(_)) => k.credit_remaining,
-            (None, None) => k.remaining_requests,
+        let k = &self.key.key;
+        let chosen = Balance::choose(
+            k.identity_credit_id.as_deref(),
+            k.credit_id.as_deref(),
+            &k.id,
+            k.remaining_requests,
+        );
+        match chosen {
+            Some(balance) => Ok(ctx.limiters.spend(&balance, 0, ctx.now, None).await?.remaining),
+            None => Ok(None),
         }
     }
 

@@ -36,7 +36,6 @@ pub struct KeyRow {
     pub identity_external_id: Option<String>,
     pub identity_meta: Option<String>,
     pub identity_credit_id: Option<String>,
-    pub identity_credit_remaining: Option<i64>,
 }
 
 /// A rate limit configured on the key or on its identity.
@@ -105,7 +104,7 @@ SELECT k.id, k.key_auth_id, k.workspace_id, k.for_workspace_id, k.name, k.owner_
        (COALESCE(w.enabled, 0) <> 0 AND (k.for_workspace_id IS NULL OR COALESCE(fw.enabled, 0) <> 0)) AS workspaces_enabled,
        c.id AS credit_id, c.remaining AS credit_remaining,
        i.external_id AS identity_external_id, i.meta AS identity_meta,
-       ic.id AS identity_credit_id, ic.remaining AS identity_credit_remaining
+       ic.id AS identity_credit_id
 FROM keys k
 JOIN key_auth ka ON ka.id = k.key_auth_id AND ka.deleted_at_m IS NULL
 JOIN apis a ON a.key_auth_id = k.key_auth_id AND a.deleted_at_m IS NULL

@@ -98,8 +98,7 @@ fn not_found() -> VerifyKeyResponse {
     }
 }
 
-fn verified(v: Verified) -> VerifyKeyResponse {
-    let credits = v.credits();
+fn verified(v: Verified, credits: Option<i64>) -> VerifyKeyResponse {
     let identity_limits: Vec<RatelimitResponse> = v
         .identity_limits()
         .into_iter()
@@ -167,7 +166,10 @@ pub async fn verify_key(ctx: &Ctx, p: &Principal, req: VerifyKeyRequest) -> Resu
         algorithm: Algorithm::Sliding,
     };
     Ok(Data::of(match verification::verify_as(ctx, p, &input, req.migration_id.as_deref()).await? {
-        Some(v) => verified(v),
+        Some(v) => {
+            let credits = v.credits(ctx).await?;
+            verified(v, credits)
+        }
         None => not_found(),
     }))
 }
