@@ -7,6 +7,7 @@
 //! - `service`: the operations and every rule that is not wire shape.
 //! - `limiter`: the usage- and rate-limiter Durable Objects and their client.
 //! - `store`: all SQL.
+//! - `background`: work that outlives a request's answer (a leaf, used by `service` and `limiter`).
 //! - `api` (wire types) and `domain` (pure logic) build for any target and are unit-tested
 //!   natively; the rest needs the Workers runtime and builds for wasm32 only.
 
@@ -15,6 +16,8 @@ pub mod domain;
 
 #[cfg(target_arch = "wasm32")]
 mod app;
+#[cfg(target_arch = "wasm32")]
+mod background;
 #[cfg(target_arch = "wasm32")]
 mod http;
 #[cfg(target_arch = "wasm32")]

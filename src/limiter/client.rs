@@ -2,7 +2,6 @@
 //! JSON reply) and the typed operations built on it.
 
 use std::fmt;
-use std::rc::Rc;
 
 use futures_channel::oneshot;
 use serde::de::DeserializeOwned;
@@ -14,6 +13,7 @@ use worker::{web_sys, Env};
 
 use super::lane::{self, Next};
 use super::protocol::{Idempotency, RateReply, RateRequest, Reloaded, UsageOp, UsageReply};
+use crate::background::Background;
 use crate::domain::credits::{Adjustment, Balance};
 use crate::domain::ratelimit::{Algorithm, LimitCheck};
 use crate::store::Stmt;
@@ -77,7 +77,7 @@ pub struct Limiters {
     env: Env,
     /// The request being served: a batch of coalesced calls runs as its `waitUntil` task, so a
     /// client that goes away does not cut the batch (and the calls of other requests in it) short.
-    background: Option<Rc<worker::Context>>,
+    background: Background,
 }
 
 /// The most batches one request's task sends for its lane in a row.
@@ -87,7 +87,7 @@ const USAGE: &str = "USAGE_LIMITER";
 const RATE: &str = "RATE_LIMITER";
 
 impl Limiters {
-    pub fn new(env: Env, background: Option<Rc<worker::Context>>) -> Self {
+    pub fn new(env: Env, background: Background) -> Self {
         Limiters { env, background }
     }
 
@@ -120,10 +120,7 @@ impl Limiters {
                 let (this, name, object) = (self.clone(), name.to_string(), object.clone());
                 let (done, sent) = oneshot::channel();
                 let flush = async move { this.flush(binding, &name, &object, done).await };
-                match &self.background {
-                    Some(ctx) => ctx.wait_until(flush),
-                    None => worker::wasm_bindgen_futures::spawn_local(flush),
-                }
+                self.background.defer(flush);
                 // the leader's batch holds its own call: wait for that task (of this request)
                 let _ = sent.await;
             }

@@ -23,10 +23,10 @@ pub mod workspaces;
 
 use std::cell::Cell;
 use std::future::Future;
-use std::rc::Rc;
 
 pub use error::{AuthFailure, Error, Resource, Result};
 
+use crate::background::Background;
 use crate::limiter::Limiters;
 use crate::store::Store;
 
@@ -127,7 +127,7 @@ pub struct Ctx {
     /// Test hook (`X-Test-Fail`, only with `UNSAFE_TEST_CLOCK=1`): the point where the request
     /// fails on purpose, after what it changed is written (`after-commit`).
     pub test_fail: Option<String>,
-    background: Option<Rc<worker::Context>>,
+    background: Background,
 }
 
 impl Ctx {
@@ -139,7 +139,7 @@ impl Ctx {
         request_id: String,
         origin: Origin,
     ) -> Result<Ctx> {
-        let background = background.map(Rc::new);
+        let background = Background::new(background);
         Ok(Ctx {
             store: Store::from_env(env)?,
             limiters: Limiters::new(env.clone(), background.clone()),
@@ -164,9 +164,6 @@ impl Ctx {
 
     /// Runs `work` after the response (or now, when there is no request to outlive).
     pub fn defer(&self, work: impl Future<Output = ()> + 'static) {
-        match &self.background {
-            Some(ctx) => ctx.wait_until(work),
-            None => worker::wasm_bindgen_futures::spawn_local(work),
-        }
+        self.background.defer(work);
     }
 }

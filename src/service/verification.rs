@@ -8,7 +8,6 @@ use std::rc::Rc;
 use super::auth::Principal;
 use super::{analytics, idempotency, keycache, Ctx, Error, Result};
 use crate::domain::analytics::Event;
-use crate::domain::credits::Balance;
 use crate::domain::keys::hash_key;
 use crate::domain::permissions::{require, PermissionQuery, QuerySyntaxError};
 use crate::domain::ratelimit::{
@@ -64,14 +63,7 @@ impl Verified {
         if self.charged {
             return Ok(self.remaining);
         }
-        let k = &self.key.key;
-        let chosen = Balance::choose(
-            k.identity_credit_id.as_deref(),
-            k.credit_id.as_deref(),
-            &k.id,
-            k.remaining_requests,
-        );
-        match chosen {
+        match self.key.key.balance() {
             Some(balance) => Ok(ctx.limiters.spend(&balance, 0, ctx.now, None).await?.remaining),
             None => Ok(None),
         }
@@ -186,9 +178,7 @@ async fn check(ctx: &Ctx, key: Rc<LoadedKey>, input: &VerifyInput) -> Result<Ver
         }
     }
     let k = &v.key.key;
-    if let Some(balance) =
-        Balance::choose(k.identity_credit_id.as_deref(), k.credit_id.as_deref(), &k.id, k.remaining_requests)
-    {
+    if let Some(balance) = k.balance() {
         let claim = ctx.idempotency_key.as_ref().and_then(|_| {
             idempotency::claim(ctx, &k.workspace_id, &["verifyKey.credits", &k.id, &input.cost.to_string()])
         });

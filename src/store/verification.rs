@@ -5,6 +5,7 @@
 use serde::Deserialize;
 
 use super::{int_bool, results, Store, StoreResult};
+use crate::domain::credits::Balance;
 use crate::domain::ratelimit::Configured;
 use crate::domain::verify::KeyFacts;
 use crate::stmt;
@@ -60,6 +61,18 @@ pub struct LoadedKey {
     /// Role names.
     pub roles: Vec<String>,
     pub ratelimits: Vec<KeyLimitRow>,
+}
+
+impl KeyRow {
+    /// The balance a verification of this key charges (see `Balance::choose`), if any.
+    pub fn balance(&self) -> Option<Balance> {
+        Balance::choose(
+            self.identity_credit_id.as_deref(),
+            self.credit_id.as_deref(),
+            &self.id,
+            self.remaining_requests,
+        )
+    }
 }
 
 impl KeyLimitRow {
