@@ -77,7 +77,8 @@ export default {
  * forwards each request to one object (`/hop`: the object answers at once; `/hop-write`: it first
  * reads and writes a counter in its storage, as a deduction must), through the object's `fetch`
  * as keygate's limiters are called, or as a JS RPC method call (`/rpc`, `/rpc-write`: what that
- * transport would gain). */
+ * transport would gain). `/many`, `/many-write`: the same, each request to the object named by
+ * its body's `key` (one object per balance, as keygate's credits over many keys). */
 const hopWorker = {
   name: "hop",
   modules: true,
@@ -95,13 +96,13 @@ export class Hop extends DurableObject {
 }
 export default {
   async fetch(request, env) {
-    await request.text();
-    const stub = env.HOP.get(env.HOP.idFromName("one"));
+    const body = await request.text();
     const path = new URL(request.url).pathname;
+    const stub = env.HOP.get(env.HOP.idFromName(path.startsWith("/many") ? JSON.parse(body).key : "one"));
     if (path.startsWith("/rpc")) {
       return new Response(await stub.spend(path === "/rpc-write"), { headers: { "content-type": "application/json" } });
     }
-    return stub.fetch(request.url);
+    return stub.fetch(request.url.replace("/many", "/hop"));
   },
 };`,
   compatibilityDate: "2026-08-01",
@@ -163,6 +164,20 @@ function wrk(url, { connections, seconds, keys, body, expect, auth = "" }) {
       resolve(r);
     });
   });
+}
+
+/** One request per key of `sc` (32 at a time), each checked like a measured one. */
+async function visitAll(url, sc) {
+  let next = 0;
+  const visitor = async () => {
+    while (next < sc.keys.length) {
+      const body = sc.body.replace("%KEY%", sc.keys[next++]);
+      const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body });
+      const text = await r.text();
+      if (r.status !== 200 || !text.includes(sc.expect)) throw new Error(`warm-up of ${sc.name}: ${r.status} ${text}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, visitor));
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -232,6 +247,7 @@ async function main() {
       many.push(...(await Promise.all(Array.from({ length: 50 }, () => create({ remaining: big })))));
     }
     const verify = { body: '{"key":"%KEY%"}', expect: '"valid":true' };
+    const objects = Array.from({ length: 1000 }, (_, i) => `balance-${i}`);
     const scenarios = [
       { name: "verify, plain key", keys: [await create({})], connections: 32, ...verify },
       // the same with the verification cache off (VERIFY_CACHE_TTL_MS=0: storage read every time)
@@ -261,13 +277,17 @@ async function main() {
       { name: "(JS worker → Durable Object + write)", keys: ["-"], connections: 32, ...verify, url: `${hop}/hop-write` },
       { name: "(JS worker → Durable Object, RPC)", keys: ["-"], connections: 32, ...verify, url: `${hop}/rpc` },
       { name: "(JS worker → Durable Object + write, RPC)", keys: ["-"], connections: 32, ...verify, url: `${hop}/rpc-write` },
+      { name: "(JS worker → 1,000 Durable Objects)", keys: objects, connections: 32, ...verify, url: `${hop}/many` },
+      { name: "(JS worker → 1,000 Durable Objects + write)", keys: objects, connections: 32, ...verify, url: `${hop}/many-write` },
     );
     if (ONLY) scenarios.splice(0, scenarios.length, ...scenarios.filter((sc) => sc.name.includes(ONLY)));
     const base = { name: "baseline: hello-world JS worker", keys: ["-"], connections: 32, ...verify };
     const baseUrl = `${baseline}/v1/keys.verifyKey`;
     const urlOf = (sc) => sc.url ?? `${sc.base ?? keygate}/v1/${sc.name === "createKey" ? "keys.createKey" : "keys.verifyKey"}`;
 
-    // warm up every code path and object
+    // warm up every code path and object: first one request per key (a scenario over many keys
+    // would otherwise measure objects started and keys read for the first time), then wrk
+    for (const sc of scenarios.filter((sc) => sc.keys.length > 1)) await visitAll(urlOf(sc), sc);
     await wrk(baseUrl, { ...base, seconds: 2 });
     for (const sc of scenarios) await wrk(urlOf(sc), { ...sc, seconds: 2 });
 
