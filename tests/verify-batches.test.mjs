@@ -73,9 +73,33 @@ describe("verifications in batches", () => {
     assert.equal((await kg.getKey(s, keyId)).remaining, 910);
   });
 
+  test("credits and a rate limit, credits running out: each verification the limit lets through is charged on its own, no other", async () => {
+    // the spend rides on the rate-limit check (sent by whoever receives the check's answer)
+    const { key, keyId } = await kg.createKey(s, { remaining: 50, ratelimit: { limit: 90, duration: 60_000 } });
+    const t = midWindow(60_000);
+    const answers = await Promise.all(range(150).map(() => kg.verify(key, {}, at(t))));
+    const valid = answers.filter((a) => a.valid);
+    assert.equal(valid.length, 50);
+    assert.deepEqual(valid.map((a) => a.remaining).sort((a, b) => a - b), range(50));
+    assert.equal(answers.filter((a) => a.code === "USAGE_EXCEEDED").length, 40);
+    assert.equal(answers.filter((a) => a.code === "RATE_LIMITED").length, 60);
+    // what the limit let through (90) was counted, and only that
+    const counted = answers.filter((a) => a.code !== "RATE_LIMITED").map((a) => a.ratelimit.remaining).sort((a, b) => a - b);
+    assert.deepEqual(counted, range(90));
+    assert.equal((await kg.getKey(s, keyId)).remaining, 0);
+    const next = await kg.verify(key, {}, at(t));
+    assert.equal(next.code, "RATE_LIMITED");
+    assert.equal((await kg.getKey(s, keyId)).remaining, 0);
+  });
+
   for (const [name, opts, used] of [
     ["credits", { remaining: 1_000_000 }, (k) => 1_000_000 - k.remaining],
     ["a rate limit", { ratelimit: { limit: 1_000_000, duration: 3_600_000 } }, null],
+    [
+      "credits and a rate limit",
+      { remaining: 1_000_000, ratelimit: { limit: 1_000_000, duration: 3_600_000 } },
+      (k) => 1_000_000 - k.remaining,
+    ],
   ]) {
     test(`${name}: clients that hang up mid-verification leave the next verifications working, nothing counted twice`, async () => {
       const { key, keyId } = await kg.createKey(s, opts);

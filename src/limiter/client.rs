@@ -80,6 +80,24 @@ pub struct Limiters {
     background: Background,
 }
 
+/// The lane of the object `name` of `binding` (see `lane`).
+fn lane_of(binding: &str, name: &str) -> String {
+    format!("{binding}\n{name}")
+}
+
+fn encode<Q: Serialize>(message: &Q) -> LimiterResult<String> {
+    serde_json::to_string(message).map_err(|e| LimiterError::Protocol(e.to_string()))
+}
+
+fn decode<R: DeserializeOwned>(text: &str) -> LimiterResult<R> {
+    crate::domain::json::from_str(text).map_err(|e| LimiterError::Protocol(e.to_string()))
+}
+
+/// A rate limiter's answer that lets the chained spend go (see [`Limiters::limit_then_spend`]).
+fn passed(text: &str) -> bool {
+    decode::<RateReply>(text).is_ok_and(|reply| reply.passed)
+}
+
 /// The most batches one request's task sends for its lane in a row.
 const DRAIN_BATCHES: u32 = 8;
 
@@ -101,43 +119,53 @@ impl Limiters {
         message: &Q,
         coalesced: bool,
     ) -> LimiterResult<R> {
-        let body = serde_json::to_string(message).map_err(|e| LimiterError::Protocol(e.to_string()))?;
+        let body = encode(message)?;
         let text = match coalesced {
-            true => self.send_coalesced(binding, name, body).await?,
+            true => self.send_coalesced(lane_of(binding, name), body, None).await.0?,
             false => self.send(binding, name, LIMITER_URL, &body).await?,
         };
-        crate::domain::json::from_str(&text).map_err(|e| LimiterError::Protocol(e.to_string()))
+        decode(&text)
     }
 
     /// A call through the lane of its object (see `lane`): the call that finds no batch in
     /// flight sends one (as a `waitUntil` task of its request, which a client that goes away
-    /// does not cut short); every call waits for its answer on its own timers.
-    async fn send_coalesced(&self, binding: &'static str, name: &str, body: String) -> LimiterResult<String> {
-        let object = format!("{binding}\n{name}");
-        let (waiting, mut lead) = lane::join(&object, body);
+    /// does not cut short); every call waits for its answer on its own timers. With `then`, the
+    /// call chained to it is sent as soon as its answer allows, and its answer comes too.
+    async fn send_coalesced(
+        &self,
+        object: String,
+        body: String,
+        then: Option<lane::Then>,
+    ) -> (LimiterResult<String>, Option<LimiterResult<String>>) {
+        let (waiting, mut lead) = lane::join(&object, body, then);
         loop {
             if std::mem::take(&mut lead) {
-                let (this, name, object) = (self.clone(), name.to_string(), object.clone());
                 let (done, sent) = oneshot::channel();
-                let flush = async move { this.flush(binding, &name, &object, done).await };
-                self.background.defer(flush);
+                self.spawn_flush(lane::object_of(&waiting), Some(done));
                 // the leader's batch holds its own call: wait for that task (of this request)
                 let _ = sent.await;
             }
-            match lane::next(&object, &waiting) {
-                Next::Answer(answer) => return answer,
+            match lane::next(&waiting) {
+                Next::Answer(first, second) => return (first, second),
                 Next::Lead => lead = true,
                 Next::Sleep(ms) => lane::sleep(ms).await,
             }
         }
     }
 
+    /// Runs [`Limiters::flush`] for the lane of `object` as a `waitUntil` task of this request.
+    fn spawn_flush(&self, object: String, done: Option<oneshot::Sender<()>>) {
+        let this = self.clone();
+        self.background.defer(async move { this.flush(&object, done).await });
+    }
+
     /// Sends the lane's next batch (one call: its own message; more: a batch message), leaves
-    /// the answers for its calls and tells `done` (the leader, whose call is in it). Then, while
-    /// calls keep waiting, sends their batches too, up to [`DRAIN_BATCHES`] (a waiting call sends
-    /// the next after that: a `waitUntil` task is not meant to run for ever).
-    async fn flush(&self, binding: &str, name: &str, object: &str, done: oneshot::Sender<()>) {
-        let mut done = Some(done);
+    /// the answers for its calls, sends the calls chained to them that found their lane idle,
+    /// and tells `done` (the leader, whose call is in it). Then, while calls keep waiting, sends
+    /// their batches too, up to [`DRAIN_BATCHES`] (a waiting call sends the next after that: a
+    /// `waitUntil` task is not meant to run for ever).
+    async fn flush(&self, object: &str, mut done: Option<oneshot::Sender<()>>) {
+        let Some((binding, name)) = object.split_once('\n') else { return };
         for round in 1..=DRAIN_BATCHES {
             let batch = lane::take(object);
             let answers = match batch.as_slice() {
@@ -148,7 +176,10 @@ impl Limiters {
                     Err(e) => vec![Err(e); calls.len()],
                 },
             };
-            let go_on = lane::answer(object, batch, answers, round < DRAIN_BATCHES);
+            let (go_on, chained) = lane::answer(object, batch, answers, round < DRAIN_BATCHES);
+            for other in chained {
+                self.spawn_flush(other, None);
+            }
             if let Some(done) = done.take() {
                 let _ = done.send(());
             }
@@ -233,6 +264,37 @@ impl Limiters {
         let coalesced = idempotency.is_none();
         let request = RateRequest { limits, now, algorithm, refund: false, idempotency, report_size: false };
         self.call(RATE, identifier, &request, coalesced).await
+    }
+
+    /// [`Limiters::limit`] without an `Idempotency-Key`, and when it passes the spend of `cost`
+    /// from `balance`, sent by whoever receives the check's answer: the request waits once for
+    /// both (two waits otherwise, each about a timer's delay under load). The spend is made only
+    /// if every limit passed; its reply comes with the check's.
+    pub async fn limit_then_spend(
+        &self,
+        identifier: &str,
+        limits: Vec<LimitCheck>,
+        now: i64,
+        algorithm: Algorithm,
+        balance: &Balance,
+        cost: i64,
+    ) -> LimiterResult<(RateReply, Option<UsageReply>)> {
+        let check =
+            RateRequest { limits, now, algorithm, refund: false, idempotency: None, report_size: false };
+        let spend = UsageOp::Spend { balance: balance.clone(), cost, now, idempotency: None };
+        let then =
+            lane::Then { object: lane_of(USAGE, balance.object_name()), body: encode(&spend)?, when: passed };
+        let (first, second) =
+            self.send_coalesced(lane_of(RATE, identifier), encode(&check)?, Some(then)).await;
+        let reply: RateReply = decode(&first?)?;
+        let spent = match (reply.passed, second) {
+            (true, Some(answer)) => Some(decode(&answer?)?),
+            (true, None) => {
+                return Err(LimiterError::Protocol("the spend after a passed check was not sent".into()))
+            }
+            (false, _) => None,
+        };
+        Ok((reply, spent))
     }
 
     /// Takes back what [`Limiters::limit`] counted for `identifier` at `now`.

@@ -31,13 +31,40 @@ extern "C" {
     fn set_timeout(handler: &Function, ms: f64) -> JsValue;
 }
 
-/// A call's answer, once its batch is answered.
-type Slot = Rc<RefCell<Option<LimiterResult<String>>>>;
+/// A call's answers, as its batches answer: its own, and that of the call chained to it (if
+/// any), and the lane it waits in now.
+struct Answers {
+    first: Option<LimiterResult<String>>,
+    second: Option<LimiterResult<String>>,
+    /// The chained call was sent (after the first answer allowed it): its answer is awaited too.
+    chained: bool,
+    /// The object whose lane the call waits in (the chained call's, once chained).
+    object: String,
+}
 
-/// A call waiting in a lane: its message and where its answer goes.
+impl Answers {
+    fn ready(&self) -> bool {
+        self.first.is_some() && (!self.chained || self.second.is_some())
+    }
+}
+
+type Slot = Rc<RefCell<Answers>>;
+
+/// A call to send after a call's answer, by whoever receives that answer, when `when` says the
+/// answer allows it (a spend after a rate-limit check that passed): the waiting request then
+/// wakes once for both, instead of once per call (see `Limiters::limit_then_spend`).
+pub struct Then {
+    pub object: String,
+    pub body: String,
+    pub when: fn(&str) -> bool,
+}
+
+/// A call waiting in a lane: its message, where its answer goes, and the call chained to it.
 pub struct Call {
     body: String,
     slot: Slot,
+    second: bool,
+    then: Option<Then>,
 }
 
 impl Call {
@@ -53,8 +80,8 @@ thread_local! {
 
 /// What a waiting call does next.
 pub enum Next {
-    /// Its answer.
-    Answer(LimiterResult<String>),
+    /// Its answer, and the chained call's when it was sent.
+    Answer(LimiterResult<String>, Option<LimiterResult<String>>),
     /// Send the lane's next batch (then wait for the answer).
     Lead,
     /// Sleep this many ms, then look again.
@@ -67,30 +94,50 @@ pub struct Waiting {
     joined: f64,
 }
 
-/// A call joins the lane of `object`; `true`: it sends the next batch.
-pub fn join(object: &str, body: String) -> (Waiting, bool) {
-    let slot: Slot = Rc::new(RefCell::new(None));
-    let call = Call { body, slot: slot.clone() };
+/// A call joins the lane of `object` (with `then` to send after its answer); `true`: it sends
+/// the next batch.
+pub fn join(object: &str, body: String, then: Option<Then>) -> (Waiting, bool) {
+    let answers = Answers { first: None, second: None, chained: false, object: object.to_string() };
+    let slot: Slot = Rc::new(RefCell::new(answers));
+    let call = Call { body, slot: slot.clone(), second: false, then };
     let joined = Date::now();
-    let lead = LANES.with(|l| l.borrow_mut().entry(object.to_string()).or_default().join(call, joined));
-    (Waiting { slot, joined }, lead)
+    (Waiting { slot, joined }, enter(object, call, joined))
+}
+
+fn enter(object: &str, call: Call, now: f64) -> bool {
+    LANES.with(|l| l.borrow_mut().entry(object.to_string()).or_default().join(call, now))
+}
+
+/// The object whose lane a waiting call is in now (a chained call's, once it was sent).
+pub fn object_of(waiting: &Waiting) -> String {
+    waiting.slot.borrow().object.clone()
 }
 
 /// What a waiting call does next (see [`Next`]).
-pub fn next(object: &str, waiting: &Waiting) -> Next {
-    if let Some(answer) = waiting.slot.borrow_mut().take() {
-        return Next::Answer(answer);
-    }
+pub fn next(waiting: &Waiting) -> Next {
+    let object = {
+        let mut answers = waiting.slot.borrow_mut();
+        if answers.ready() {
+            let first = answers.first.take().unwrap_or_else(|| Err(left_without()));
+            return Next::Answer(first, answers.second.take());
+        }
+        answers.object.clone()
+    };
     let step =
-        LANES.with(|l| l.borrow_mut().get_mut(object).map(|lane| lane.step(Date::now(), waiting.joined)));
+        LANES.with(|l| l.borrow_mut().get_mut(&object).map(|lane| lane.step(Date::now(), waiting.joined)));
     match step {
         Some(Step::Lead) => Next::Lead,
         Some(Step::Sleep(ms)) => Next::Sleep(ms),
-        Some(Step::Stalled) => Next::Answer(Err(LimiterError::Unreachable(
-            "the batch of this call did not answer in time".into(),
-        ))),
-        None => Next::Answer(Err(LimiterError::Protocol("a call was left without an answer".into()))),
+        Some(Step::Stalled) => Next::Answer(
+            Err(LimiterError::Unreachable("the batch of this call did not answer in time".into())),
+            None,
+        ),
+        None => Next::Answer(Err(left_without()), None),
     }
+}
+
+fn left_without() -> LimiterError {
+    LimiterError::Protocol("a call was left without an answer".into())
 }
 
 /// The leader's batch.
@@ -99,16 +146,39 @@ pub fn take(object: &str) -> Vec<Call> {
 }
 
 /// Leaves the answers of a batch for its calls, in order (a call without an answer is told so),
-/// and ends the batch; `true`: the caller sends the next one at once (see `Lane::answered`).
-pub fn answer(object: &str, batch: Vec<Call>, answers: Vec<LimiterResult<String>>, go_on: bool) -> bool {
+/// sends on the calls chained to them that their answers allow, and ends the batch. Returns
+/// whether the caller sends the next batch at once (see `Lane::answered`), and the lanes of
+/// chained calls that found no batch in flight: the caller sends those too.
+pub fn answer(
+    object: &str,
+    batch: Vec<Call>,
+    answers: Vec<LimiterResult<String>>,
+    go_on: bool,
+) -> (bool, Vec<String>) {
     let mut answers = answers.into_iter();
+    let mut to_send = Vec::new();
+    let now = Date::now();
     for call in batch {
         let answer = answers.next().unwrap_or_else(|| {
             Err(LimiterError::Protocol("the object answered fewer calls than it was sent".into()))
         });
-        call.slot.replace(Some(answer));
+        let then = call.then.filter(|then| answer.as_deref().is_ok_and(then.when));
+        let mut slot = call.slot.borrow_mut();
+        match (call.second, then) {
+            (true, _) => slot.second = Some(answer),
+            (false, None) => slot.first = Some(answer),
+            (false, Some(then)) => {
+                slot.first = Some(answer);
+                slot.chained = true;
+                slot.object = then.object.clone();
+                let chained = Call { body: then.body, slot: call.slot.clone(), second: true, then: None };
+                if enter(&then.object, chained, now) {
+                    to_send.push(then.object);
+                }
+            }
+        }
     }
-    LANES.with(|l| {
+    let go_on = LANES.with(|l| {
         let mut lanes = l.borrow_mut();
         let Some(lane) = lanes.get_mut(object) else { return false };
         let next = lane.answered(Date::now(), go_on);
@@ -116,7 +186,8 @@ pub fn answer(object: &str, batch: Vec<Call>, answers: Vec<LimiterResult<String>
             lanes.remove(object);
         }
         next
-    })
+    });
+    (go_on, to_send)
 }
 
 /// Sleeps `ms` on a timer of the current request.

@@ -8,6 +8,7 @@ use std::rc::Rc;
 use super::auth::Principal;
 use super::{analytics, idempotency, keycache, Ctx, Error, Result};
 use crate::domain::analytics::Event;
+use crate::domain::credits::Balance;
 use crate::domain::keys::hash_key;
 use crate::domain::permissions::{require, PermissionQuery, QuerySyntaxError};
 use crate::domain::ratelimit::{
@@ -15,6 +16,7 @@ use crate::domain::ratelimit::{
     UnknownLimit,
 };
 use crate::domain::verify::{precheck, Caller, Denial};
+use crate::limiter::protocol::UsageReply;
 use crate::store::verification::{KeyLimitRow, LoadedKey};
 
 /// What a verification asks.
@@ -144,58 +146,109 @@ async fn check(ctx: &Ctx, key: Rc<LoadedKey>, input: &VerifyInput) -> Result<Ver
         v.denial = Some(denial);
         return Ok(v);
     }
-    let planned = ratelimit_checks(&v.key, &input.ratelimits)?;
-    if !planned.is_empty() {
-        let k = &v.key.key;
-        let identifier = k.identity_id.as_deref().unwrap_or(&k.id);
-        let checks: Vec<_> = planned.iter().map(|p| p.check.clone()).collect();
-        let claim = match &ctx.idempotency_key {
-            Some(_) => {
-                let asked = serde_json::to_string(&checks)?;
-                idempotency::claim(ctx, &k.workspace_id, &["verifyKey.ratelimits", &k.id, &asked])
-            }
-            None => None,
-        };
-        let reply = ctx.limiters.limit(identifier, checks, ctx.now, input.algorithm, claim).await?;
-        if reply.reused {
-            return Err(idempotency::reused());
-        }
-        idempotency::replayed(ctx, reply.replayed);
-        v.ratelimit = summarise(&reply.results);
-        v.limits = planned
-            .into_iter()
-            .zip(reply.results)
-            .map(|(p, result)| CheckedLimit {
-                id: p.id,
-                auto_apply: p.auto_apply,
-                duration: p.check.duration,
-                result,
-            })
-            .collect();
-        if !reply.passed {
-            v.denial = Some(Denial::RateLimited);
-            return Ok(v);
-        }
-    }
-    let k = &v.key.key;
-    if let Some(balance) = k.balance() {
-        let claim = ctx.idempotency_key.as_ref().and_then(|_| {
-            idempotency::claim(ctx, &k.workspace_id, &["verifyKey.credits", &k.id, &input.cost.to_string()])
-        });
-        let reply = ctx.limiters.spend(&balance, input.cost, ctx.now, claim).await?;
-        if reply.reused {
-            return Err(idempotency::reused());
-        }
-        idempotency::replayed(ctx, reply.replayed);
-        v.remaining = reply.remaining;
-        v.charged = true;
-        match (reply.valid, reply.exists) {
-            (true, true) => v.spent = input.cost,
-            (true, false) => {}
-            (false, _) => v.denial = Some(Denial::UsageExceeded),
-        }
+    let balance = v.key.key.balance();
+    // without an Idempotency-Key a key's spend rides on its rate-limit check (one wait for both)
+    let chain = balance.as_ref().filter(|_| ctx.idempotency_key.is_none());
+    let spent = match limit(ctx, &mut v, input, chain).await? {
+        Limited::Passed(spent) => spent,
+        Limited::Denied => return Ok(v),
+    };
+    if let Some(balance) = balance {
+        charge(ctx, &mut v, input, &balance, spent).await?;
     }
     Ok(v)
+}
+
+/// What the rate-limit step decided.
+enum Limited {
+    /// Every limit passed (or there were none); with the spend that rode on the check, if any.
+    Passed(Option<UsageReply>),
+    Denied,
+}
+
+/// Checks the key's rate limits (step 9), and with `chain` spends from that balance in the same
+/// wait when they pass (see `Limiters::limit_then_spend`).
+async fn limit(ctx: &Ctx, v: &mut Verified, input: &VerifyInput, chain: Option<&Balance>) -> Result<Limited> {
+    let planned = ratelimit_checks(&v.key, &input.ratelimits)?;
+    if planned.is_empty() {
+        return Ok(Limited::Passed(None));
+    }
+    let k = &v.key.key;
+    let identifier = k.identity_id.as_deref().unwrap_or(&k.id);
+    let checks: Vec<_> = planned.iter().map(|p| p.check.clone()).collect();
+    let (reply, spent) = match (chain, &ctx.idempotency_key) {
+        (Some(balance), None) => {
+            ctx.limiters
+                .limit_then_spend(identifier, checks, ctx.now, input.algorithm, balance, input.cost)
+                .await?
+        }
+        (_, idempotency_key) => {
+            let claim = match idempotency_key {
+                Some(_) => {
+                    let asked = serde_json::to_string(&checks)?;
+                    idempotency::claim(ctx, &k.workspace_id, &["verifyKey.ratelimits", &k.id, &asked])
+                }
+                None => None,
+            };
+            (ctx.limiters.limit(identifier, checks, ctx.now, input.algorithm, claim).await?, None)
+        }
+    };
+    if reply.reused {
+        return Err(idempotency::reused());
+    }
+    idempotency::replayed(ctx, reply.replayed);
+    v.ratelimit = summarise(&reply.results);
+    v.limits = planned
+        .into_iter()
+        .zip(reply.results)
+        .map(|(p, result)| CheckedLimit {
+            id: p.id,
+            auto_apply: p.auto_apply,
+            duration: p.check.duration,
+            result,
+        })
+        .collect();
+    if !reply.passed {
+        v.denial = Some(Denial::RateLimited);
+        return Ok(Limited::Denied);
+    }
+    Ok(Limited::Passed(spent))
+}
+
+/// Charges the verification's cost to `balance` (step 10), unless `spent` already did.
+async fn charge(
+    ctx: &Ctx,
+    v: &mut Verified,
+    input: &VerifyInput,
+    balance: &Balance,
+    spent: Option<UsageReply>,
+) -> Result<()> {
+    let reply = match spent {
+        Some(reply) => reply,
+        None => {
+            let k = &v.key.key;
+            let claim = ctx.idempotency_key.as_ref().and_then(|_| {
+                idempotency::claim(
+                    ctx,
+                    &k.workspace_id,
+                    &["verifyKey.credits", &k.id, &input.cost.to_string()],
+                )
+            });
+            ctx.limiters.spend(balance, input.cost, ctx.now, claim).await?
+        }
+    };
+    if reply.reused {
+        return Err(idempotency::reused());
+    }
+    idempotency::replayed(ctx, reply.replayed);
+    v.remaining = reply.remaining;
+    v.charged = true;
+    match (reply.valid, reply.exists) {
+        (true, true) => v.spent = input.cost,
+        (true, false) => {}
+        (false, _) => v.denial = Some(Denial::UsageExceeded),
+    }
+    Ok(())
 }
 
 /// The limits to check; a requested limit that exists nowhere is a 412 (v1 answers it as a 400).
