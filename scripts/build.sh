@@ -8,7 +8,7 @@
 # (wrangler dev runs this on start). KEYGATE_DEV_BUILD=1 builds the unoptimised dev profile
 # (seconds instead of minutes when iterating; never for deploys or benchmarks).
 # KEYGATE_BACKEND=postgres builds the worker with the Postgres backend (cargo feature `postgres`,
-# about 205 KB more gzipped) into build-pg/ instead; that build serves D1 too when no HYPERDRIVE
+# about 165 KB more gzipped) into build-pg/ instead; that build serves D1 too when no HYPERDRIVE
 # is bound.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
