@@ -147,9 +147,7 @@ async fn check(ctx: &Ctx, key: Rc<LoadedKey>, input: &VerifyInput) -> Result<Ver
         return Ok(v);
     }
     let balance = v.key.key.balance();
-    // without an Idempotency-Key a key's spend rides on its rate-limit check (one wait for both)
-    let chain = balance.as_ref().filter(|_| ctx.idempotency_key.is_none());
-    let spent = match limit(ctx, &mut v, input, chain).await? {
+    let spent = match limit(ctx, &mut v, input, balance.as_ref()).await? {
         Limited::Passed(spent) => spent,
         Limited::Denied => return Ok(v),
     };
@@ -166,9 +164,14 @@ enum Limited {
     Denied,
 }
 
-/// Checks the key's rate limits (step 9), and with `chain` spends from that balance in the same
-/// wait when they pass (see `Limiters::limit_then_spend`).
-async fn limit(ctx: &Ctx, v: &mut Verified, input: &VerifyInput, chain: Option<&Balance>) -> Result<Limited> {
+/// Checks the key's rate limits (step 9). Without an `Idempotency-Key` the spend from `balance`
+/// rides on the check, in the same wait, when they pass (see `Limiters::limit_then_spend`).
+async fn limit(
+    ctx: &Ctx,
+    v: &mut Verified,
+    input: &VerifyInput,
+    balance: Option<&Balance>,
+) -> Result<Limited> {
     let planned = ratelimit_checks(&v.key, &input.ratelimits)?;
     if planned.is_empty() {
         return Ok(Limited::Passed(None));
@@ -176,7 +179,7 @@ async fn limit(ctx: &Ctx, v: &mut Verified, input: &VerifyInput, chain: Option<&
     let k = &v.key.key;
     let identifier = k.identity_id.as_deref().unwrap_or(&k.id);
     let checks: Vec<_> = planned.iter().map(|p| p.check.clone()).collect();
-    let (reply, spent) = match (chain, &ctx.idempotency_key) {
+    let (reply, spent) = match (balance, &ctx.idempotency_key) {
         (Some(balance), None) => {
             ctx.limiters
                 .limit_then_spend(identifier, checks, ctx.now, input.algorithm, balance, input.cost)
