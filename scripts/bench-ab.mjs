@@ -1,0 +1,148 @@
+// A/B of two builds of keygate in ONE workerd (`npm run bench:ab -- DIR_A DIR_B [scenario]`): for
+// deciding whether a change to the code pays, where two separate `npm run bench` runs differ by
+// more than the change (the machines are shared). Each build gets its own D1 database, objects and
+// key; the rounds alternate the builds (A B, B A, ...), each measurement right after one of the
+// hello-world, and report each build's ratios to it and workerd's CPU time per request (as
+// `npm run bench` does). Both directories must be inside the repository (workerd refuses module
+// paths outside its starting directory): e.g. `cp -r build _ab/A`, change, build, `cp -r build
+// _ab/B` (`_ab/` is ignored by git).
+//
+// scenario: plain (default), credits, rate, both. Options: --rounds R (default 6), --duration S
+// (default 3), --connections C (default 32).
+import { spawn } from "node:child_process";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Miniflare } from "miniflare";
+import { splitSql } from "../tests/helpers.mjs";
+import { workerdCpuMs } from "./bench/cpu.mjs";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+};
+const [A, B, SCENARIO = "plain"] = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !all[i - 1]?.startsWith("--"));
+const ROUNDS = Number(arg("--rounds", 6));
+const DURATION = Number(arg("--duration", 3));
+const CONNECTIONS = Number(arg("--connections", 32));
+const KEYS = {
+  plain: {},
+  credits: { remaining: 1e9 },
+  rate: { ratelimit: { limit: 1e9, duration: 60_000 } },
+  both: { remaining: 1e9, ratelimit: { limit: 1e9, duration: 60_000 } },
+};
+if (!A || !B || !KEYS[SCENARIO]) {
+  console.error("usage: node scripts/bench-ab.mjs DIR_A DIR_B [plain|credits|rate|both] [--rounds R] [--duration S] [--connections C]");
+  process.exit(2);
+}
+const ADMIN_TOKEN = "bench-ab-admin-token";
+const direct = [{ host: "127.0.0.1", port: 0 }];
+
+const keygate = (name, dir, database) => ({
+  name,
+  modules: true,
+  scriptPath: `${dir}/index.js`,
+  modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+  compatibilityDate: "2026-08-01",
+  d1Databases: { DB: database },
+  durableObjects: {
+    USAGE_LIMITER: { className: "UsageLimiter", useSQLite: true },
+    RATE_LIMITER: { className: "RateLimiter", useSQLite: true },
+  },
+  bindings: { ADMIN_TOKEN },
+  unsafeDirectSockets: direct,
+});
+const baseline = {
+  name: "baseline",
+  modules: true,
+  compatibilityDate: "2026-08-01",
+  unsafeDirectSockets: direct,
+  script: `export default { async fetch(request) {
+    await request.text();
+    return new Response('{"valid":true,"code":"VALID"}', { headers: { "content-type": "application/json" } });
+  } };`,
+};
+
+async function call(base, path, body, token) {
+  const r = await fetch(base + path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  });
+  const json = await r.json();
+  if (r.status !== 200) throw new Error(`${path}: ${r.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+const dir = (d) => (d.startsWith("/") ? d : join(ROOT, d));
+const mf = new Miniflare({
+  host: "127.0.0.1",
+  port: 0,
+  workers: [
+    keygate("a", dir(A), "aaaaaaaa-0000-0000-0000-000000000000"),
+    keygate("b", dir(B), "bbbbbbbb-0000-0000-0000-000000000000"),
+    baseline,
+  ],
+});
+const tmp = join(tmpdir(), `keygate-bench-ab-${process.pid}`);
+try {
+  await mf.ready;
+  const targets = {};
+  for (const name of ["a", "b", "baseline"]) {
+    const url = String(await mf.unsafeGetDirectURL(name)).replace(/\/$/, "");
+    let key = "-";
+    if (name !== "baseline") {
+      const db = await mf.getD1Database("DB", name);
+      for (const file of readdirSync(`${ROOT}migrations`).filter((f) => f.endsWith(".sql")).sort()) {
+        await db.batch(splitSql(readFileSync(`${ROOT}migrations/${file}`, "utf8")).map((s) => db.prepare(s)));
+      }
+      const ws = await call(url, "/v1/admin.createWorkspace", { name: "bench" }, ADMIN_TOKEN);
+      const { key: root } = await call(url, "/v1/admin.createRootKey", { workspaceId: ws.workspaceId, permissions: ["*"] }, ADMIN_TOKEN);
+      const { apiId } = await call(url, "/v1/apis.createApi", { name: "bench" }, root);
+      ({ key } = await call(url, "/v1/keys.createKey", { apiId, ...KEYS[SCENARIO] }, root));
+    }
+    writeFileSync(`${tmp}-${name}.keys`, `${key}\n`);
+    targets[name] = { url: `${url}/v1/keys.verifyKey`, keys: `${tmp}-${name}.keys` };
+  }
+
+  const wrk = (name, seconds) =>
+    new Promise((resolve, reject) => {
+      const cpu0 = workerdCpuMs();
+      const args = ["-t", "1", "-c", String(CONNECTIONS), "-d", `${seconds}s`, "--timeout", "10s"];
+      const child = spawn("wrk", [...args, "-s", `${ROOT}scripts/bench/load.lua`, targets[name].url], {
+        env: { ...process.env, BENCH_KEYS: targets[name].keys, BENCH_BODY: '{"key":"%KEY%"}', BENCH_EXPECT: '"valid":true' },
+      });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.on("close", (code) => {
+        const line = out.split("\n").find((l) => l.startsWith("{"));
+        if (code !== 0 || !line) return reject(new Error(`wrk failed (${code}): ${out}`));
+        const r = JSON.parse(line);
+        const cpu1 = workerdCpuMs();
+        resolve({ rps: r.ok / r.seconds, errors: r.bad + r.socketErrors, cpuUs: cpu0 === null ? NaN : ((cpu1 - cpu0) * 1000) / r.requests });
+      });
+    });
+
+  for (const name of ["a", "b", "baseline"]) await wrk(name, 2); // warm-up
+  const results = { a: [], b: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const name of round % 2 ? ["b", "a"] : ["a", "b"]) {
+      const base = await wrk("baseline", DURATION);
+      const r = await wrk(name, DURATION);
+      results[name].push({ ...r, ratio: r.rps / base.rps });
+    }
+  }
+  const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+  console.log(`${SCENARIO}, ${CONNECTIONS} connections, ${ROUNDS} rounds × ${DURATION} s`);
+  for (const [name, d] of [["a", A], ["b", B]]) {
+    const rs = results[name];
+    console.log(
+      `${name.toUpperCase()} ${d}: × baseline ${median(rs.map((r) => r.ratio)).toFixed(3)} (${rs.map((r) => r.ratio.toFixed(2)).join(" ")}),`,
+      `cpu µs/request ${median(rs.map((r) => r.cpuUs)).toFixed(0)} (${rs.map((r) => r.cpuUs.toFixed(0)).join(" ")}),`,
+      `errors ${rs.reduce((n, r) => n + r.errors, 0)}`,
+    );
+  }
+} finally {
+  await mf.dispose();
+}
