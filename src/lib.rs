@@ -8,6 +8,7 @@
 //! - `limiter`: the usage- and rate-limiter Durable Objects and their client.
 //! - `store`: all SQL.
 //! - `background`: work that outlives a request's answer (a leaf, used by `service` and `limiter`).
+//! - `clock`: the wall clock (a leaf).
 //! - `api` (wire types) and `domain` (pure logic) build for any target and are unit-tested
 //!   natively; the rest needs the Workers runtime and builds for wasm32 only.
 
@@ -18,6 +19,8 @@ pub mod domain;
 mod app;
 #[cfg(target_arch = "wasm32")]
 mod background;
+#[cfg(target_arch = "wasm32")]
+mod clock;
 #[cfg(target_arch = "wasm32")]
 mod http;
 #[cfg(target_arch = "wasm32")]

@@ -2,18 +2,14 @@
 //! layer of its version (`/v2/*` to v2, everything else to v1); runs the cron. `http` (plumbing)
 //! and `routes` (wire layers) meet here and nowhere else.
 
-use worker::{Context, Date, Env, Method};
+use worker::{Context, Env, Method};
 
+use crate::clock::now_ms;
 use crate::domain::idempotency;
 use crate::domain::ids::{new_id, IdKind};
 use crate::http::{self, Answer, Incoming, Req};
 use crate::routes::{edge, v1, v2};
 use crate::service::{maintenance, vault, Config, Ctx, Origin};
-
-/// Unix ms now.
-pub fn now_ms() -> i64 {
-    Date::now().as_millis() as i64
-}
 
 /// An OpenAPI document (generated at build time, see `routes::table`).
 fn openapi(document: &'static str) -> worker::Result<Answer> {

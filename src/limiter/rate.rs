@@ -13,7 +13,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
-use worker::{durable_object, Date, DurableObject, Env, Request, Response, SqlStorage, State};
+use worker::{durable_object, DurableObject, Env, Request, Response, SqlStorage, State};
 
 use super::client::BATCH_PATH;
 use super::protocol::{RateReply, RateRequest};
@@ -52,7 +52,7 @@ pub struct RateLimiter {
 }
 
 fn real_now() -> i64 {
-    Date::now().as_millis() as i64
+    crate::clock::now_ms()
 }
 
 impl DurableObject for RateLimiter {

@@ -54,7 +54,7 @@ pub fn record(ctx: &Ctx, event: &Event<'_>) {
         r.rollups.add(event);
         r.recorded += 1;
         // a pending flush that did not come (its `wait_until` was cut short) is replaced
-        let clock = worker::Date::now().as_millis();
+        let clock = crate::clock::now_ms().max(0) as u64;
         let delayed = r.timer.is_none_or(|at| clock.saturating_sub(at) > 3 * FLUSH_AFTER_MS);
         if delayed {
             r.timer = Some(clock);

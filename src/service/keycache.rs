@@ -34,7 +34,7 @@ thread_local! {
 }
 
 fn wall_clock() -> i64 {
-    worker::Date::now().as_millis() as i64
+    crate::clock::now_ms()
 }
 
 fn cached(hash: &str, ttl_ms: i64, now: i64) -> Option<Option<Rc<LoadedKey>>> {

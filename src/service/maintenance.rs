@@ -30,7 +30,7 @@ where
     loop {
         let n = step().await?;
         total += n;
-        if n < RETENTION_BATCH || worker::Date::now().as_millis() as f64 > deadline {
+        if n < RETENTION_BATCH || crate::clock::now_ms() as f64 > deadline {
             return Ok(total);
         }
     }
@@ -57,7 +57,7 @@ pub async fn run(ctx: &Ctx) {
     worker::console_log!("cron: {display}");
     write(ctx, "credits.refill", &display).await;
 
-    let deadline = worker::Date::now().as_millis() as f64 + RETENTION_BUDGET_MS;
+    let deadline = crate::clock::now_ms() as f64 + RETENTION_BUDGET_MS;
     let store = &ctx.store;
     let analytics_cutoff = retention_cutoff(ctx.now, ctx.config.analytics_retention_days);
     let audit_cutoff = retention_cutoff(ctx.now, ctx.config.audit_retention_days);
