@@ -87,6 +87,11 @@ impl<T> Lane<T> {
         go_on && self.start(now)
     }
 
+    /// How many calls wait (not counting the batch in flight).
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
     /// Nothing waits and nothing is in flight: the lane can go.
     pub fn is_idle(&self) -> bool {
         self.waiting.is_empty() && self.sent_at.is_none()

@@ -140,6 +140,11 @@ fn left_without() -> LimiterError {
     LimiterError::Protocol("a call was left without an answer".into())
 }
 
+/// How many calls wait in the lane of `object` (not counting the batch in flight).
+pub fn waiting(object: &str) -> usize {
+    LANES.with(|l| l.borrow().get(object).map_or(0, |lane| lane.waiting()))
+}
+
 /// The leader's batch.
 pub fn take(object: &str) -> Vec<Call> {
     LANES.with(|l| l.borrow_mut().get_mut(object).map(|lane| lane.take(MAX_BATCH)).unwrap_or_default())
