@@ -166,9 +166,9 @@ impl Limiters {
     /// Sends the lane's next batch (one call: its own message; more: a batch message), leaves
     /// the answers for its calls, sends the calls chained to them that found their lane idle,
     /// and tells `done` (the leader, whose call is in it). Then, while calls keep waiting, sends
-    /// their batches too (each after [`FILL_MS`] when fewer wait than the last batch carried), up
-    /// to [`DRAIN_BATCHES`] (a waiting call sends the next after that: a
-    /// `waitUntil` task is not meant to run for ever).
+    /// their batches too (each after [`FILL_MS`] when fewer wait than the last batch carried),
+    /// up to [`DRAIN_BATCHES`] (a waiting call sends the next after that: a `waitUntil` task is
+    /// not meant to run for ever).
     async fn flush(&self, object: &str, mut done: Option<oneshot::Sender<()>>) {
         let Some((binding, name)) = object.split_once('\n') else { return };
         let mut last = 0;
