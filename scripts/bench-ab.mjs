@@ -9,13 +9,11 @@
 //
 // scenario: plain (default), credits, rate, both. Options: --rounds R (default 6), --duration S
 // (default 3), --connections C (default 32).
-import { spawn } from "node:child_process";
-import { readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { splitSql } from "../tests/helpers.mjs";
-import { workerdCpuMs } from "./bench/cpu.mjs";
+import { load } from "./bench/load.mjs";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const arg = (name, dflt) => {
@@ -85,7 +83,6 @@ const mf = new Miniflare({
     baseline,
   ],
 });
-const tmp = join(tmpdir(), `keygate-bench-ab-${process.pid}`);
 try {
   await mf.ready;
   const targets = {};
@@ -102,34 +99,24 @@ try {
       const { apiId } = await call(url, "/v1/apis.createApi", { name: "bench" }, root);
       ({ key } = await call(url, "/v1/keys.createKey", { apiId, ...KEYS[SCENARIO] }, root));
     }
-    writeFileSync(`${tmp}-${name}.keys`, `${key}\n`);
-    targets[name] = { url: `${url}/v1/keys.verifyKey`, keys: `${tmp}-${name}.keys` };
+    targets[name] = { url: `${url}/v1/keys.verifyKey`, key };
   }
 
-  const wrk = (name, seconds) =>
-    new Promise((resolve, reject) => {
-      const cpu0 = workerdCpuMs();
-      const args = ["-t", "1", "-c", String(CONNECTIONS), "-d", `${seconds}s`, "--timeout", "10s"];
-      const child = spawn("wrk", [...args, "-s", `${ROOT}scripts/bench/load.lua`, targets[name].url], {
-        env: { ...process.env, BENCH_KEYS: targets[name].keys, BENCH_BODY: '{"key":"%KEY%"}', BENCH_EXPECT: '"valid":true' },
-      });
-      let out = "";
-      child.stdout.on("data", (d) => (out += d));
-      child.on("close", (code) => {
-        const line = out.split("\n").find((l) => l.startsWith("{"));
-        if (code !== 0 || !line) return reject(new Error(`wrk failed (${code}): ${out}`));
-        const r = JSON.parse(line);
-        const cpu1 = workerdCpuMs();
-        resolve({ rps: r.ok / r.seconds, errors: r.bad + r.socketErrors, cpuUs: cpu0 === null ? NaN : ((cpu1 - cpu0) * 1000) / r.requests });
-      });
+  const measure = (name, seconds) =>
+    load(targets[name].url, {
+      connections: CONNECTIONS,
+      seconds,
+      keys: [targets[name].key],
+      body: '{"key":"%KEY%"}',
+      expect: '"valid":true',
     });
 
-  for (const name of ["a", "b", "baseline"]) await wrk(name, 2); // warm-up
+  for (const name of ["a", "b", "baseline"]) await measure(name, 2); // warm-up
   const results = { a: [], b: [] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const name of round % 2 ? ["b", "a"] : ["a", "b"]) {
-      const base = await wrk("baseline", DURATION);
-      const r = await wrk(name, DURATION);
+      const base = await measure("baseline", DURATION);
+      const r = await measure(name, DURATION);
       results[name].push({ ...r, ratio: r.rps / base.rps });
     }
   }
@@ -140,6 +127,7 @@ try {
     console.log(
       `${name.toUpperCase()} ${d}: × baseline ${median(rs.map((r) => r.ratio)).toFixed(3)} (${rs.map((r) => r.ratio.toFixed(2)).join(" ")}),`,
       `cpu µs/request ${median(rs.map((r) => r.cpuUs)).toFixed(0)} (${rs.map((r) => r.cpuUs.toFixed(0)).join(" ")}),`,
+      `p99 ms ${median(rs.map((r) => r.p99)).toFixed(1)},`,
       `errors ${rs.reduce((n, r) => n + r.errors, 0)}`,
     );
   }

@@ -1,7 +1,8 @@
 // The verification benchmark (`npm run bench`). One Miniflare (one workerd) serves the built
 // keygate worker and a hello-world JavaScript worker (it reads the body and answers a fixed
-// verification-shaped body), each on its own direct socket on 127.0.0.1. Load comes from wrk in a
-// separate process. Scenarios alternate with the baseline, over several rounds, and every figure
+// verification-shaped body), each on its own direct socket on 127.0.0.1. Load comes from
+// keygate-load (tools/load, built by cargo) in a separate process; latencies are each request's
+// own, as it happened. Scenarios alternate with the baseline, over several rounds, and every figure
 // is reported as a ratio to the baseline measured next to it: the machines are shared and noisy.
 // A request counts as a success only if its answer says it verified (`"valid":true`), so a 200
 // NOT_FOUND is an error here. "cpu µs" is workerd's CPU time per request during a measurement
@@ -15,15 +16,12 @@
 // --backend d1|postgres (default d1; postgres: the Postgres build on a fresh database of the local
 // server scripts/bench.sh starts, bound as Hyperdrive, as the tests run it), --only TEXT (only
 // the scenarios whose name contains TEXT, e.g. "plain key"; for iterating, not for reports)
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { Miniflare } from "miniflare";
 import { splitSql } from "../tests/helpers.mjs";
 import { BACKEND, storeFor } from "../tests/backend.mjs";
-import { workerdCpuMs } from "./bench/cpu.mjs";
+import { load } from "./bench/load.mjs";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const arg = (name, dflt) => {
@@ -143,39 +141,6 @@ async function call(base, path, body, token) {
   const text = await r.text();
   if (r.status !== 200) throw new Error(`${path}: ${r.status} ${text}`);
   return JSON.parse(text);
-}
-
-/** Runs wrk against `url` and returns its JSON line, with workerd's CPU time per request. */
-async function wrk(url, opts) {
-  const cpu0 = workerdCpuMs();
-  const r = await runWrk(url, opts);
-  const cpu1 = workerdCpuMs();
-  r.cpuUs = cpu0 === null || cpu1 === null || !r.requests ? null : ((cpu1 - cpu0) * 1000) / r.requests;
-  return r;
-}
-
-function runWrk(url, { connections, seconds, keys, body, expect, auth = "" }) {
-  const dir = mkdtempSync(join(tmpdir(), "keygate-bench-"));
-  const keyFile = join(dir, "keys.txt");
-  writeFileSync(keyFile, keys.join("\n") + "\n");
-  const args = ["-t", "1", "-c", String(connections), "-d", `${seconds}s`, "--timeout", "10s", "-s", `${ROOT}scripts/bench/load.lua`, url];
-  return new Promise((resolve, reject) => {
-    const child = spawn("wrk", args, {
-      env: { ...process.env, BENCH_KEYS: keyFile, BENCH_BODY: body, BENCH_EXPECT: expect, BENCH_AUTH: auth },
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.on("close", (code) => {
-      const line = out.split("\n").find((l) => l.startsWith("{"));
-      if (code !== 0 || !line) return reject(new Error(`wrk failed (${code}): ${err}${out}`));
-      const r = JSON.parse(line);
-      r.rps = r.ok / r.seconds;
-      r.errors = r.bad + r.socketErrors;
-      resolve(r);
-    });
-  });
 }
 
 /** One request per key of `sc` (32 at a time), each checked like a measured one. */
@@ -301,16 +266,19 @@ async function main() {
       { name: "(JS worker → 1,000 Durable Objects)", keys: objects, connections: 32, ...verify, url: `${hop}/many` },
       { name: "(JS worker → 1,000 Durable Objects + write)", keys: objects, connections: 32, ...verify, url: `${hop}/many-write` },
     );
-    if (ONLY) scenarios.splice(0, scenarios.length, ...scenarios.filter((sc) => sc.name.includes(ONLY)));
+    if (ONLY) {
+      scenarios.splice(0, scenarios.length, ...scenarios.filter((sc) => sc.name.includes(ONLY)));
+      if (!scenarios.length) throw new Error(`--only ${JSON.stringify(ONLY)}: no scenario's name contains it`);
+    }
     const base = { name: "baseline: hello-world JS worker", keys: ["-"], connections: 32, ...verify };
     const baseUrl = `${baseline}/v1/keys.verifyKey`;
     const urlOf = (sc) => sc.url ?? `${sc.base ?? keygate}/v1/${sc.name === "createKey" ? "keys.createKey" : "keys.verifyKey"}`;
 
     // warm up every code path and object: first one request per key (a scenario over many keys
-    // would otherwise measure objects started and keys read for the first time), then wrk
+    // would otherwise measure objects started and keys read for the first time), then load
     for (const sc of scenarios.filter((sc) => sc.keys.length > 1)) await visitAll(urlOf(sc), sc);
-    await wrk(baseUrl, { ...base, seconds: 2 });
-    for (const sc of scenarios) await wrk(urlOf(sc), { ...sc, seconds: 2 });
+    await load(baseUrl, { ...base, seconds: 2 });
+    for (const sc of scenarios) await load(urlOf(sc), { ...sc, seconds: 2 });
 
     const results = new Map([[base.name, []], ...scenarios.map((sc) => [sc.name, []])]);
     const seq = new Map(scenarios.map((sc) => [sc.name, []]));
@@ -318,17 +286,17 @@ async function main() {
     for (let round = 0; round < ROUNDS; round++) {
       for (const sc of scenarios) {
         // the baseline right before each scenario, so drift hits both alike
-        const b = await wrk(baseUrl, { ...base, seconds: DURATION });
+        const b = await load(baseUrl, { ...base, seconds: DURATION });
         results.get(base.name).push(b);
         await rewarm(urlOf(sc), sc);
-        const r = await wrk(urlOf(sc), { ...sc, seconds: DURATION });
+        const r = await load(urlOf(sc), { ...sc, seconds: DURATION });
         r.ratio = r.rps / b.rps;
         results.get(sc.name).push(r);
       }
-      seqBase.push(await wrk(baseUrl, { ...base, connections: 1, seconds: Math.max(2, Math.round(DURATION / 2)) }));
+      seqBase.push(await load(baseUrl, { ...base, connections: 1, seconds: Math.max(2, Math.round(DURATION / 2)) }));
       for (const sc of scenarios) {
         await rewarm(urlOf(sc), sc);
-        seq.get(sc.name).push(await wrk(urlOf(sc), { ...sc, connections: 1, seconds: Math.max(2, Math.round(DURATION / 2)) }));
+        seq.get(sc.name).push(await load(urlOf(sc), { ...sc, connections: 1, seconds: Math.max(2, Math.round(DURATION / 2)) }));
       }
     }
 
@@ -342,13 +310,14 @@ async function main() {
         ratio: sc === base ? 1 : median(rs.map((r) => r.ratio)),
         p50: median(rs.map((r) => r.p50)),
         p99: median(rs.map((r) => r.p99)),
+        p999: median(rs.map((r) => r.p999)),
         errors: rs.reduce((n, r) => n + r.errors, 0),
         requests: rs.reduce((n, r) => n + r.requests, 0),
         sequentialP50: median(s.map((r) => r.p50)),
         cpuUs: rs.some((r) => r.cpuUs === null) ? null : median(rs.map((r) => r.cpuUs)),
       };
     });
-    console.log(`\nkeygate benchmark — ${ROUNDS} rounds × ${DURATION} s per measurement, medians; wrk (1 thread) in a separate process`);
+    console.log(`\nkeygate benchmark — ${ROUNDS} rounds × ${DURATION} s per measurement, medians; keygate-load (1 thread) in a separate process`);
     console.log(`wasm: ${size.bytes} bytes (${size.gzipped} gzipped); first request after a cold start: ${coldFirstMs.toFixed(1)} ms\n`);
     console.log(
       "scenario".padEnd(44),
@@ -357,6 +326,7 @@ async function main() {
       "× base".padStart(7),
       "p50 ms".padStart(7),
       "p99 ms".padStart(7),
+      "p99.9".padStart(7),
       "errors".padStart(7),
       "seq p50".padStart(8),
       "cpu µs".padStart(7),
@@ -369,6 +339,7 @@ async function main() {
         r.ratio.toFixed(2).padStart(7),
         r.p50.toFixed(1).padStart(7),
         r.p99.toFixed(1).padStart(7),
+        r.p999.toFixed(1).padStart(7),
         `${r.errors}`.padStart(7),
         r.sequentialP50.toFixed(2).padStart(8),
         (r.cpuUs === null ? "–" : r.cpuUs.toFixed(0)).padStart(7),

@@ -1,15 +1,12 @@
 #!/usr/bin/env bash
 # The verification benchmark: builds the release worker and runs scripts/bench.mjs (Miniflare on
-# 127.0.0.1, load from wrk in a separate process). Installs wrk from Debian when it is missing.
+# 127.0.0.1, load from keygate-load in a separate process: tools/load, which scripts/bench/load.mjs
+# builds with cargo).
 #   npm run bench -- --backend postgres   the same on Postgres (through the Hyperdrive binding)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$KEYGATE_ROOT"
 bash scripts/setup.sh
-if ! command -v wrk >/dev/null; then
-  echo "bench: installing wrk (Debian package)"
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi
-fi
 unset KEYGATE_DEV_BUILD
 # --backend postgres: the Postgres build against a throwaway local Postgres (scripts/pg.sh)
 backend=d1

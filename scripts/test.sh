@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Every test: Rust unit tests of the pure logic, then the Miniflare integration tests against the
-# built worker, once per store backend: D1 (build/), then Postgres (build-pg/, on a throwaway local
-# Postgres started here by scripts/pg.sh, Debian's postgresql installed when missing; each test
-# file gets a fresh database copied from a migrated template). Fails if any test fails.
+# Every test: Rust unit tests of the pure logic (and of the benchmark's load generator), then the
+# Miniflare integration tests against the built worker, once per store backend: D1 (build/), then
+# Postgres (build-pg/, on a throwaway local Postgres started here by scripts/pg.sh, Debian's
+# postgresql installed when missing; each test file gets a fresh database copied from a migrated
+# template). Fails if any test fails.
 #   KEYGATE_BACKEND=d1 | postgres   only that backend's pass (default: both)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -12,6 +13,8 @@ backends=(d1 postgres)
 [ -n "${KEYGATE_BACKEND:-}" ] && backends=("$KEYGATE_BACKEND")
 echo "== cargo test (src/domain, src/api)"
 cargo test --quiet
+echo "== cargo test (tools/load, the benchmark's load generator)"
+cargo test --quiet --manifest-path tools/load/Cargo.toml
 for backend in "${backends[@]}"; do
   echo "== build ($backend)"
   KEYGATE_BACKEND=$backend bash scripts/build.sh

@@ -2,7 +2,8 @@
 import { readFileSync, readdirSync } from "node:fs";
 
 /** CPU time (ms) used so far by every workerd process (the workers, their Durable Objects and the
- * local D1 all run in it; wrk and node do not), from /proc; null where there is no /proc. */
+ * local D1 all run in it; the load generator and node do not), from /proc; null where there is
+ * no /proc. */
 export function workerdCpuMs() {
   let ticks = 0;
   try {
