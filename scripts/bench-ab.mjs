@@ -9,13 +9,10 @@
 //
 // scenario: plain (default), credits, rate, both. Options: --rounds R (default 6), --duration S
 // (default 3), --connections C (default 32).
-import { readFileSync, readdirSync } from "node:fs";
-import { join } from "node:path";
 import { Miniflare } from "miniflare";
-import { splitSql } from "../tests/helpers.mjs";
 import { load } from "./bench/load.mjs";
+import { KEYS, baselineWorker, keygateWorker, migrate, seed } from "./bench/world.mjs";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : dflt;
@@ -24,63 +21,18 @@ const [A, B, SCENARIO = "plain"] = process.argv.slice(2).filter((a, i, all) => !
 const ROUNDS = Number(arg("--rounds", 6));
 const DURATION = Number(arg("--duration", 3));
 const CONNECTIONS = Number(arg("--connections", 32));
-const KEYS = {
-  plain: {},
-  credits: { remaining: 1e9 },
-  rate: { ratelimit: { limit: 1e9, duration: 60_000 } },
-  both: { remaining: 1e9, ratelimit: { limit: 1e9, duration: 60_000 } },
-};
 if (!A || !B || !KEYS[SCENARIO]) {
   console.error("usage: node scripts/bench-ab.mjs DIR_A DIR_B [plain|credits|rate|both] [--rounds R] [--duration S] [--connections C]");
   process.exit(2);
 }
 const ADMIN_TOKEN = "bench-ab-admin-token";
-const direct = [{ host: "127.0.0.1", port: 0 }];
-
-const keygate = (name, dir, database) => ({
-  name,
-  modules: true,
-  scriptPath: `${dir}/index.js`,
-  modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
-  compatibilityDate: "2026-08-01",
-  d1Databases: { DB: database },
-  durableObjects: {
-    USAGE_LIMITER: { className: "UsageLimiter", useSQLite: true },
-    RATE_LIMITER: { className: "RateLimiter", useSQLite: true },
-  },
-  bindings: { ADMIN_TOKEN },
-  unsafeDirectSockets: direct,
-});
-const baseline = {
-  name: "baseline",
-  modules: true,
-  compatibilityDate: "2026-08-01",
-  unsafeDirectSockets: direct,
-  script: `export default { async fetch(request) {
-    await request.text();
-    return new Response('{"valid":true,"code":"VALID"}', { headers: { "content-type": "application/json" } });
-  } };`,
-};
-
-async function call(base, path, body, token) {
-  const r = await fetch(base + path, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
-    body: JSON.stringify(body),
-  });
-  const json = await r.json();
-  if (r.status !== 200) throw new Error(`${path}: ${r.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-const dir = (d) => (d.startsWith("/") ? d : join(ROOT, d));
 const mf = new Miniflare({
   host: "127.0.0.1",
   port: 0,
   workers: [
-    keygate("a", dir(A), "aaaaaaaa-0000-0000-0000-000000000000"),
-    keygate("b", dir(B), "bbbbbbbb-0000-0000-0000-000000000000"),
-    baseline,
+    keygateWorker({ name: "a", dir: A, bindings: { d1Databases: { DB: "aaaaaaaa-0000-0000-0000-000000000000" } }, vars: { ADMIN_TOKEN } }),
+    keygateWorker({ name: "b", dir: B, bindings: { d1Databases: { DB: "bbbbbbbb-0000-0000-0000-000000000000" } }, vars: { ADMIN_TOKEN } }),
+    baselineWorker(),
   ],
 });
 try {
@@ -90,14 +42,8 @@ try {
     const url = String(await mf.unsafeGetDirectURL(name)).replace(/\/$/, "");
     let key = "-";
     if (name !== "baseline") {
-      const db = await mf.getD1Database("DB", name);
-      for (const file of readdirSync(`${ROOT}migrations`).filter((f) => f.endsWith(".sql")).sort()) {
-        await db.batch(splitSql(readFileSync(`${ROOT}migrations/${file}`, "utf8")).map((s) => db.prepare(s)));
-      }
-      const ws = await call(url, "/v1/admin.createWorkspace", { name: "bench" }, ADMIN_TOKEN);
-      const { key: root } = await call(url, "/v1/admin.createRootKey", { workspaceId: ws.workspaceId, permissions: ["*"] }, ADMIN_TOKEN);
-      const { apiId } = await call(url, "/v1/apis.createApi", { name: "bench" }, root);
-      ({ key } = await call(url, "/v1/keys.createKey", { apiId, ...KEYS[SCENARIO] }, root));
+      await migrate(mf, name);
+      key = await (await seed(url, ADMIN_TOKEN)).create(KEYS[SCENARIO]);
     }
     targets[name] = { url: `${url}/v1/keys.verifyKey`, key };
   }

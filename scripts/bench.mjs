@@ -16,14 +16,13 @@
 // --backend d1|postgres (default d1; postgres: the Postgres build on a fresh database of the local
 // server scripts/bench.sh starts, bound as Hyperdrive, as the tests run it), --only TEXT (only
 // the scenarios whose name contains TEXT, e.g. "plain key"; for iterating, not for reports)
-import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { Miniflare } from "miniflare";
-import { splitSql } from "../tests/helpers.mjs";
 import { BACKEND, storeFor } from "../tests/backend.mjs";
 import { load } from "./bench/load.mjs";
+import { BASELINE_BODY, COMPATIBILITY_DATE, ROOT, baselineWorker, call, keygateWorker as worker, migrate, seed } from "./bench/world.mjs";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : dflt;
@@ -33,47 +32,15 @@ const ROUNDS = Number(arg("--rounds", 3));
 const JSON_OUT = arg("--json", null);
 const ONLY = arg("--only", null);
 const ADMIN_TOKEN = "bench-admin-token";
-const BASELINE_BODY = JSON.stringify({
-  keyId: "key_0000000000000000",
-  valid: true,
-  code: "VALID",
-  enabled: true,
-  permissions: [],
-  roles: [],
-  requestId: "req_0000000000000000",
-});
 
 /** keygate; `vars` adds variables. A second instance (another name) shares the first one's D1
  * database and Durable Objects. */
 function keygateWorker(store, name = "keygate", vars = {}) {
-  const object = (className) => (name === "keygate" ? { className, useSQLite: true } : { className, scriptName: "keygate" });
-  return {
-    name,
-    modules: true,
-    scriptPath: `${ROOT}${store.build}/index.js`,
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
-    compatibilityDate: "2026-08-01",
-    ...store.bindings,
-    durableObjects: { USAGE_LIMITER: object("UsageLimiter"), RATE_LIMITER: object("RateLimiter") },
-    bindings: { ADMIN_TOKEN, ...vars },
-    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-  };
-
+  const own = worker({ name, dir: store.build, bindings: store.bindings, vars: { ADMIN_TOKEN, ...vars } });
+  if (name === "keygate") return own;
+  const shared = (className) => ({ className, scriptName: "keygate" });
+  return { ...own, durableObjects: { USAGE_LIMITER: shared("UsageLimiter"), RATE_LIMITER: shared("RateLimiter") } };
 }
-
-const baselineWorker = {
-  name: "baseline",
-  modules: true,
-  script: `const BODY = ${JSON.stringify(BASELINE_BODY)};
-export default {
-  async fetch(request) {
-    await request.text();
-    return new Response(BODY, { headers: { "content-type": "application/json" } });
-  },
-};`,
-  compatibilityDate: "2026-08-01",
-  unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-};
 
 /** What one Durable Object hop costs in this runtime, whatever the code: a JavaScript worker that
  * forwards each request to one object (`/hop`: the object answers at once; `/hop-write`: it first
@@ -107,7 +74,7 @@ export default {
     return stub.fetch(request.url.replace("/many", "/hop"));
   },
 };`,
-  compatibilityDate: "2026-08-01",
+  compatibilityDate: COMPATIBILITY_DATE,
   durableObjects: { HOP: { className: "Hop", useSQLite: true } },
   unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
 };
@@ -117,30 +84,16 @@ async function start() {
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: 0,
-    workers: [keygateWorker(store), keygateWorker(store, "nocache", { VERIFY_CACHE_TTL_MS: "0" }), baselineWorker, hopWorker],
+    workers: [keygateWorker(store), keygateWorker(store, "nocache", { VERIFY_CACHE_TTL_MS: "0" }), baselineWorker(), hopWorker],
   });
   await mf.ready;
-  if (!store.db) {
-    const db = await mf.getD1Database("DB", "keygate");
-    for (const file of readdirSync(`${ROOT}migrations`).filter((f) => f.endsWith(".sql")).sort()) {
-      await db.batch(splitSql(readFileSync(`${ROOT}migrations/${file}`, "utf8")).map((s) => db.prepare(s)));
-    }
-  }
+  if (!store.db) await migrate(mf, "keygate");
   const url = async (name) => (await mf.unsafeGetDirectURL(name)).toString().replace(/\/$/, "");
   const dispose = async () => {
     await mf.dispose();
     await store.drop?.();
   };
   return { mf, dispose, keygate: await url("keygate"), nocache: await url("nocache"), baseline: await url("baseline"), hop: await url("hop") };
-}
-
-async function call(base, path, body, token) {
-  const headers = { "Content-Type": "application/json" };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  const r = await fetch(`${base}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
-  const text = await r.text();
-  if (r.status !== 200) throw new Error(`${path}: ${r.status} ${text}`);
-  return JSON.parse(text);
 }
 
 /** One request per key of `sc` (32 at a time), each checked like a measured one. */
@@ -223,10 +176,7 @@ async function main() {
 
   const { dispose, keygate, nocache, baseline, hop } = await start();
   try {
-    const ws = await call(keygate, "/v1/admin.createWorkspace", { name: "bench" }, ADMIN_TOKEN);
-    const { key: root } = await call(keygate, "/v1/admin.createRootKey", { workspaceId: ws.workspaceId, permissions: ["*"] }, ADMIN_TOKEN);
-    const { apiId } = await call(keygate, "/v1/apis.createApi", { name: "bench" }, root);
-    const create = async (extra) => (await call(keygate, "/v1/keys.createKey", { apiId, ...extra }, root)).key;
+    const { root, apiId, create } = await seed(keygate, ADMIN_TOKEN);
     const big = 1_000_000_000;
     const many = [];
     for (let i = 0; i < 1000; i += 50) {

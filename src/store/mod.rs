@@ -16,6 +16,7 @@ pub mod audit;
 pub mod balances;
 pub mod counters;
 pub mod credits;
+mod d1;
 pub mod dialect;
 pub mod idempotency;
 pub mod identities;
@@ -41,7 +42,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use worker::wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, D1Result, Env};
+use worker::{D1Database, D1PreparedStatement, Env};
 
 pub use audit::AuditEvent;
 pub use dialect::Dialect;
@@ -261,42 +262,29 @@ fn decode_error(e: serde_json::Error) -> StoreError {
     StoreError::Decode(e.to_string())
 }
 
-#[inline(never)]
-fn d1_rows(result: &D1Result) -> StoreResult<Vec<Value>> {
-    result.results::<Value>().map_err(|e| StoreError::Decode(e.to_string()))
-}
-
-/// The result of one statement of a batch.
-pub enum Rows {
-    D1(D1Result),
-    #[cfg(feature = "postgres")]
-    Postgres(postgres::Rows),
+/// The rows of one statement (JSON objects, the same from both backends) and how many rows it
+/// changed.
+pub struct Rows {
+    rows: Vec<Value>,
+    changes: i64,
 }
 
 impl Rows {
     pub fn parse<T: DeserializeOwned>(&self) -> StoreResult<Vec<T>> {
-        match self {
-            Rows::D1(r) => decode_all(d1_rows(r)?),
-            #[cfg(feature = "postgres")]
-            Rows::Postgres(r) => r.parse(),
-        }
+        decode_all(self.rows.clone())
     }
 
     pub fn first<T: DeserializeOwned>(&self) -> StoreResult<Option<T>> {
-        match self {
-            Rows::D1(r) => d1_rows(r)?.into_iter().next().map(decode).transpose(),
-            #[cfg(feature = "postgres")]
-            Rows::Postgres(r) => r.first(),
-        }
+        self.rows.first().map(|r| decode(r.clone())).transpose()
     }
 
     /// How many rows the statement changed.
     pub fn changes(&self) -> i64 {
-        match self {
-            Rows::D1(r) => r.meta().ok().flatten().and_then(|m| m.changes).map(|c| c as i64).unwrap_or(0),
-            #[cfg(feature = "postgres")]
-            Rows::Postgres(r) => r.changes(),
-        }
+        self.changes
+    }
+
+    fn into_values(self) -> Vec<Value> {
+        self.rows
     }
 }
 
@@ -455,7 +443,7 @@ impl Store {
 
     async fn first_value(&self, stmt: Stmt) -> StoreResult<Option<Value>> {
         match &self.backend {
-            Backend::D1(db) => Ok(Self::prepare(db, &stmt)?.first::<Value>(None).await?),
+            Backend::D1(db) => Ok(d1::all(Self::prepare(db, &stmt)?).await?.into_values().into_iter().next()),
             #[cfg(feature = "postgres")]
             Backend::Postgres(pg) => Ok(pg.run(&stmt).await?.into_values().into_iter().next()),
         }
@@ -469,7 +457,7 @@ impl Store {
     /// row type).
     async fn all_values(&self, stmt: Stmt) -> StoreResult<Vec<Value>> {
         match &self.backend {
-            Backend::D1(db) => d1_rows(&Self::prepare(db, &stmt)?.all().await?),
+            Backend::D1(db) => Ok(d1::all(Self::prepare(db, &stmt)?).await?.into_values()),
             #[cfg(feature = "postgres")]
             Backend::Postgres(pg) => Ok(pg.run(&stmt).await?.into_values()),
         }
@@ -478,7 +466,7 @@ impl Store {
     /// Runs one statement; the number of rows it changed.
     pub(crate) async fn run(&self, stmt: Stmt) -> StoreResult<i64> {
         match &self.backend {
-            Backend::D1(db) => Ok(Rows::D1(Self::prepare(db, &stmt)?.run().await?).changes()),
+            Backend::D1(db) => Ok(d1::all(Self::prepare(db, &stmt)?).await?.changes()),
             #[cfg(feature = "postgres")]
             Backend::Postgres(pg) => Ok(pg.run(&stmt).await?.changes()),
         }
@@ -492,10 +480,10 @@ impl Store {
         match &self.backend {
             Backend::D1(db) => {
                 let prepared = stmts.iter().map(|s| Self::prepare(db, s)).collect::<StoreResult<Vec<_>>>()?;
-                Ok(db.batch(prepared).await?.into_iter().map(Rows::D1).collect())
+                d1::batch(db, prepared).await
             }
             #[cfg(feature = "postgres")]
-            Backend::Postgres(pg) => Ok(pg.batch(&stmts).await?.into_iter().map(Rows::Postgres).collect()),
+            Backend::Postgres(pg) => pg.batch(&stmts).await,
         }
     }
 

@@ -26,42 +26,16 @@ use std::task::Poll;
 
 use futures_channel::oneshot;
 use futures_util::{pin_mut, TryStreamExt};
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use tokio_postgres::error::{DbError, SqlState};
 use tokio_postgres::types::{private::BytesMut, to_sql_checked, IsNull, ToSql, Type};
 use tokio_postgres::{Client, Config, NoTls, Row};
 use worker::Env;
 
-use super::{dialect, Arg, Stmt, StoreError, StoreResult};
+use super::{dialect, Arg, Rows, Stmt, StoreError, StoreResult};
 
 /// The binding whose presence selects this backend.
 pub const BINDING: &str = "HYPERDRIVE";
-
-/// The rows of one statement, and how many rows it changed.
-pub struct Rows {
-    rows: Vec<Value>,
-    changes: i64,
-}
-
-impl Rows {
-    pub fn parse<T: DeserializeOwned>(&self) -> StoreResult<Vec<T>> {
-        super::decode_all(self.rows.clone())
-    }
-
-    /// The rows, as JSON objects.
-    pub fn into_values(self) -> Vec<Value> {
-        self.rows
-    }
-
-    pub fn first<T: DeserializeOwned>(&self) -> StoreResult<Option<T>> {
-        self.rows.first().map(|r| super::decode(r.clone())).transpose()
-    }
-
-    pub fn changes(&self) -> i64 {
-        self.changes
-    }
-}
 
 /// A lazily opened connection.
 pub struct Connection {

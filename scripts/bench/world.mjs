@@ -1,0 +1,91 @@
+// What the benchmark scripts share (`bench.mjs`, `bench-ab.mjs`, `bench/profile.mjs`): the
+// hello-world baseline worker, the keygate worker's Miniflare options, migrating its D1 database,
+// seeding through the API, and the key each verification scenario verifies.
+import { readFileSync, readdirSync } from "node:fs";
+import { splitSql } from "../../tests/helpers.mjs";
+
+export const ROOT = new URL("../..", import.meta.url).pathname;
+export const COMPATIBILITY_DATE = "2026-08-01";
+const DIRECT = [{ host: "127.0.0.1", port: 0 }];
+
+/** The hello-world's answer: shaped like a verification's. */
+export const BASELINE_BODY = JSON.stringify({
+  keyId: "key_0000000000000000",
+  valid: true,
+  code: "VALID",
+  enabled: true,
+  permissions: [],
+  roles: [],
+  requestId: "req_0000000000000000",
+});
+
+/** The baseline: a JavaScript worker that reads the body (a worker that leaves it unread makes
+ * workerd close the connection) and answers a fixed verification-shaped body. */
+export const baselineWorker = (name = "baseline") => ({
+  name,
+  modules: true,
+  script: `const BODY = ${JSON.stringify(BASELINE_BODY)};
+export default {
+  async fetch(request) {
+    await request.text();
+    return new Response(BODY, { headers: { "content-type": "application/json" } });
+  },
+};`,
+  compatibilityDate: COMPATIBILITY_DATE,
+  unsafeDirectSockets: DIRECT,
+});
+
+/** The built keygate in directory `dir` (inside the repository: workerd refuses module paths
+ * outside its starting directory) as worker `name`, with the store `bindings` (D1 or
+ * Hyperdrive), its own Durable Objects, and `vars`. */
+export const keygateWorker = ({ name, dir, bindings, vars = {} }) => ({
+  name,
+  modules: true,
+  scriptPath: `${dir.startsWith("/") ? dir : ROOT + dir}/index.js`,
+  modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+  compatibilityDate: COMPATIBILITY_DATE,
+  ...bindings,
+  durableObjects: {
+    USAGE_LIMITER: { className: "UsageLimiter", useSQLite: true },
+    RATE_LIMITER: { className: "RateLimiter", useSQLite: true },
+  },
+  bindings: vars,
+  unsafeDirectSockets: DIRECT,
+});
+
+/** Applies keygate's migrations to the D1 database `DB` of worker `name`. */
+export async function migrate(mf, name) {
+  const db = await mf.getD1Database("DB", name);
+  for (const file of readdirSync(`${ROOT}migrations`).filter((f) => f.endsWith(".sql")).sort()) {
+    await db.batch(splitSql(readFileSync(`${ROOT}migrations/${file}`, "utf8")).map((s) => db.prepare(s)));
+  }
+}
+
+/** One POST to keygate that must answer 200; its JSON body. */
+export async function call(base, path, body, token) {
+  const headers = { "Content-Type": "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const r = await fetch(`${base}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
+  const text = await r.text();
+  if (r.status !== 200) throw new Error(`${path}: ${r.status} ${text}`);
+  return JSON.parse(text);
+}
+
+/** A workspace, a root key with every permission and an api, through the API (`adminToken`: the
+ * worker's `ADMIN_TOKEN`); `create(extra)` makes a key of that api and answers its secret. */
+export async function seed(base, adminToken) {
+  const ws = await call(base, "/v1/admin.createWorkspace", { name: "bench" }, adminToken);
+  const { key: root } = await call(base, "/v1/admin.createRootKey", { workspaceId: ws.workspaceId, permissions: ["*"] }, adminToken);
+  const { apiId } = await call(base, "/v1/apis.createApi", { name: "bench" }, root);
+  const create = async (extra) => (await call(base, "/v1/keys.createKey", { apiId, ...extra }, root)).key;
+  return { root, apiId, create };
+}
+
+const BIG = 1_000_000_000;
+/** The key each single-key verification scenario verifies (createKey's extra fields). */
+export const KEYS = {
+  plain: {},
+  credits: { remaining: BIG },
+  rate: { ratelimit: { limit: BIG, duration: 60_000 } },
+  both: { remaining: BIG, ratelimit: { limit: BIG, duration: 60_000 } },
+};
