@@ -1,5 +1,7 @@
 //! Cryptographically secure random bytes (Web Crypto in the worker, the OS elsewhere).
 
+use std::cell::RefCell;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RandomError;
 
@@ -8,8 +10,6 @@ impl std::fmt::Display for RandomError {
         f.write_str("the random number generator failed")
     }
 }
-
-use std::cell::RefCell;
 
 /// Random bytes are drawn this many at a time and handed out in order, each once: one call to the
 /// generator (Web Crypto: a call into the runtime, with a typed array made for it) per few
@@ -21,7 +21,7 @@ thread_local! {
     static POOL: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// `N` bytes from the generator; `N` up to [`POOL_BYTES`] come from the pool.
+/// `N` bytes from the generator (ids, nonces); `N` up to [`POOL_BYTES`] come from the pool.
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], RandomError> {
     let mut buf = [0u8; N];
     if N > POOL_BYTES {
@@ -43,6 +43,7 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], RandomError> {
     })
 }
 
+/// `len` bytes straight from the generator (key secrets).
 pub fn random_vec(len: usize) -> Result<Vec<u8>, RandomError> {
     let mut buf = vec![0u8; len];
     getrandom::fill(&mut buf).map_err(|_| RandomError)?;
