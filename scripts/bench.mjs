@@ -21,7 +21,7 @@ import { gzipSync } from "node:zlib";
 import { Miniflare } from "miniflare";
 import { BACKEND, storeFor } from "../tests/backend.mjs";
 import { load } from "./bench/load.mjs";
-import { BASELINE_BODY, COMPATIBILITY_DATE, ROOT, baselineWorker, call, keygateWorker as worker, migrate, seed } from "./bench/world.mjs";
+import { BASELINE_BODY, COMPATIBILITY_DATE, KEYS, ROOT, baselineWorker, call, keygateWorker as worker, migrate, seed } from "./bench/world.mjs";
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
@@ -177,27 +177,26 @@ async function main() {
   const { dispose, keygate, nocache, baseline, hop } = await start();
   try {
     const { root, apiId, create } = await seed(keygate, ADMIN_TOKEN);
-    const big = 1_000_000_000;
     const many = [];
     for (let i = 0; i < 1000; i += 50) {
-      many.push(...(await Promise.all(Array.from({ length: 50 }, () => create({ remaining: big })))));
+      many.push(...(await Promise.all(Array.from({ length: 50 }, () => create(KEYS.credits)))));
     }
     const verify = { body: '{"key":"%KEY%"}', expect: '"valid":true' };
     const objects = Array.from({ length: 1000 }, (_, i) => `balance-${i}`);
     const scenarios = [
-      { name: "verify, plain key", keys: [await create({})], connections: 32, ...verify },
+      { name: "verify, plain key", keys: [await create(KEYS.plain)], connections: 32, ...verify },
       // the same with the verification cache off (VERIFY_CACHE_TTL_MS=0: storage read every time)
-      { name: "verify, plain key, VERIFY_CACHE_TTL_MS=0", keys: [await create({})], connections: 32, ...verify, base: nocache },
-      { name: "verify, credits (one key)", keys: [await create({ remaining: big })], connections: 32, ...verify },
-      { name: "verify, rate limit", keys: [await create({ ratelimit: { limit: big, duration: 60_000 } })], connections: 32, ...verify },
+      { name: "verify, plain key, VERIFY_CACHE_TTL_MS=0", keys: [await create(KEYS.plain)], connections: 32, ...verify, base: nocache },
+      { name: "verify, credits (one key)", keys: [await create(KEYS.credits)], connections: 32, ...verify },
+      { name: "verify, rate limit", keys: [await create(KEYS.rate)], connections: 32, ...verify },
       {
         name: "verify, credits + rate limit",
-        keys: [await create({ remaining: big, ratelimit: { limit: big, duration: 60_000 } })],
+        keys: [await create(KEYS.both)],
         connections: 32,
         ...verify,
       },
       { name: "verify, credits over 1,000 keys", keys: many, connections: 32, ...verify },
-      { name: "verify, one hot key with credits, 64 conn", keys: [await create({ remaining: big })], connections: 64, ...verify },
+      { name: "verify, one hot key with credits, 64 conn", keys: [await create(KEYS.credits)], connections: 64, ...verify },
       {
         name: "createKey",
         keys: ["-"],

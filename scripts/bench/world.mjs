@@ -82,7 +82,7 @@ export async function seed(base, adminToken) {
 }
 
 const BIG = 1_000_000_000;
-/** The key each single-key verification scenario verifies (createKey's extra fields). */
+/** The kinds of key the verification scenarios verify (createKey's extra fields). */
 export const KEYS = {
   plain: {},
   credits: { remaining: BIG },

@@ -44,7 +44,6 @@ struct Answer {
 
 #[derive(Deserialize, Default)]
 struct Meta {
-    #[serde(default)]
     changes: Option<f64>,
 }
 
