@@ -13,9 +13,14 @@
 // Guard: a Rust panic aborts the Wasm instance, and the requests it was serving would end without
 // an answer (the runtime's plain-text 500, or a hang): the guard answers each of them with the v1
 // error envelope instead, and the instance is rebuilt for the next request.
-import Keygate, { RateLimiter, UsageLimiter } from "./keygate.mjs";
-
-export { RateLimiter, UsageLimiter };
+//
+// Limiter objects: the classes exported here are `DurableObject`s, each around its Rust object
+// (worker-build's classes are plain classes, which the runtime gives no RPC methods). The worker
+// calls a usage limiter's RPC method `answer` (src/limiter/client.rs): a message and its answer as
+// two strings, with no Request or Response around them. `fetch` (the rate limiters' calls, tests)
+// and `alarm` go to the Rust object.
+import { DurableObject } from "cloudflare:workers";
+import Keygate, { RateLimiter as RustRateLimiter, UsageLimiter as RustUsageLimiter } from "./keygate.mjs";
 
 /** The Rust export (a plain function on the class's prototype). */
 const respond = Keygate.prototype.respond;
@@ -64,6 +69,38 @@ function internalError(error) {
     { status: 500, headers: { "Unkey-Request-Id": requestId, "Access-Control-Allow-Origin": "*" } },
   );
 }
+
+/** A limiter object's class around its Rust class. */
+function limiter(Rust) {
+  return class extends DurableObject {
+    constructor(ctx, env) {
+      super(ctx, env);
+      this.rust = new Rust(ctx, env);
+    }
+
+    fetch(request) {
+      return this.rust.fetch(request);
+    }
+
+    alarm() {
+      return this.rust.alarm();
+    }
+  };
+}
+
+const usageAnswer = RustUsageLimiter.prototype.answer;
+
+export class UsageLimiter extends limiter(RustUsageLimiter) {
+  /** Calls the Rust method directly, with the Rust object as `this` (worker-build's wrapper would
+   * make a Proxy per call); after a crash the Rust object is built again (the instance it lived
+   * in is gone). */
+  answer(path, text) {
+    if (initState?.criticalError) this.rust = new RustUsageLimiter(this.ctx, this.env);
+    return usageAnswer.call(this.rust, path, text);
+  }
+}
+
+export class RateLimiter extends limiter(RustRateLimiter) {}
 
 /** One request through `respond`. The headers go to the Response as a plain object (the runtime
  * reads it once), rather than a `Headers` filled by one call per header (profiled: the answer's

@@ -52,10 +52,12 @@ impl fmt::Display for LimiterError {
 
 pub type LimiterResult<T> = Result<T, LimiterError>;
 
-/// The URL of a request to a limiter object with one message (only the body matters).
-const LIMITER_URL: &str = "https://limiter/";
-/// The URL of a request with several messages, a line each (see `lane`).
+/// The path of a message to a limiter object with one call.
+const ONE_PATH: &str = "/";
+/// The path of a message with several calls, a line each (see `lane`).
 pub const BATCH_PATH: &str = "/batch";
+/// The URLs of the two paths, for a `fetch` to an object (only the path and the body matter).
+const ONE_URL: &str = "https://limiter/";
 const BATCH_URL: &str = "https://limiter/batch";
 
 #[wasm_bindgen]
@@ -63,12 +65,27 @@ extern "C" {
     /// A Durable Object stub as the runtime hands it out.
     type RawStub;
 
+    /// A request to the object (the rate limiters).
     #[wasm_bindgen(method, catch)]
     fn fetch(
         this: &RawStub,
         url: &str,
         init: &web_sys::RequestInit,
     ) -> Result<worker::js_sys::Promise, JsValue>;
+
+    /// The usage limiters' JS RPC method (`UsageLimiter::answer`).
+    #[wasm_bindgen(method, catch)]
+    fn answer(this: &RawStub, path: &str, text: &str) -> Result<worker::js_sys::Promise, JsValue>;
+}
+
+/// An object's answer as its RPC method returns it (`limiter::Answer`): the status, a space, the
+/// text.
+fn rpc_answer(reply: &str) -> LimiterResult<String> {
+    match reply.split_once(' ') {
+        Some(("200", text)) => Ok(text.to_string()),
+        Some((_, message)) => Err(LimiterError::Failed(message.to_string())),
+        None => Err(LimiterError::Protocol(format!("a limiter answered {reply:?}"))),
+    }
 }
 
 /// The Durable Object namespaces of the limiters.
@@ -126,7 +143,7 @@ impl Limiters {
         let body = encode(message)?;
         let text = match coalesced {
             true => self.send_coalesced(lane_of(binding, name), body, None).await.0?,
-            false => self.send(binding, name, LIMITER_URL, &body).await?,
+            false => self.send(binding, name, ONE_PATH, &body).await?,
         };
         decode(&text)
     }
@@ -184,8 +201,8 @@ impl Limiters {
             last = batch.len();
             let answers = match batch.as_slice() {
                 [] => Vec::new(),
-                [one] => vec![self.send(binding, name, LIMITER_URL, one.body()).await],
-                calls => match self.send(binding, name, BATCH_URL, &lane::batch_body(calls)).await {
+                [one] => vec![self.send(binding, name, ONE_PATH, one.body()).await],
+                calls => match self.send(binding, name, BATCH_PATH, &lane::batch_body(calls)).await {
                     Ok(text) => lane::batch_answers(&text),
                     Err(e) => vec![Err(e); calls.len()],
                 },
@@ -203,19 +220,27 @@ impl Limiters {
         }
     }
 
-    /// One request to an object and its reply's text (not generic: compiled once). The stub's
-    /// own `fetch` is called and the reply read with `text()`: worker-rs's
-    /// `Stub::fetch_with_request` builds the request through serde and reads the reply as a stream,
-    /// chunk by chunk, which cost about a tenth of a rate-limited verification's CPU (issue 9).
-    async fn send(&self, binding: &str, name: &str, url: &str, body: &str) -> LimiterResult<String> {
+    /// One message to an object and its reply's text (not generic: compiled once). The usage
+    /// limiters are called by their JS RPC method, with no Request and Response around the
+    /// message (each built and read on both sides of the hop); the rate limiters by `fetch`, whose
+    /// slower round trip lets more calls gather in their lane. Measured (docs/performance.md): RPC
+    /// served more verifications with credits and fewer with a rate limit.
+    async fn send(&self, binding: &str, name: &str, path: &str, body: &str) -> LimiterResult<String> {
         let unreachable = |e: worker::Error| LimiterError::Unreachable(e.to_string());
         let js = |e: JsValue| unreachable(worker::Error::from(e));
         let namespace = self.env.durable_object(binding).map_err(unreachable)?;
         let stub: RawStub =
             namespace.id_from_name(name).and_then(|id| id.get_stub()).map_err(unreachable)?.into_rpc();
+        if binding == USAGE {
+            let reply = JsFuture::from(stub.answer(path, body).map_err(js)?).await.map_err(js)?;
+            return rpc_answer(&reply.as_string().unwrap_or_default());
+        }
+        // the stub's own `fetch`, the reply read with `text()` (worker-rs's `Stub::fetch_with_request`
+        // builds the request through serde and reads the reply as a stream, chunk by chunk)
         let init = web_sys::RequestInit::new();
         init.set_method("POST");
         init.set_body(&JsValue::from_str(body));
+        let url = if path == BATCH_PATH { BATCH_URL } else { ONE_URL };
         let reply = JsFuture::from(stub.fetch(url, &init).map_err(js)?).await.map_err(js)?;
         let reply: web_sys::Response = reply.unchecked_into();
         let text =

@@ -10,9 +10,37 @@ pub mod usage;
 
 pub use client::{LimiterError, Limiters};
 
-/// The JSON message a limiter object was sent (decoded by `domain::json`, like every other
-/// message, rather than through the runtime's `Request.json()` and a second decoder per type).
-async fn message<T: serde::de::DeserializeOwned>(req: &mut worker::Request) -> worker::Result<T> {
-    let text = req.text().await?;
-    crate::domain::json::from_str(&text).map_err(|e| worker::Error::RustError(e.to_string()))
+/// A limiter object's answer to one message: 200 and the reply's JSON (a batch: a line per
+/// message), or 400/500 and the message why. The worker's calls to a usage limiter get it through
+/// the object's JS RPC method `answer` (see `client`); a `fetch` to an object, as a Response.
+struct Answer {
+    status: u16,
+    text: String,
+}
+
+impl Answer {
+    fn ok(text: String) -> Self {
+        Answer { status: 200, text }
+    }
+
+    fn error(status: u16, message: impl Into<String>) -> Self {
+        Answer { status, text: message.into() }
+    }
+
+    fn json<T: serde::Serialize>(result: Result<T, String>) -> Self {
+        match result.and_then(|value| serde_json::to_string(&value).map_err(|e| e.to_string())) {
+            Ok(text) => Answer::ok(text),
+            Err(message) => Answer::error(500, message),
+        }
+    }
+
+    /// As an RPC reply: the status, a space, the text (read by `client::rpc_answer`).
+    fn into_rpc(self) -> String {
+        format!("{} {}", self.status, self.text)
+    }
+
+    /// As a `fetch` reply.
+    fn into_response(self) -> worker::Result<worker::Response> {
+        Ok(worker::Response::ok(self.text)?.with_status(self.status))
+    }
 }

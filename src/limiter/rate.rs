@@ -17,6 +17,7 @@ use worker::{durable_object, DurableObject, Env, Request, Response, SqlStorage, 
 
 use super::client::BATCH_PATH;
 use super::protocol::{RateReply, RateRequest};
+use super::Answer;
 use crate::domain::batch;
 use crate::domain::idempotency::TTL_MS;
 use crate::domain::ratelimit::{decide, window, Algorithm, Counts};
@@ -49,6 +50,10 @@ pub struct RateLimiter {
     /// holds (0 for a window without a row; the object is the storage's only writer), so a
     /// request reads memory after the first. Dropped with the windows they belong to.
     counts: RefCell<HashMap<(String, i64, i64), i64>>,
+    /// The windows whose counts in `counts` the message being answered changed, with their
+    /// resets: written once each when it has been decided (`write_counts`), so a batch of calls
+    /// on one identifier makes one write per window, not one per call.
+    unwritten: RefCell<HashMap<(String, i64, i64), i64>>,
 }
 
 fn real_now() -> i64 {
@@ -66,39 +71,15 @@ impl DurableObject for RateLimiter {
             alarm_at: Cell::new(None),
             gone_at: Cell::new(None),
             counts: RefCell::new(HashMap::new()),
+            unwritten: RefCell::new(HashMap::new()),
         };
         limiter.init();
         limiter
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        if req.path() == BATCH_PATH {
-            // the requests of a batch message from one isolate (a line each, see `lane`), decided
-            // in order with no await in between: their counts are written together
-            let text = req.text().await?;
-            let mut alarm = Alarm::default();
-            let answers = text
-                .lines()
-                .map(|line| {
-                    let request = crate::domain::json::from_str::<RateRequest>(line)
-                        .map_err(|e| format!("bad rate-limiter request: {e}"))?;
-                    self.answer(&request, &mut alarm).map_err(|(_, message)| message)
-                })
-                .collect();
-            self.set_alarm(alarm).await?;
-            return Response::ok(batch::answer_lines(answers));
-        }
-        let request: RateRequest = match super::message(&mut req).await {
-            Ok(r) => r,
-            Err(e) => return Response::error(format!("bad rate-limiter request: {e}"), 400),
-        };
-        let mut alarm = Alarm::default();
-        let reply = match self.answer(&request, &mut alarm) {
-            Ok(reply) => reply,
-            Err((status, message)) => return Response::error(message, status),
-        };
-        self.set_alarm(alarm).await?;
-        Response::from_json(&reply)
+        let text = req.text().await?;
+        self.handle(&req.path(), &text).await.into_response()
     }
 
     /// Drops the counters of ended windows; deletes the storage once none are left.
@@ -126,6 +107,58 @@ impl DurableObject for RateLimiter {
 }
 
 impl RateLimiter {
+    /// One message (`path`: a batch of checks or one) and its answer.
+    async fn handle(&self, path: &str, text: &str) -> Answer {
+        let mut alarm = Alarm::default();
+        let answer = if path == BATCH_PATH {
+            // the requests of a batch message from one isolate (a line each, see `lane`), decided
+            // in order with no await in between: their counts are written together
+            let answers = text
+                .lines()
+                .map(|line| {
+                    let request = crate::domain::json::from_str::<RateRequest>(line)
+                        .map_err(|e| format!("bad rate-limiter request: {e}"))?;
+                    self.answer_one(&request, &mut alarm).map_err(|(_, message)| message)
+                })
+                .collect();
+            Answer::ok(batch::answer_lines(answers))
+        } else {
+            let request: RateRequest = match crate::domain::json::from_str(text) {
+                Ok(r) => r,
+                Err(e) => return Answer::error(400, format!("bad rate-limiter request: {e}")),
+            };
+            match self.answer_one(&request, &mut alarm) {
+                Ok(reply) => Answer::json(Ok(reply)),
+                Err((status, message)) => Answer::error(status, message),
+            }
+        };
+        if let Err(e) = self.write_counts() {
+            return Answer::error(500, e.to_string());
+        }
+        match self.set_alarm(alarm).await {
+            Ok(()) => answer,
+            Err(e) => Answer::error(500, e.to_string()),
+        }
+    }
+
+    /// Writes the counts the message changed (see `unwritten`), before it is answered. A failed
+    /// write fails the whole message and makes the object read its counts from storage again.
+    fn write_counts(&self) -> StoreResult<()> {
+        let unwritten = std::mem::take(&mut *self.unwritten.borrow_mut());
+        let written = unwritten.into_iter().try_for_each(|((name, duration, window), reset)| {
+            // a window that ended meanwhile was dropped from memory (and storage): nothing to write
+            match self.counts.borrow().get(&(name.clone(), duration, window)) {
+                Some(count) => counters::put(&self.sql, &name, duration, window, *count, reset),
+                None => Ok(()),
+            }
+        });
+        if written.is_err() {
+            self.counts.borrow_mut().clear();
+            self.gone_at.set(None);
+        }
+        written
+    }
+
     fn init(&self) {
         match counters::init(&self.sql) {
             Ok(()) => self.ready.set(true),
@@ -135,7 +168,7 @@ impl RateLimiter {
 
     /// Checks and counts one request (failed: a status, 400 or 500, and the message why); notes
     /// in `alarm` when the alarm should fire for it.
-    fn answer(&self, request: &RateRequest, alarm: &mut Alarm) -> Result<RateReply, (u16, String)> {
+    fn answer_one(&self, request: &RateRequest, alarm: &mut Alarm) -> Result<RateReply, (u16, String)> {
         // integers only (the message decodes as i64); a negative cost would give tokens back
         if request.limits.iter().any(|c| c.cost < 0 || c.limit < 0 || c.duration < 1) {
             return Err((400, "bad rate-limiter request: negative cost or limit, or empty window".into()));
@@ -216,13 +249,13 @@ impl RateLimiter {
         self.gone_at.set(self.gone_at.get().map(|at| at.min(ends)));
     }
 
-    /// The size of the storage, when the request asks for it.
-    fn size(&self, request: &RateRequest) -> i64 {
-        if request.report_size {
-            self.sql.database_size() as i64
-        } else {
-            0
+    /// The size of the storage (its counts written first), when the request asks for it.
+    fn size(&self, request: &RateRequest) -> StoreResult<i64> {
+        if !request.report_size {
+            return Ok(0);
         }
+        self.write_counts()?;
+        Ok(self.sql.database_size() as i64)
     }
 
     /// Checks and counts synchronously: nothing else runs in this object meanwhile. A request
@@ -238,7 +271,7 @@ impl RateLimiter {
         let idempotency = request.idempotency.as_ref().filter(|_| !request.refund);
         if let Some(idem) = idempotency {
             if let Some((fingerprint, reply)) = counters::record(&self.sql, &idem.key, now)? {
-                let stored_bytes = self.size(request);
+                let stored_bytes = self.size(request)?;
                 if fingerprint != idem.fingerprint {
                     let reused = RateReply {
                         passed: false,
@@ -255,9 +288,11 @@ impl RateLimiter {
         }
         let reply = self.count(request)?;
         if let Some(idem) = idempotency {
+            // the record of the answer is stored with the counts it made
+            self.write_counts()?;
             let text = serde_json::to_string(&reply).map_err(decode)?;
             counters::put_record(&self.sql, &idem.key, &idem.fingerprint, &text, now + TTL_MS)?;
-            return Ok(RateReply { stored_bytes: self.size(request), ..reply });
+            return Ok(RateReply { stored_bytes: self.size(request)?, ..reply });
         }
         Ok(reply)
     }
@@ -275,7 +310,7 @@ impl RateLimiter {
             return Ok(RateReply {
                 passed: true,
                 results: Vec::new(),
-                stored_bytes: self.size(request),
+                stored_bytes: self.size(request)?,
                 replayed: false,
                 reused: false,
             });
@@ -293,11 +328,12 @@ impl RateLimiter {
         if passed {
             for (c, r) in request.limits.iter().zip(&results) {
                 let w = window(now, c.duration);
-                counters::put(&self.sql, &c.name, c.duration, w.index, r.next_count, w.reset)?;
-                self.remember((c.name.clone(), c.duration, w.index), r.next_count);
+                let key = (c.name.clone(), c.duration, w.index);
+                self.unwritten.borrow_mut().insert(key.clone(), w.reset);
+                self.remember(key, r.next_count);
             }
         }
-        Ok(RateReply { passed, results, stored_bytes: self.size(request), replayed: false, reused: false })
+        Ok(RateReply { passed, results, stored_bytes: self.size(request)?, replayed: false, reused: false })
     }
 }
 

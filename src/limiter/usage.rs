@@ -12,12 +12,13 @@
 use std::cell::RefCell;
 
 use futures_channel::oneshot;
-use serde::Serialize;
+use wasm_bindgen::prelude::wasm_bindgen;
 use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
 use super::client::BATCH_PATH;
 use super::gate::Gate;
 use super::protocol::{Idempotency, Reloaded, UsageOp, UsageReply};
+use super::Answer;
 use crate::domain::batch;
 use crate::domain::credits::{Adjustment, Balance, SpendOutcome};
 use crate::domain::group_commit::{Queue, Role};
@@ -78,13 +79,6 @@ pub struct UsageLimiter {
     in_flight: RefCell<Vec<InFlight>>,
 }
 
-fn reply<T: Serialize>(result: Result<T, String>) -> worker::Result<Response> {
-    match result {
-        Ok(value) => Response::from_json(&value),
-        Err(message) => Response::error(message, 500),
-    }
-}
-
 impl DurableObject for UsageLimiter {
     fn new(_state: State, env: Env) -> Self {
         UsageLimiter {
@@ -97,58 +91,18 @@ impl DurableObject for UsageLimiter {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        if req.path() == BATCH_PATH {
-            let text = req.text().await?;
-            return Response::ok(batch::answer_lines(self.spend_batch(&text).await));
-        }
-        let op: UsageOp = match super::message(&mut req).await {
-            Ok(op) => op,
-            Err(e) => return Response::error(format!("bad usage-limiter request: {e}"), 400),
-        };
-        match op {
-            // costs are integers (the message decodes as i64) and never negative: a negative cost
-            // would add credits
-            UsageOp::Spend { cost, .. } if cost < 0 => Response::error("a cost must not be negative", 400),
-            UsageOp::Spend { balance, cost, now, idempotency: None } => {
-                reply(self.spend(balance, cost, now, None).await)
-            }
-            UsageOp::Spend { balance, cost, now, idempotency: Some(idem) } => {
-                let run = self.spend(balance, cost, now, Some(idem.clone()));
-                reply(self.once(&idem, now, run).await)
-            }
-            UsageOp::Adjust { balance, adjustment, now, idempotency, then } => {
-                let run = async {
-                    let _pass = self.gate.enter().await;
-                    let result = self
-                        .adjust(&balance, adjustment, now, idempotency.as_ref(), then)
-                        .await
-                        .map_err(|e| e.to_string());
-                    if result.is_err() {
-                        self.cache.replace(None);
-                    }
-                    result
-                };
-                match &idempotency {
-                    Some(idem) => reply(self.once(idem, now, run).await),
-                    None => reply(run.await),
-                }
-            }
-            UsageOp::Commit { stmts } => {
-                let _pass = self.gate.enter().await;
-                let written = match self.store() {
-                    Ok(store) => store.batch(stmts).await.map(|_| ()),
-                    Err(e) => Err(e),
-                };
-                // written or not (a failed batch may have been applied): read storage next time
-                self.cache.replace(None);
-                reply(written.map(|()| Reloaded { reloaded: true }).map_err(|e| e.to_string()))
-            }
-            UsageOp::Reload => {
-                let _pass = self.gate.enter().await;
-                self.cache.replace(None);
-                reply(Ok(Reloaded { reloaded: true }))
-            }
-        }
+        let text = req.text().await?;
+        self.handle(&req.path(), text).await.into_response()
+    }
+}
+
+// the futures and js_sys crates as worker-rs re-exports them (not dependencies of their own)
+#[wasm_bindgen(wasm_bindgen_futures = ::worker::wasm_bindgen_futures, js_sys = ::worker::js_sys)]
+impl UsageLimiter {
+    /// The worker's calls (see `client`): a JS RPC method of the entry's class for this object
+    /// (src/app/entry.mjs), with no Request or Response around the message.
+    pub async fn answer(&self, path: String, text: String) -> String {
+        self.handle(&path, text).await.into_rpc()
     }
 }
 
@@ -165,6 +119,61 @@ fn record(idem: &Idempotency, reply: &UsageReply) -> serde_json::Value {
 }
 
 impl UsageLimiter {
+    /// One message (`path`: a batch of spends or one operation) and its answer.
+    async fn handle(&self, path: &str, text: String) -> Answer {
+        if path == BATCH_PATH {
+            return Answer::ok(batch::answer_lines(self.spend_batch(&text).await));
+        }
+        let op: UsageOp = match crate::domain::json::from_str(&text) {
+            Ok(op) => op,
+            Err(e) => return Answer::error(400, format!("bad usage-limiter request: {e}")),
+        };
+        match op {
+            // costs are integers (the message decodes as i64) and never negative: a negative cost
+            // would add credits
+            UsageOp::Spend { cost, .. } if cost < 0 => Answer::error(400, "a cost must not be negative"),
+            UsageOp::Spend { balance, cost, now, idempotency: None } => {
+                Answer::json(self.spend(balance, cost, now, None).await)
+            }
+            UsageOp::Spend { balance, cost, now, idempotency: Some(idem) } => {
+                let run = self.spend(balance, cost, now, Some(idem.clone()));
+                Answer::json(self.once(&idem, now, run).await)
+            }
+            UsageOp::Adjust { balance, adjustment, now, idempotency, then } => {
+                let run = async {
+                    let _pass = self.gate.enter().await;
+                    let result = self
+                        .adjust(&balance, adjustment, now, idempotency.as_ref(), then)
+                        .await
+                        .map_err(|e| e.to_string());
+                    if result.is_err() {
+                        self.cache.replace(None);
+                    }
+                    result
+                };
+                match &idempotency {
+                    Some(idem) => Answer::json(self.once(idem, now, run).await),
+                    None => Answer::json(run.await),
+                }
+            }
+            UsageOp::Commit { stmts } => {
+                let _pass = self.gate.enter().await;
+                let written = match self.store() {
+                    Ok(store) => store.batch(stmts).await.map(|_| ()),
+                    Err(e) => Err(e),
+                };
+                // written or not (a failed batch may have been applied): read storage next time
+                self.cache.replace(None);
+                Answer::json(written.map(|()| Reloaded { reloaded: true }).map_err(|e| e.to_string()))
+            }
+            UsageOp::Reload => {
+                let _pass = self.gate.enter().await;
+                self.cache.replace(None);
+                Answer::json(Ok(Reloaded { reloaded: true }))
+            }
+        }
+    }
+
     fn store(&self) -> StoreResult<Store> {
         Store::from_env(&self.env)
     }
