@@ -23,9 +23,13 @@ pub struct Window {
 }
 
 pub fn window(now_ms: i64, duration_ms: i64) -> Window {
-    let d = duration_ms.max(1);
-    let index = now_ms.div_euclid(d);
-    Window { index, reset: (index + 1) * d }
+    let index = now_ms.div_euclid(duration_ms.max(1));
+    Window { index, reset: reset_of(index, duration_ms) }
+}
+
+/// When window `index` of limits of `duration_ms` ends.
+pub fn reset_of(index: i64, duration_ms: i64) -> i64 {
+    (index + 1) * duration_ms.max(1)
 }
 
 /// One limit's outcome (returned by the rate-limiter object as it is).

@@ -11,7 +11,7 @@
 //! when no request comes; once nothing is left the object deletes its storage altogether.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use worker::{durable_object, DurableObject, Env, Request, Response, SqlStorage, State};
 
@@ -20,7 +20,7 @@ use super::protocol::{RateReply, RateRequest};
 use super::Answer;
 use crate::domain::batch;
 use crate::domain::idempotency::TTL_MS;
-use crate::domain::ratelimit::{decide, window, Algorithm, Counts};
+use crate::domain::ratelimit::{decide, reset_of, window, Algorithm, Counts};
 use crate::store::{counters, StoreError, StoreResult};
 
 /// When the requests just answered want the alarm: the earliest time (`at`), and whether one found
@@ -50,10 +50,10 @@ pub struct RateLimiter {
     /// holds (0 for a window without a row; the object is the storage's only writer), so a
     /// request reads memory after the first. Dropped with the windows they belong to.
     counts: RefCell<HashMap<(String, i64, i64), i64>>,
-    /// The windows whose counts in `counts` the message being answered changed, with their
-    /// resets: written once each when it has been decided (`write_counts`), so a batch of calls
-    /// on one identifier makes one write per window, not one per call.
-    unwritten: RefCell<HashMap<(String, i64, i64), i64>>,
+    /// The windows whose counts in `counts` the message being answered changed: written once
+    /// each when it has been decided (`write_counts`), so a batch of calls on one identifier
+    /// makes one write per window, not one per call.
+    unwritten: RefCell<HashSet<(String, i64, i64)>>,
 }
 
 fn real_now() -> i64 {
@@ -71,7 +71,7 @@ impl DurableObject for RateLimiter {
             alarm_at: Cell::new(None),
             gone_at: Cell::new(None),
             counts: RefCell::new(HashMap::new()),
-            unwritten: RefCell::new(HashMap::new()),
+            unwritten: RefCell::new(HashSet::new()),
         };
         limiter.init();
         limiter
@@ -145,10 +145,14 @@ impl RateLimiter {
     /// write fails the whole message and makes the object read its counts from storage again.
     fn write_counts(&self) -> StoreResult<()> {
         let unwritten = std::mem::take(&mut *self.unwritten.borrow_mut());
-        let written = unwritten.into_iter().try_for_each(|((name, duration, window), reset)| {
+        let written = unwritten.into_iter().try_for_each(|key| {
             // a window that ended meanwhile was dropped from memory (and storage): nothing to write
-            match self.counts.borrow().get(&(name.clone(), duration, window)) {
-                Some(count) => counters::put(&self.sql, &name, duration, window, *count, reset),
+            let count = self.counts.borrow().get(&key).copied();
+            let (name, duration, window) = key;
+            match count {
+                Some(count) => {
+                    counters::put(&self.sql, &name, duration, window, count, reset_of(window, duration))
+                }
                 None => Ok(()),
             }
         });
@@ -327,9 +331,8 @@ impl RateLimiter {
         let (passed, results) = decide(&request.limits, &counts, now, request.algorithm);
         if passed {
             for (c, r) in request.limits.iter().zip(&results) {
-                let w = window(now, c.duration);
-                let key = (c.name.clone(), c.duration, w.index);
-                self.unwritten.borrow_mut().insert(key.clone(), w.reset);
+                let key = (c.name.clone(), c.duration, window(now, c.duration).index);
+                self.unwritten.borrow_mut().insert(key.clone());
                 self.remember(key, r.next_count);
             }
         }
