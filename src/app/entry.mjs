@@ -3,7 +3,8 @@
 //
 // I/O: the entry reads the request body as text and hands it, with the request, to the Rust
 // export `respond` (src/lib.rs), which answers one string — the status, a `name: value` line per
-// header, an empty line, the body — and the entry builds the Response. Everything else (routing,
+// header, an empty line, the body — and the entry builds the Response. The string comes at once
+// when the request needed no I/O (a warm verification), else as a Promise. Everything else (routing,
 // limits, headers, every rule) is Rust's. worker-rs's own fetch event reads the body and builds
 // the Response across the JS/Wasm boundary piece by piece, and worker-build's default export is a
 // class constructed per request behind a Proxy; together they cost more than a warm verification
@@ -108,7 +109,8 @@ export class RateLimiter extends limiter(RustRateLimiter) {}
 async function serve(request, env, ctx) {
   const declared = Number(request.headers.get("content-length"));
   const body = declared > MAX_BODY_BYTES ? null : await request.text();
-  const answer = await respond(request, body, env, ctx);
+  const now = respond(request, body, env, ctx);
+  const answer = typeof now === "string" ? now : await now;
   const end = answer.indexOf("\n\n");
   const lines = answer.slice(0, end).split("\n");
   const headers = {};
