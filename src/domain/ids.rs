@@ -52,7 +52,12 @@ pub fn format_id(kind: IdKind, now_ms: i64, random: [u8; 8]) -> String {
     let mut bytes = [0u8; 12];
     bytes[..4].copy_from_slice(&seconds.to_be_bytes());
     bytes[4..].copy_from_slice(&random);
-    format!("{}_{}", kind.prefix(), bs58::encode(bytes).into_string())
+    let mut id = String::with_capacity(kind.prefix().len() + 18);
+    id.push_str(kind.prefix());
+    id.push('_');
+    // appends; a `String` grows to fit, so this cannot fail
+    let _ = bs58::encode(bytes).onto(&mut id);
+    id
 }
 
 /// A fresh id of the given kind.

@@ -3,6 +3,7 @@
 //! reported as `<dotted.path>: <reason>`, e.g. `remaining.cost: Expected number, received string`.
 
 use std::any::TypeId;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
@@ -116,10 +117,10 @@ fn decode_error(e: serde_json::Error) -> ValidationError {
 }
 
 /// Validates (and normalises: integral floats become integers, query text is coerced) one value.
-pub fn check(
-    schema: &Value,
+pub fn check<'s>(
+    schema: &'s Value,
     value: &mut Value,
-    path: &mut Vec<String>,
+    path: &mut Path<'s>,
     source: Source,
 ) -> Result<(), ValidationError> {
     let s = match schema {
@@ -135,23 +136,24 @@ pub fn check(
             return check_any_of(branches, value, path, source);
         }
     }
-    let types = type_list(s);
+    let types = Types::of(s);
+    let types = types.as_slice();
     if value.is_null() {
         return if types.is_empty() || types.contains(&"null") {
             Ok(())
         } else {
-            Err(err(path, format!("Expected {}, received null", expected_name(&types))))
+            Err(err(path, format!("Expected {}, received null", expected_name(types))))
         };
     }
     if source == Source::Query {
-        coerce_query(s, &types, value);
+        coerce_query(s, types, value);
     }
-    normalise_integer(&types, value);
+    normalise_integer(types, value);
     if !types.is_empty() && !types.iter().any(|t| matches_type(t, value)) {
         let message = if types.contains(&"integer") && value.is_number() {
             "Expected integer, received float".to_string()
         } else {
-            format!("Expected {}, received {}", expected_name(&types), received_name(value))
+            format!("Expected {}, received {}", expected_name(types), received_name(value))
         };
         return Err(err(path, message));
     }
@@ -178,15 +180,39 @@ pub fn check(
     }
 }
 
-fn err(path: &[String], message: impl Into<String>) -> ValidationError {
+/// Where a value is: names of the schema's properties (borrowed), array indices and the names of
+/// free-form keys; joined with `.` only for an error.
+pub type Path<'s> = Vec<Cow<'s, str>>;
+
+fn err(path: &[Cow<'_, str>], message: impl Into<String>) -> ValidationError {
     ValidationError::new(path.join("."), message)
 }
 
-fn type_list(s: &Map<String, Value>) -> Vec<&str> {
-    match s.get("type") {
-        Some(Value::String(t)) => vec![t.as_str()],
-        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
+/// A schema's `type`: one name or a list (JSON Schema has seven types), without allocating.
+struct Types<'s> {
+    names: [&'s str; 8],
+    len: usize,
+}
+
+impl<'s> Types<'s> {
+    fn of(s: &'s Map<String, Value>) -> Types<'s> {
+        let mut types = Types { names: [""; 8], len: 0 };
+        let mut add = |t: &'s str| {
+            if types.len < types.names.len() {
+                types.names[types.len] = t;
+                types.len += 1;
+            }
+        };
+        match s.get("type") {
+            Some(Value::String(t)) => add(t.as_str()),
+            Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).for_each(add),
+            _ => {}
+        }
+        types
+    }
+
+    fn as_slice(&self) -> &[&'s str] {
+        &self.names[..self.len]
     }
 }
 
@@ -280,10 +306,10 @@ fn is_required_set(branch: &Value) -> bool {
         .is_some_and(|b| b.contains_key("required") && b.keys().all(|k| k == "required" || k == "properties"))
 }
 
-fn check_any_of(
-    branches: &[Value],
+fn check_any_of<'s>(
+    branches: &'s [Value],
     value: &mut Value,
-    path: &mut Vec<String>,
+    path: &mut Path<'s>,
     source: Source,
 ) -> Result<(), ValidationError> {
     let is_null_branch = |b: &Value| b.get("type").and_then(Value::as_str) == Some("null");
@@ -323,7 +349,7 @@ fn show(x: f64) -> String {
 fn check_string(
     s: &Map<String, Value>,
     text: &str,
-    path: &[String],
+    path: &[Cow<'_, str>],
     patterns: bool,
 ) -> Result<(), ValidationError> {
     // zod counts UTF-16 code units, as JavaScript's `length` does
@@ -381,7 +407,7 @@ pub fn pattern_matches(pattern: &str, text: &str) -> Option<bool> {
     Some(count >= min && text.chars().all(|c| ranges.iter().any(|(a, b)| (*a..=*b).contains(&c))))
 }
 
-fn check_number(s: &Map<String, Value>, n: &Number, path: &[String]) -> Result<(), ValidationError> {
+fn check_number(s: &Map<String, Value>, n: &Number, path: &[Cow<'_, str>]) -> Result<(), ValidationError> {
     let x = n.as_f64().unwrap_or(f64::NAN);
     if let Some(min) = limit(s, "minimum") {
         if x < min {
@@ -394,7 +420,7 @@ fn check_number(s: &Map<String, Value>, n: &Number, path: &[String]) -> Result<(
         }
     }
     let max = limit(s, "maximum");
-    let integer = type_list(s).contains(&"integer");
+    let integer = Types::of(s).as_slice().contains(&"integer");
     if let Some(max) = max.or(integer.then_some(MAX_SAFE_INTEGER as f64)) {
         if x > max {
             return Err(err(path, format!("Number must be less than or equal to {max}", max = show(max))));
@@ -411,10 +437,10 @@ fn check_number(s: &Map<String, Value>, n: &Number, path: &[String]) -> Result<(
     Ok(())
 }
 
-fn check_array(
-    s: &Map<String, Value>,
+fn check_array<'s>(
+    s: &'s Map<String, Value>,
     items: &mut [Value],
-    path: &mut Vec<String>,
+    path: &mut Path<'s>,
     source: Source,
 ) -> Result<(), ValidationError> {
     let n = items.len() as f64;
@@ -430,7 +456,7 @@ fn check_array(
     }
     if let Some(item_schema) = s.get("items") {
         for (i, item) in items.iter_mut().enumerate() {
-            path.push(i.to_string());
+            path.push(Cow::Owned(i.to_string()));
             check(item_schema, item, path, source)?;
             path.pop();
         }
@@ -438,15 +464,15 @@ fn check_array(
     Ok(())
 }
 
-fn check_object(
-    s: &Map<String, Value>,
+fn check_object<'s>(
+    s: &'s Map<String, Value>,
     map: &mut Map<String, Value>,
-    path: &mut Vec<String>,
+    path: &mut Path<'s>,
     source: Source,
 ) -> Result<(), ValidationError> {
-    let required: Vec<&str> = match s.get("required") {
-        Some(Value::Array(r)) => r.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
+    let required = match s.get("required") {
+        Some(Value::Array(r)) => r.as_slice(),
+        _ => &[],
     };
     if let Some(Value::Object(props)) = s.get("properties") {
         // a strict object (`additionalProperties: false`) refuses keys it does not know
@@ -455,21 +481,29 @@ fn check_object(
                 return Err(err(path, format!("Unrecognized key(s) in object: '{unknown}'")));
             }
         }
+        let mut known = 0;
         for (name, prop_schema) in props {
-            path.push(name.clone());
+            path.push(Cow::Borrowed(name));
             match map.get_mut(name) {
-                Some(v) => check(prop_schema, v, path, source)?,
-                None if required.contains(&name.as_str()) => return Err(err(path, "Required")),
+                Some(v) => {
+                    known += 1;
+                    check(prop_schema, v, path, source)?
+                }
+                None if required.iter().any(|r| r.as_str() == Some(name)) => {
+                    return Err(err(path, "Required"))
+                }
                 None => {}
             }
             path.pop();
         }
         // unknown keys are accepted and dropped (zod strips them)
-        map.retain(|k, _| props.contains_key(k));
+        if known < map.len() {
+            map.retain(|k, _| props.contains_key(k));
+        }
     }
     if let Some(extra @ Value::Object(_)) = s.get("additionalProperties") {
         for (name, v) in map.iter_mut() {
-            path.push(name.clone());
+            path.push(Cow::Owned(name.clone()));
             check(extra, v, path, source)?;
             path.pop();
         }

@@ -42,7 +42,11 @@ impl Answer {
             out.push('\n');
             out.push_str(name);
             out.push_str(": ");
-            out.extend(value.chars().filter(|c| *c != '\n' && *c != '\r'));
+            if value.contains(['\n', '\r']) {
+                out.extend(value.chars().filter(|c| *c != '\n' && *c != '\r'));
+            } else {
+                out.push_str(value);
+            }
         }
         out.push_str("\n\n");
         out.push_str(&self.body);
