@@ -38,25 +38,15 @@ mod store_dialect;
 
 #[cfg(target_arch = "wasm32")]
 mod entry {
-    use std::future::Future;
-    use std::task::{Context as TaskContext, Poll, Waker};
-
     use worker::wasm_bindgen::{self, prelude::wasm_bindgen, JsValue};
-    use worker::wasm_bindgen_futures::future_to_promise;
     use worker::{event, web_sys, worker_sys, Context, Env, ScheduleContext, ScheduledEvent};
 
     /// Serves one HTTP request: `src/app/entry.mjs` reads the body (`None`: its declared length
     /// is over the limit) and turns the answer (`http::Answer::into_text`) into the runtime's
     /// `Response`. worker-rs's own `fetch` event would do the same through its request and
     /// response wrappers, which cost more than a warm verification: see docs/performance.md.
-    ///
-    /// The answer is the text itself when the request needs no I/O (a warm verification: its
-    /// future is finished on its first poll, here), else a `Promise` of it. An `async` export
-    /// would always go the long way — a `Promise`, a task queued on wasm-bindgen's executor and
-    /// run from a microtask, its `resolve` called back from Wasm, the entry's `await` resumed.
-    /// A future first polled here with a waker that does nothing is safe to hand on: every
-    /// future registers the waker of its latest poll, and the executor polls a new task once
-    /// before it waits for a wake-up.
+    /// The answer is the text itself when the request needed no I/O, else a `Promise` of it
+    /// (`app::now_or_later`).
     #[wasm_bindgen]
     pub fn respond(
         request: web_sys::Request,
@@ -64,17 +54,13 @@ mod entry {
         env: Env,
         ctx: worker_sys::Context,
     ) -> Result<JsValue, JsValue> {
-        let mut answer = Box::pin(async move {
+        crate::app::now_or_later(async move {
             let req = crate::http::Req::new(request, body);
             match crate::app::serve(req, env, Context::new(ctx)).await {
                 Ok(answer) => Ok(JsValue::from(answer.into_text())),
                 Err(e) => Err(JsValue::from(e)),
             }
-        });
-        match answer.as_mut().poll(&mut TaskContext::from_waker(Waker::noop())) {
-            Poll::Ready(text) => text,
-            Poll::Pending => Ok(future_to_promise(answer).into()),
-        }
+        })
     }
 
     #[event(scheduled)]

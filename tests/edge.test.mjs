@@ -118,6 +118,33 @@ describe("item 9: what a failure tells", () => {
 
 });
 
+describe("a request answered without a Promise when it needs no I/O (app::now_or_later)", () => {
+  // its first poll runs before wasm-bindgen's executor has a task for it: a future that keeps the
+  // waker of its first poll (worker-rs's Delay does) must still wake the request
+  test("a request whose first wait is worker-rs's timer answers", { timeout: 15_000 }, async () => {
+    const { key } = await createKey({ remaining: 5 });
+    const started = Date.now();
+    const v = await verify({ key }, { "X-Test-Delay": "20" });
+    assert.equal(v.status, 200, v.text);
+    assert.equal(v.body.code, "VALID");
+    assert.equal(v.body.remaining, 4);
+    assert.ok(Date.now() - started >= 20, "the timer was waited for");
+    // several at once, each on its own timer
+    const all = await Promise.all([1, 2, 3, 4].map(() => verify({ key }, { "X-Test-Delay": "10" })));
+    assert.deepEqual(all.map((r) => r.body.code), ["VALID", "VALID", "VALID", "VALID"]);
+    assert.deepEqual(all.map((r) => r.body.remaining).sort(), [0, 1, 2, 3]);
+  });
+
+  test("a warm verification and an unknown key answer at once, as before", async () => {
+    const { key } = await createKey();
+    assert.equal((await verify({ key })).body.code, "VALID");
+    assert.equal((await verify({ key })).body.code, "VALID");
+    const missing = await verify({ key: "keygate_not_a_key" });
+    assert.equal(missing.status, 200);
+    assert.equal(missing.body.code, "NOT_FOUND");
+  });
+});
+
 describe("a panic inside a request", () => {
   test("answers a 500 envelope, and the next request works", async () => {
     const r = await kg.call("/v1/liveness", { headers: { "X-Test-Panic": "1" } });
