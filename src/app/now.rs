@@ -2,8 +2,8 @@
 //! hands it to wasm-bindgen's executor only when it must wait (I/O, a timer).
 //!
 //! An `async` export always goes the long way: a `Promise`, a task queued on the executor and run
-//! from a microtask, its `resolve` called back from Wasm, the caller's `await` resumed — for a
-//! warm verification about a fifth of the worker's time (docs/performance.md).
+//! from a microtask, its `resolve` called back from Wasm, the caller's `await` resumed: without
+//! them a warm plain key serves about a fifth more (docs/performance.md).
 //!
 //! The first poll happens here, before the executor has a task (and so a waker) for the future.
 //! It gets a [`Relay`]'s waker, which forwards a wake-up to the waker of the future's latest poll
