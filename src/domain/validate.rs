@@ -173,7 +173,7 @@ pub fn check<'s>(
     }
     match value {
         Value::String(text) => check_string(s, text, path, source == Source::Checked),
-        Value::Number(n) => check_number(s, n, path),
+        Value::Number(n) => check_number(s, types, n, path),
         Value::Array(items) => check_array(s, items, path, source),
         Value::Object(map) => check_object(s, map, path, source),
         _ => Ok(()),
@@ -407,7 +407,12 @@ pub fn pattern_matches(pattern: &str, text: &str) -> Option<bool> {
     Some(count >= min && text.chars().all(|c| ranges.iter().any(|(a, b)| (*a..=*b).contains(&c))))
 }
 
-fn check_number(s: &Map<String, Value>, n: &Number, path: &[Cow<'_, str>]) -> Result<(), ValidationError> {
+fn check_number(
+    s: &Map<String, Value>,
+    types: &[&str],
+    n: &Number,
+    path: &[Cow<'_, str>],
+) -> Result<(), ValidationError> {
     let x = n.as_f64().unwrap_or(f64::NAN);
     if let Some(min) = limit(s, "minimum") {
         if x < min {
@@ -420,7 +425,7 @@ fn check_number(s: &Map<String, Value>, n: &Number, path: &[Cow<'_, str>]) -> Re
         }
     }
     let max = limit(s, "maximum");
-    let integer = Types::of(s).as_slice().contains(&"integer");
+    let integer = types.contains(&"integer");
     if let Some(max) = max.or(integer.then_some(MAX_SAFE_INTEGER as f64)) {
         if x > max {
             return Err(err(path, format!("Number must be less than or equal to {max}", max = show(max))));
