@@ -113,15 +113,24 @@ pub fn answers(text: &str) -> Vec<Result<String, String>> {
         .collect()
 }
 
-/// The object's side: an answer line for each message, in order.
+/// The object's side: an answer line for each message, in order (each reply as JSON).
 pub fn answer_lines<T: serde::Serialize>(answers: Vec<Result<T, String>>) -> String {
+    answer_texts(
+        answers
+            .into_iter()
+            .map(|answer| answer.and_then(|value| serde_json::to_string(&value).map_err(|e| e.to_string())))
+            .collect(),
+    )
+}
+
+/// The object's side, its replies already text (JSON or a short form that holds no line break
+/// and does not start with `"`): an answer line for each message, in order.
+pub fn answer_texts(answers: Vec<Result<String, String>>) -> String {
     let lines: Vec<String> = answers
         .into_iter()
-        .map(|answer| {
-            match answer.and_then(|value| serde_json::to_string(&value).map_err(|e| e.to_string())) {
-                Ok(text) => text,
-                Err(message) => serde_json::Value::from(message).to_string(),
-            }
+        .map(|answer| match answer {
+            Ok(text) => text,
+            Err(message) => serde_json::Value::from(message).to_string(),
         })
         .collect();
     lines.join("\n")

@@ -27,5 +27,6 @@ pub mod random;
 pub mod ratelimit;
 pub mod rbac;
 pub mod refill;
+pub mod spend_text;
 pub mod validate;
 pub mod verify;

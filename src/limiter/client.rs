@@ -16,6 +16,7 @@ use super::protocol::{Idempotency, RateReply, RateRequest, Reloaded, UsageOp, Us
 use crate::background::Background;
 use crate::domain::credits::{Adjustment, Balance};
 use crate::domain::ratelimit::{Algorithm, LimitCheck};
+use crate::domain::spend_text;
 use crate::store::Stmt;
 
 /// Why a limiter call failed; `code()` is stable. Nothing was charged or counted unless the
@@ -108,6 +109,15 @@ fn encode<Q: Serialize>(message: &Q) -> LimiterResult<String> {
 
 fn decode<R: DeserializeOwned>(text: &str) -> LimiterResult<R> {
     crate::domain::json::from_str(text).map_err(|e| LimiterError::Protocol(e.to_string()))
+}
+
+/// A spend without an `Idempotency-Key`: its short text (`domain::spend_text`), or JSON for a
+/// balance id the short text cannot hold.
+fn spend_body(balance: &Balance, cost: i64, now: i64) -> LimiterResult<String> {
+    match spend_text::spend(balance, cost, now) {
+        Some(text) => Ok(text),
+        None => encode(&UsageOp::Spend { balance: balance.clone(), cost, now, idempotency: None }),
+    }
 }
 
 /// A rate limiter's answer that lets the chained spend go (see [`Limiters::limit_then_spend`]).
@@ -259,9 +269,13 @@ impl Limiters {
         now: i64,
         idempotency: Option<Idempotency>,
     ) -> LimiterResult<UsageReply> {
-        let coalesced = idempotency.is_none();
-        let op = UsageOp::Spend { balance: balance.clone(), cost, now, idempotency };
-        self.call(USAGE, balance.object_name(), &op, coalesced).await
+        if idempotency.is_some() {
+            let op = UsageOp::Spend { balance: balance.clone(), cost, now, idempotency };
+            return self.call(USAGE, balance.object_name(), &op, false).await;
+        }
+        let body = spend_body(balance, cost, now)?;
+        let (answer, _) = self.send_coalesced(lane_of(USAGE, balance.object_name()), body, None).await;
+        UsageReply::read(&answer?).map_err(LimiterError::Protocol)
     }
 
     /// Changes `balance` through its limiter (a refill due at `now` is applied first), with
@@ -320,14 +334,13 @@ impl Limiters {
     ) -> LimiterResult<(RateReply, Option<UsageReply>)> {
         let check =
             RateRequest { limits, now, algorithm, refund: false, idempotency: None, report_size: false };
-        let spend = UsageOp::Spend { balance: balance.clone(), cost, now, idempotency: None };
-        let then =
-            lane::Then { object: lane_of(USAGE, balance.object_name()), body: encode(&spend)?, when: passed };
+        let spend = spend_body(balance, cost, now)?;
+        let then = lane::Then { object: lane_of(USAGE, balance.object_name()), body: spend, when: passed };
         let (first, second) =
             self.send_coalesced(lane_of(RATE, identifier), encode(&check)?, Some(then)).await;
         let reply: RateReply = decode(&first?)?;
         let spent = match (reply.passed, second) {
-            (true, Some(answer)) => Some(decode(&answer?)?),
+            (true, Some(answer)) => Some(UsageReply::read(&answer?).map_err(LimiterError::Protocol)?),
             (true, None) => {
                 return Err(LimiterError::Protocol("the spend after a passed check was not sent".into()))
             }

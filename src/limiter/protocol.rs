@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::credits::{Adjustment, Balance};
 use crate::domain::ratelimit::{Algorithm, LimitCheck, LimitResult};
+use crate::domain::spend_text::{self, Spent};
 use crate::store::Stmt;
 
 /// A request's `Idempotency-Key` as the limiter keeps it: the key (unique per workspace), and
@@ -120,6 +121,20 @@ impl UsageReply {
 
     pub fn new(exists: bool, valid: bool, remaining: Option<i64>) -> Self {
         UsageReply { exists, valid, remaining, replayed: false, reused: false }
+    }
+
+    /// The answer to a spend without an `Idempotency-Key` as its short text (see
+    /// `domain::spend_text`; such a spend is never replayed or refused as reused).
+    pub fn to_short(self) -> String {
+        spend_text::reply(Spent { exists: self.exists, valid: self.valid, remaining: self.remaining })
+    }
+
+    /// A spend's answer in either form: the short text, or JSON.
+    pub fn read(text: &str) -> Result<UsageReply, String> {
+        match spend_text::parse_reply(text) {
+            Some(spent) => spent.map(|s| UsageReply::new(s.exists, s.valid, s.remaining)),
+            None => crate::domain::json::from_str(text).map_err(|e| e.to_string()),
+        }
     }
 }
 

@@ -23,6 +23,7 @@ use crate::domain::batch;
 use crate::domain::credits::{Adjustment, Balance, SpendOutcome};
 use crate::domain::group_commit::{Queue, Role};
 use crate::domain::idempotency::TTL_MS;
+use crate::domain::spend_text;
 use crate::store::balances::{self, Adjusted, Stored, Written};
 use crate::store::idempotency::{self as records, Claim};
 use crate::store::{Stmt, Store, StoreResult};
@@ -106,6 +107,17 @@ impl UsageLimiter {
     }
 }
 
+const NEGATIVE_COST: &str = "a cost must not be negative";
+
+/// A batch line in JSON: a spend without an `Idempotency-Key`.
+fn json_spend(line: &str) -> Result<(Balance, i64, i64), String> {
+    match crate::domain::json::from_str::<UsageOp>(line) {
+        Ok(UsageOp::Spend { balance, cost, now, idempotency: None }) => Ok((balance, cost, now)),
+        Ok(_) => Err("a batch holds spends without an Idempotency-Key".to_string()),
+        Err(e) => Err(format!("bad usage-limiter request: {e}")),
+    }
+}
+
 fn spend_reply(outcome: SpendOutcome) -> UsageReply {
     match outcome {
         SpendOutcome::Valid { remaining, .. } => UsageReply::new(true, true, Some(remaining)),
@@ -122,7 +134,18 @@ impl UsageLimiter {
     /// One message (`path`: a batch of spends or one operation) and its answer.
     async fn handle(&self, path: &str, text: String) -> Answer {
         if path == BATCH_PATH {
-            return Answer::ok(batch::answer_lines(self.spend_batch(&text).await));
+            return Answer::ok(batch::answer_texts(self.spend_batch(&text).await));
+        }
+        match spend_text::parse_spend(&text) {
+            Some(Err(message)) => return Answer::error(400, message),
+            Some(Ok((_, cost, _))) if cost < 0 => return Answer::error(400, NEGATIVE_COST),
+            Some(Ok((balance, cost, now))) => {
+                return match self.spend(balance, cost, now, None).await {
+                    Ok(reply) => Answer::ok(reply.to_short()),
+                    Err(message) => Answer::error(500, message),
+                };
+            }
+            None => {}
         }
         let op: UsageOp = match crate::domain::json::from_str(&text) {
             Ok(op) => op,
@@ -131,7 +154,7 @@ impl UsageLimiter {
         match op {
             // costs are integers (the message decodes as i64) and never negative: a negative cost
             // would add credits
-            UsageOp::Spend { cost, .. } if cost < 0 => Answer::error(400, "a cost must not be negative"),
+            UsageOp::Spend { cost, .. } if cost < 0 => Answer::error(400, NEGATIVE_COST),
             UsageOp::Spend { balance, cost, now, idempotency: None } => {
                 Answer::json(self.spend(balance, cost, now, None).await)
             }
@@ -211,19 +234,22 @@ impl UsageLimiter {
     }
 
     /// The spends of a batch message from one isolate (a line each, see `lane`), all joining the
-    /// queue at once, so they are decided and written together; an answer line each, in order.
-    async fn spend_batch(&self, text: &str) -> Vec<Result<UsageReply, String>> {
+    /// queue at once, so they are decided and written together; an answer line each, in order,
+    /// in the form of its spend (short text or JSON).
+    async fn spend_batch(&self, text: &str) -> Vec<Result<String, String>> {
         let mut spends = Vec::new();
         for line in text.lines() {
-            spends.push(match crate::domain::json::from_str::<UsageOp>(line) {
-                Ok(UsageOp::Spend { balance, cost, now, idempotency: None }) if cost >= 0 => {
+            let (short, spend) = match spend_text::parse_spend(line) {
+                Some(spend) => (true, spend),
+                None => (false, json_spend(line)),
+            };
+            spends.push(match spend {
+                Ok((balance, cost, now)) if cost >= 0 => {
                     let (role, rx) = self.join(cost, now, None);
-                    Ok((balance, cost, now, role, rx))
+                    Ok((short, balance, cost, now, role, rx))
                 }
-                Ok(_) => {
-                    Err("a batch holds spends without an Idempotency-Key and with a cost >= 0".to_string())
-                }
-                Err(e) => Err(format!("bad usage-limiter request: {e}")),
+                Ok(_) => Err(NEGATIVE_COST.to_string()),
+                Err(e) => Err(e),
             });
         }
         // one at a time: the first spend still queued is always ahead of the later ones, so the
@@ -231,7 +257,13 @@ impl UsageLimiter {
         let mut answers = Vec::with_capacity(spends.len());
         for spend in spends {
             answers.push(match spend {
-                Ok((balance, cost, now, role, rx)) => self.settle(&balance, cost, now, None, role, rx).await,
+                Ok((short, balance, cost, now, role, rx)) => {
+                    let reply = self.settle(&balance, cost, now, None, role, rx).await;
+                    match short {
+                        true => reply.map(UsageReply::to_short),
+                        false => reply.and_then(|r| serde_json::to_string(&r).map_err(|e| e.to_string())),
+                    }
+                }
                 Err(e) => Err(e),
             });
         }
