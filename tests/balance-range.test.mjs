@@ -128,4 +128,35 @@ describe("item 2: balances stay within ±(2^53 − 1)", () => {
     assert.equal(ok.status, 200);
     assert.equal((await ok.json()).remaining, 8);
   });
+
+  test("the short spend text: read as JSON is, checked as strictly, answered in its own form", async () => {
+    const { key, keyId } = await createKey({ remaining: 10 });
+    assert.equal((await verify({ key })).body.remaining, 9);
+    const creditId = (await kg.row("SELECT id FROM credits WHERE key_id = ?", keyId)).id;
+    const usage = await kg.mf.getDurableObjectNamespace("USAGE_LIMITER");
+    const send = async (path, body) => {
+      const r = await usage.get(usage.idFromName(creditId)).fetch(`https://limiter${path}`, { method: "POST", body });
+      return { status: r.status, text: await r.text() };
+    };
+    const now = Date.now();
+    for (const bad of [`s-5 ${now} c${creditId}`, `s1.5 ${now} c${creditId}`, `s1 ${now} x${creditId}`, "s1", `s1 ${now} `]) {
+      assert.equal((await send("/", bad)).status, 400, bad);
+    }
+    assert.equal((await kg.row("SELECT remaining FROM credits WHERE key_id = ?", keyId)).remaining, 9);
+    assert.deepEqual(await send("/", `s2 ${now} c${creditId}`), { status: 200, text: "=11 7" });
+    assert.deepEqual(await send("/", `s8 ${now} c${creditId}`), { status: 200, text: "=10 7" });
+    // a batch answers each line in the form of its spend; a bad line fails alone
+    const json = JSON.stringify({ op: "spend", balance: { kind: "keyCredits", id: creditId }, cost: 1, now });
+    const batch = await send("/batch", [`s1 ${now} c${creditId}`, json, `s-1 ${now} c${creditId}`, `s1 ${now} c${creditId}`].join("\n"));
+    assert.equal(batch.status, 200);
+    const lines = batch.text.split("\n");
+    assert.equal(lines.length, 4);
+    assert.equal(lines[0], "=11 6");
+    assert.deepEqual(JSON.parse(lines[1]), { exists: true, valid: true, remaining: 5 });
+    assert.equal(JSON.parse(lines[2]), "a cost must not be negative");
+    assert.equal(lines[3], "=11 4");
+    assert.equal((await kg.row("SELECT remaining FROM credits WHERE key_id = ?", keyId)).remaining, 4);
+    // a balance that does not exist
+    assert.deepEqual(await send("/", `s1 ${now} cno_such_credits`), { status: 200, text: "=01 -" });
+  });
 });
