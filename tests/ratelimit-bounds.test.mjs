@@ -95,6 +95,37 @@ describe("the rate limiter object", () => {
     assert.equal(reply.results[0].remaining, 0, "the refused requests gave no tokens back");
   });
 
+  test("the short check text: checked as strictly as JSON, answered in its own form, counted alike", async () => {
+    const rate = await kg.mf.getDurableObjectNamespace("RATE_LIMITER");
+    const object = rate.get(rate.idFromName(`short-${Date.now()}`));
+    const send = async (path, body) => {
+      const r = await object.fetch(`https://limiter${path}`, { method: "POST", body });
+      return { status: r.status, text: await r.text() };
+    };
+    const start = Math.ceil(Date.now() / 60_000) * 60_000;
+    const now = start + 10;
+    const reset = start + 60_000;
+    for (const bad of [`r${now}\tf\t2\t60000\t-1\ta`, `r${now}\tf\t2\t0\t1\ta`, `r${now}\tx\t2\t60000\t1\ta`, `r${now}\tf\t2\t60000\t1`, "r"]) {
+      assert.equal((await send("/", bad)).status, 400, JSON.stringify(bad));
+    }
+    // two limits, one named with spaces; nothing was counted by the refused messages
+    const check = `r${now}\tf\t2\t60000\t1\ta b\t5\t60000\t2\tc`;
+    assert.deepEqual(await send("/", check), { status: 200, text: `+\t1\t2\t1\t${reset}\t1\ta b\t1\t5\t3\t${reset}\t2\tc` });
+    // a batch answers each line in the form of its check; JSON and short text count the same windows
+    const json = JSON.stringify({ limits: [{ name: "a b", limit: 2, duration: 60000, cost: 1 }, { name: "c", limit: 5, duration: 60000, cost: 2 }], now });
+    const batch = await send("/batch", [json, `r${now}\tf\t2\t60000\t-1\ta b`, check].join("\n"));
+    assert.equal(batch.status, 200);
+    const lines = batch.text.split("\n");
+    assert.equal(lines.length, 3);
+    assert.deepEqual(
+      JSON.parse(lines[0]).results.map((r) => [r.name, r.passed, r.remaining]),
+      [["a b", true, 0], ["c", true, 1]],
+    );
+    assert.match(JSON.parse(lines[1]), /bad rate-limiter request/);
+    // both limits are over now (3 > 2, 6 > 5): nothing counted
+    assert.equal(lines[2], `-\t0\t2\t0\t${reset}\t2\ta b\t0\t5\t1\t${reset}\t4\tc`);
+  });
+
   test("a refund is taken back from the count the object holds", async () => {
     const rate = await kg.mf.getDurableObjectNamespace("RATE_LIMITER");
     const object = rate.get(rate.idFromName(`refund-${Date.now()}`));

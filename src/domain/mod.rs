@@ -24,6 +24,7 @@ pub mod overrides;
 pub mod patch;
 pub mod permissions;
 pub mod random;
+pub mod rate_text;
 pub mod ratelimit;
 pub mod rbac;
 pub mod refill;

@@ -16,7 +16,7 @@ use super::protocol::{Idempotency, RateReply, RateRequest, Reloaded, UsageOp, Us
 use crate::background::Background;
 use crate::domain::credits::{Adjustment, Balance};
 use crate::domain::ratelimit::{Algorithm, LimitCheck};
-use crate::domain::spend_text;
+use crate::domain::{rate_text, spend_text};
 use crate::store::Stmt;
 
 /// Why a limiter call failed; `code()` is stable. Nothing was charged or counted unless the
@@ -120,9 +120,25 @@ fn spend_body(balance: &Balance, cost: i64, now: i64) -> LimiterResult<String> {
     }
 }
 
+/// A check without an `Idempotency-Key`: its short text (`domain::rate_text`), or JSON for a
+/// name the short text cannot hold.
+fn check_body(limits: Vec<LimitCheck>, now: i64, algorithm: Algorithm) -> LimiterResult<String> {
+    match rate_text::request(&limits, now, algorithm) {
+        Some(text) => Ok(text),
+        None => encode(&RateRequest {
+            limits,
+            now,
+            algorithm,
+            refund: false,
+            idempotency: None,
+            report_size: false,
+        }),
+    }
+}
+
 /// A rate limiter's answer that lets the chained spend go (see [`Limiters::limit_then_spend`]).
 fn passed(text: &str) -> bool {
-    decode::<RateReply>(text).is_ok_and(|reply| reply.passed)
+    RateReply::read(text).is_ok_and(|reply| reply.passed)
 }
 
 /// The most batches one request's task sends for its lane in a row.
@@ -314,9 +330,14 @@ impl Limiters {
         algorithm: Algorithm,
         idempotency: Option<Idempotency>,
     ) -> LimiterResult<RateReply> {
-        let coalesced = idempotency.is_none();
-        let request = RateRequest { limits, now, algorithm, refund: false, idempotency, report_size: false };
-        self.call(RATE, identifier, &request, coalesced).await
+        if idempotency.is_some() {
+            let request =
+                RateRequest { limits, now, algorithm, refund: false, idempotency, report_size: false };
+            return self.call(RATE, identifier, &request, false).await;
+        }
+        let body = check_body(limits, now, algorithm)?;
+        let (answer, _) = self.send_coalesced(lane_of(RATE, identifier), body, None).await;
+        RateReply::read(&answer?).map_err(LimiterError::Protocol)
     }
 
     /// [`Limiters::limit`] without an `Idempotency-Key`, and when it passes the spend of `cost`
@@ -332,13 +353,11 @@ impl Limiters {
         balance: &Balance,
         cost: i64,
     ) -> LimiterResult<(RateReply, Option<UsageReply>)> {
-        let check =
-            RateRequest { limits, now, algorithm, refund: false, idempotency: None, report_size: false };
+        let check = check_body(limits, now, algorithm)?;
         let spend = spend_body(balance, cost, now)?;
         let then = lane::Then { object: lane_of(USAGE, balance.object_name()), body: spend, when: passed };
-        let (first, second) =
-            self.send_coalesced(lane_of(RATE, identifier), encode(&check)?, Some(then)).await;
-        let reply: RateReply = decode(&first?)?;
+        let (first, second) = self.send_coalesced(lane_of(RATE, identifier), check, Some(then)).await;
+        let reply = RateReply::read(&first?).map_err(LimiterError::Protocol)?;
         let spent = match (reply.passed, second) {
             (true, Some(answer)) => Some(UsageReply::read(&answer?).map_err(LimiterError::Protocol)?),
             (true, None) => {

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::credits::{Adjustment, Balance};
+use crate::domain::rate_text;
 use crate::domain::ratelimit::{Algorithm, LimitCheck, LimitResult};
 use crate::domain::spend_text::{self, Spent};
 use crate::store::Stmt;
@@ -180,4 +181,26 @@ pub struct RateReply {
     /// The `Idempotency-Key` was used for a different request: nothing counted.
     #[serde(default, skip_serializing_if = "is_false")]
     pub reused: bool,
+}
+
+impl RateReply {
+    /// The answer to a check without an `Idempotency-Key` as its short text (see
+    /// `domain::rate_text`); `None` when a name cannot be held by it.
+    pub fn to_short(&self) -> Option<String> {
+        rate_text::reply(self.passed, &self.results)
+    }
+
+    /// A check's answer in either form: the short text, or JSON.
+    pub fn read(text: &str) -> Result<RateReply, String> {
+        match rate_text::parse_reply(text) {
+            Some(reply) => reply.map(|(passed, results)| RateReply {
+                passed,
+                results,
+                stored_bytes: 0,
+                replayed: false,
+                reused: false,
+            }),
+            None => crate::domain::json::from_str(text).map_err(|e| e.to_string()),
+        }
+    }
 }

@@ -20,6 +20,7 @@ use super::protocol::{RateReply, RateRequest};
 use super::Answer;
 use crate::domain::batch;
 use crate::domain::idempotency::TTL_MS;
+use crate::domain::rate_text;
 use crate::domain::ratelimit::{decide, reset_of, window, Algorithm, Counts};
 use crate::store::{counters, StoreError, StoreResult};
 
@@ -106,6 +107,28 @@ impl DurableObject for RateLimiter {
     }
 }
 
+/// A message in either form: the short text of a check (`true`), or JSON.
+fn read_request(text: &str) -> Result<(bool, RateRequest), String> {
+    match rate_text::parse_request(text) {
+        Some(check) => check.map(|rate_text::Check { limits, now, algorithm }| {
+            let request =
+                RateRequest { limits, now, algorithm, refund: false, idempotency: None, report_size: false };
+            (true, request)
+        }),
+        None => crate::domain::json::from_str::<RateRequest>(text)
+            .map(|request| (false, request))
+            .map_err(|e| format!("bad rate-limiter request: {e}")),
+    }
+}
+
+/// The answer in the form of its request.
+fn reply_text(short: bool, reply: &RateReply) -> Result<String, String> {
+    match short.then(|| reply.to_short()).flatten() {
+        Some(text) => Ok(text),
+        None => serde_json::to_string(reply).map_err(|e| e.to_string()),
+    }
+}
+
 impl RateLimiter {
     /// One message (`path`: a batch of checks or one) and its answer.
     async fn handle(&self, path: &str, text: &str) -> Answer {
@@ -116,19 +139,22 @@ impl RateLimiter {
             let answers = text
                 .lines()
                 .map(|line| {
-                    let request = crate::domain::json::from_str::<RateRequest>(line)
-                        .map_err(|e| format!("bad rate-limiter request: {e}"))?;
-                    self.answer_one(&request, &mut alarm).map_err(|(_, message)| message)
+                    let (short, request) = read_request(line)?;
+                    let reply = self.answer_one(&request, &mut alarm).map_err(|(_, message)| message)?;
+                    reply_text(short, &reply)
                 })
                 .collect();
-            Answer::ok(batch::answer_lines(answers))
+            Answer::ok(batch::answer_texts(answers))
         } else {
-            let request: RateRequest = match crate::domain::json::from_str(text) {
+            let (short, request) = match read_request(text) {
                 Ok(r) => r,
-                Err(e) => return Answer::error(400, format!("bad rate-limiter request: {e}")),
+                Err(message) => return Answer::error(400, message),
             };
             match self.answer_one(&request, &mut alarm) {
-                Ok(reply) => Answer::json(Ok(reply)),
+                Ok(reply) => match reply_text(short, &reply) {
+                    Ok(text) => Answer::ok(text),
+                    Err(message) => Answer::error(500, message),
+                },
                 Err((status, message)) => Answer::error(status, message),
             }
         };
