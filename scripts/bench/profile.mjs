@@ -6,7 +6,7 @@
 // them: Wasm frames then show as `wasm-function[N]`). For finding where the time goes, not for
 // figures: a profiler that samples every 100 µs slows what it measures.
 //
-// Scenarios: plain (default), credits, rate, both; hello: the bench's hello-world JavaScript worker
+// Scenarios: plain (default), credits, rate, both, spread (credits over 1,000 keys); hello: the bench's hello-world JavaScript worker
 // (in the same workerd), to compare with. Options: --seconds S (default 6),
 // --connections N (default 32), --top N (rows, default 40), --json FILE (the raw .cpuprofile,
 // for Chrome's DevTools), --build DIR (a build other than build/, inside the repository).
@@ -28,8 +28,11 @@ const TOP = Number(arg("--top", 40));
 const JSON_OUT = arg("--json", null);
 const BUILD = arg("--build", null);
 const ADMIN_TOKEN = "profile-admin-token";
-if (SCENARIO !== "hello" && !KEYS[SCENARIO]) {
-  throw new Error(`unknown scenario ${SCENARIO}: one of hello, ${Object.keys(KEYS).join(", ")}`);
+/** spread: credits over 1,000 keys (one usage limiter each), as the bench's row. */
+const KIND = SCENARIO === "spread" ? "credits" : SCENARIO;
+const COUNT = SCENARIO === "spread" ? Number(arg("--keys", 1000)) : 1;
+if (SCENARIO !== "hello" && !KEYS[KIND]) {
+  throw new Error(`unknown scenario ${SCENARIO}: one of hello, spread, ${Object.keys(KEYS).join(", ")}`);
 }
 
 const freePort = () =>
@@ -103,10 +106,22 @@ async function main() {
     if (!store.db) await migrate(mf, "keygate");
     const base = (await mf.unsafeGetDirectURL("keygate")).toString().replace(/\/$/, "");
     const hello = SCENARIO === "hello";
-    const key = hello ? "-" : await (await seed(base, ADMIN_TOKEN)).create(KEYS[SCENARIO]);
-    const sc = { keys: [key], body: '{"key":"%KEY%"}', expect: '"valid":true', connections: CONNECTIONS };
+    const keys = ["-"];
+    if (!hello) {
+      const { create } = await seed(base, ADMIN_TOKEN);
+      keys.length = 0;
+      while (keys.length < COUNT) {
+        keys.push(...(await Promise.all(Array.from({ length: Math.min(50, COUNT - keys.length) }, () => create(KEYS[KIND])))));
+      }
+    }
+    const sc = { keys, body: '{"key":"%KEY%"}', expect: '"valid":true', connections: CONNECTIONS };
     const origin = hello ? (await mf.unsafeGetDirectURL("hello")).toString().replace(/\/$/, "") : base;
     const url = `${origin}/v1/keys.verifyKey`;
+    // every key once first (a key's object and cache entry are then warm, as under steady load)
+    for (let i = 0; i < keys.length && keys.length > 1; i += 32) {
+      const body = (key) => sc.body.replace("%KEY%", key);
+      await Promise.all(keys.slice(i, i + 32).map((k) => fetch(url, { method: "POST", body: body(k) }).then((r) => r.text())));
+    }
     await load(url, { ...sc, seconds: 2 });
 
     const session = await inspect(port, `core:user:${hello ? "hello" : "keygate"}`);
