@@ -1,7 +1,7 @@
 //! Batches of calls to a limiter object from one isolate: the lane they wait in, and the text of
-//! a batch message and of its answer — several messages, a line each (compact JSON holds no raw
-//! line break), answered by one line each, in order: the reply (JSON) or, for a message that
-//! failed, its error as a JSON string.
+//! a batch message and of its answer — several messages, a line each (compact JSON and the short
+//! texts hold no raw line break), answered by one line each, in order: the reply (JSON or short
+//! text, never starting with `"`) or, for a message that failed, its error as a JSON string.
 
 use std::collections::VecDeque;
 

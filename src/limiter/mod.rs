@@ -10,8 +10,8 @@ pub mod usage;
 
 pub use client::{LimiterError, Limiters};
 
-/// A limiter object's answer to one message: 200 and the reply's JSON (a batch: a line per
-/// message), or 400/500 and the message why. The worker's calls to a usage limiter get it through
+/// A limiter object's answer to one message: 200 and the reply's text, JSON or short (a batch: a
+/// line per message), or 400/500 and the message why. The worker's calls to a usage limiter get it through
 /// the object's JS RPC method `answer` (see `client`); a `fetch` to an object, as a Response.
 struct Answer {
     status: u16,

@@ -1,5 +1,7 @@
-//! The messages between the worker and the limiter Durable Objects: serialised as they are (JSON
-//! over the object's `fetch`), one reply type per request.
+//! The messages between the worker and the limiter Durable Objects, one reply type per request:
+//! JSON, except a verification's spend and rate-limit check and their replies, which travel as
+//! short text (`domain::spend_text`, `domain::rate_text`; an object reads both forms and answers
+//! in the form it was asked).
 
 use serde::{Deserialize, Serialize};
 
