@@ -113,19 +113,9 @@ pub fn answers(text: &str) -> Vec<Result<String, String>> {
         .collect()
 }
 
-/// The object's side: an answer line for each message, in order (each reply as JSON).
-pub fn answer_lines<T: serde::Serialize>(answers: Vec<Result<T, String>>) -> String {
-    answer_texts(
-        answers
-            .into_iter()
-            .map(|answer| answer.and_then(|value| serde_json::to_string(&value).map_err(|e| e.to_string())))
-            .collect(),
-    )
-}
-
-/// The object's side, its replies already text (JSON or a short form that holds no line break
-/// and does not start with `"`): an answer line for each message, in order.
-pub fn answer_texts(answers: Vec<Result<String, String>>) -> String {
+/// The object's side: an answer line for each message, in order — its reply's text (JSON or a
+/// short form, neither holding a line break nor starting with `"`), or its error.
+pub fn answer_lines(answers: Vec<Result<String, String>>) -> String {
     let lines: Vec<String> = answers
         .into_iter()
         .map(|answer| match answer {
@@ -226,9 +216,9 @@ mod tests {
     #[test]
     fn answers_keep_their_order_and_errors() {
         let text = answer_lines(vec![
-            Ok(serde_json::json!({ "valid": true })),
+            Ok(serde_json::json!({ "valid": true }).to_string()),
             Err("bad usage-limiter request: \"cost\" is\nnot a number".to_string()),
-            Ok(serde_json::json!({ "valid": false })),
+            Ok(serde_json::json!({ "valid": false }).to_string()),
         ]);
         assert_eq!(text.lines().count(), 3);
         assert_eq!(
@@ -245,6 +235,6 @@ mod tests {
     fn no_messages_no_answers() {
         assert_eq!(join([]), "");
         assert!(answers("").is_empty());
-        assert_eq!(answer_lines::<i64>(vec![]), "");
+        assert_eq!(answer_lines(vec![]), "");
     }
 }

@@ -28,7 +28,12 @@ impl Answer {
     }
 
     fn json<T: serde::Serialize>(result: Result<T, String>) -> Self {
-        match result.and_then(|value| serde_json::to_string(&value).map_err(|e| e.to_string())) {
+        Answer::text(result.and_then(|value| serde_json::to_string(&value).map_err(|e| e.to_string())))
+    }
+
+    /// A reply already text (see `protocol`), or the error (500) that replaced it.
+    fn text(result: Result<String, String>) -> Self {
+        match result {
             Ok(text) => Answer::ok(text),
             Err(message) => Answer::error(500, message),
         }

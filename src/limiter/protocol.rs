@@ -126,10 +126,17 @@ impl UsageReply {
         UsageReply { exists, valid, remaining, replayed: false, reused: false }
     }
 
-    /// The answer to a spend without an `Idempotency-Key` as its short text (see
-    /// `domain::spend_text`; such a spend is never replayed or refused as reused).
-    pub fn to_short(self) -> String {
-        spend_text::reply(Spent { exists: self.exists, valid: self.valid, remaining: self.remaining })
+    /// The answer in the form of its spend: the short text (`domain::spend_text`; a spend in that
+    /// form has no `Idempotency-Key`, so it is never replayed or refused as reused), or JSON.
+    pub fn text(self, short: bool) -> Result<String, String> {
+        match short {
+            true => Ok(spend_text::reply(Spent {
+                exists: self.exists,
+                valid: self.valid,
+                remaining: self.remaining,
+            })),
+            false => serde_json::to_string(&self).map_err(|e| e.to_string()),
+        }
     }
 
     /// A spend's answer in either form: the short text, or JSON.
@@ -186,10 +193,13 @@ pub struct RateReply {
 }
 
 impl RateReply {
-    /// The answer to a check without an `Idempotency-Key` as its short text (see
-    /// `domain::rate_text`); `None` when a name cannot be held by it.
-    pub fn to_short(&self) -> Option<String> {
-        rate_text::reply(self.passed, &self.results)
+    /// The answer in the form of its check: the short text (`domain::rate_text`), or JSON (also
+    /// for a name the short text cannot hold).
+    pub fn text(&self, short: bool) -> Result<String, String> {
+        match short.then(|| rate_text::reply(self.passed, &self.results)).flatten() {
+            Some(text) => Ok(text),
+            None => serde_json::to_string(self).map_err(|e| e.to_string()),
+        }
     }
 
     /// A check's answer in either form: the short text, or JSON.

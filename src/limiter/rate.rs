@@ -121,14 +121,6 @@ fn read_request(text: &str) -> Result<(bool, RateRequest), String> {
     }
 }
 
-/// The answer in the form of its request.
-fn reply_text(short: bool, reply: &RateReply) -> Result<String, String> {
-    match short.then(|| reply.to_short()).flatten() {
-        Some(text) => Ok(text),
-        None => serde_json::to_string(reply).map_err(|e| e.to_string()),
-    }
-}
-
 impl RateLimiter {
     /// One message (`path`: a batch of checks or one) and its answer.
     async fn handle(&self, path: &str, text: &str) -> Answer {
@@ -141,20 +133,17 @@ impl RateLimiter {
                 .map(|line| {
                     let (short, request) = read_request(line)?;
                     let reply = self.answer_one(&request, &mut alarm).map_err(|(_, message)| message)?;
-                    reply_text(short, &reply)
+                    reply.text(short)
                 })
                 .collect();
-            Answer::ok(batch::answer_texts(answers))
+            Answer::ok(batch::answer_lines(answers))
         } else {
             let (short, request) = match read_request(text) {
                 Ok(r) => r,
                 Err(message) => return Answer::error(400, message),
             };
             match self.answer_one(&request, &mut alarm) {
-                Ok(reply) => match reply_text(short, &reply) {
-                    Ok(text) => Answer::ok(text),
-                    Err(message) => Answer::error(500, message),
-                },
+                Ok(reply) => Answer::text(reply.text(short)),
                 Err((status, message)) => Answer::error(status, message),
             }
         };

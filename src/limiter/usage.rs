@@ -109,12 +109,15 @@ impl UsageLimiter {
 
 const NEGATIVE_COST: &str = "a cost must not be negative";
 
-/// A batch line in JSON: a spend without an `Idempotency-Key`.
-fn json_spend(line: &str) -> Result<(Balance, i64, i64), String> {
-    match crate::domain::json::from_str::<UsageOp>(line) {
-        Ok(UsageOp::Spend { balance, cost, now, idempotency: None }) => Ok((balance, cost, now)),
-        Ok(_) => Err("a batch holds spends without an Idempotency-Key".to_string()),
-        Err(e) => Err(format!("bad usage-limiter request: {e}")),
+/// A message in either form: the short text of a spend (`true`), or JSON.
+fn read_op(text: &str) -> Result<(bool, UsageOp), String> {
+    match spend_text::parse_spend(text) {
+        Some(spend) => {
+            spend.map(|(balance, cost, now)| (true, UsageOp::Spend { balance, cost, now, idempotency: None }))
+        }
+        None => crate::domain::json::from_str::<UsageOp>(text)
+            .map(|op| (false, op))
+            .map_err(|e| format!("bad usage-limiter request: {e}")),
     }
 }
 
@@ -134,29 +137,18 @@ impl UsageLimiter {
     /// One message (`path`: a batch of spends or one operation) and its answer.
     async fn handle(&self, path: &str, text: String) -> Answer {
         if path == BATCH_PATH {
-            return Answer::ok(batch::answer_texts(self.spend_batch(&text).await));
+            return Answer::ok(batch::answer_lines(self.spend_batch(&text).await));
         }
-        match spend_text::parse_spend(&text) {
-            Some(Err(message)) => return Answer::error(400, message),
-            Some(Ok((_, cost, _))) if cost < 0 => return Answer::error(400, NEGATIVE_COST),
-            Some(Ok((balance, cost, now))) => {
-                return match self.spend(balance, cost, now, None).await {
-                    Ok(reply) => Answer::ok(reply.to_short()),
-                    Err(message) => Answer::error(500, message),
-                };
-            }
-            None => {}
-        }
-        let op: UsageOp = match crate::domain::json::from_str(&text) {
-            Ok(op) => op,
-            Err(e) => return Answer::error(400, format!("bad usage-limiter request: {e}")),
+        let (short, op) = match read_op(&text) {
+            Ok(read) => read,
+            Err(message) => return Answer::error(400, message),
         };
         match op {
             // costs are integers (the message decodes as i64) and never negative: a negative cost
             // would add credits
             UsageOp::Spend { cost, .. } if cost < 0 => Answer::error(400, NEGATIVE_COST),
             UsageOp::Spend { balance, cost, now, idempotency: None } => {
-                Answer::json(self.spend(balance, cost, now, None).await)
+                Answer::text(self.spend(balance, cost, now, None).await.and_then(|r| r.text(short)))
             }
             UsageOp::Spend { balance, cost, now, idempotency: Some(idem) } => {
                 let run = self.spend(balance, cost, now, Some(idem.clone()));
@@ -239,16 +231,13 @@ impl UsageLimiter {
     async fn spend_batch(&self, text: &str) -> Vec<Result<String, String>> {
         let mut spends = Vec::new();
         for line in text.lines() {
-            let (short, spend) = match spend_text::parse_spend(line) {
-                Some(spend) => (true, spend),
-                None => (false, json_spend(line)),
-            };
-            spends.push(match spend {
-                Ok((balance, cost, now)) if cost >= 0 => {
+            spends.push(match read_op(line) {
+                Ok((short, UsageOp::Spend { balance, cost, now, idempotency: None })) if cost >= 0 => {
                     let (role, rx) = self.join(cost, now, None);
                     Ok((short, balance, cost, now, role, rx))
                 }
-                Ok(_) => Err(NEGATIVE_COST.to_string()),
+                Ok((_, UsageOp::Spend { idempotency: None, .. })) => Err(NEGATIVE_COST.to_string()),
+                Ok(_) => Err("a batch holds spends without an Idempotency-Key".to_string()),
                 Err(e) => Err(e),
             });
         }
@@ -258,11 +247,7 @@ impl UsageLimiter {
         for spend in spends {
             answers.push(match spend {
                 Ok((short, balance, cost, now, role, rx)) => {
-                    let reply = self.settle(&balance, cost, now, None, role, rx).await;
-                    match short {
-                        true => reply.map(UsageReply::to_short),
-                        false => reply.and_then(|r| serde_json::to_string(&r).map_err(|e| e.to_string())),
-                    }
+                    self.settle(&balance, cost, now, None, role, rx).await.and_then(|r| r.text(short))
                 }
                 Err(e) => Err(e),
             });
