@@ -90,3 +90,64 @@ describe("keys.deleteKey", () => {
     assert.equal((await kg.post("keys.deleteKey", { keyId }, byId)).status, 200);
   });
 });
+
+// ---- apis.listKeys' total ---------------------------------------------------------------------
+
+describe("an api's key count (apis.listKeys' total)", () => {
+  test("follows creates, imports, rerolls and deletions; one key deleted by many at once counts once", async () => {
+    const ctx = await kg.setup();
+    const other = await kg.otherApi(ctx);
+    const stored = async (apiId) =>
+      kg.count("SELECT COUNT(*) AS n FROM keys k JOIN apis a ON a.key_auth_id = k.key_auth_id WHERE a.id = ? AND k.deleted_at_m IS NULL", apiId);
+    const total = async (apiId, expected, step) => {
+      const r = await kg.get("apis.listKeys", { apiId, limit: 1 }, ctx.rootKey);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.body.total, expected, `${step}: total`);
+      assert.equal(await stored(apiId), expected, `${step}: live keys stored`);
+    };
+    await total(ctx.apiId, 0, "new api");
+    const keys = [];
+    for (let i = 0; i < 4; i++) keys.push(await kg.createKey(ctx, {}));
+    await total(ctx.apiId, 4, "createKey × 4");
+
+    const imported = await kg.post(
+      "migrations.createKeys",
+      [
+        { apiId: ctx.apiId, plaintext: `cnt_${randomBytes(8).toString("hex")}` },
+        { apiId: other, plaintext: `cnt_${randomBytes(8).toString("hex")}` },
+        { apiId: ctx.apiId, plaintext: `cnt_${randomBytes(8).toString("hex")}` },
+      ],
+      ctx.rootKey,
+    );
+    assert.equal(imported.status, 200, imported.text);
+    await total(ctx.apiId, 6, "import of 2 here");
+    await total(other, 1, "import of 1 in the other api");
+    // an import that fails (a hash already there) changes nothing
+    const again = await kg.post("migrations.createKeys", [{ apiId: ctx.apiId, plaintext: `cnt_${randomBytes(8).toString("hex")}` }, { apiId: ctx.apiId, hash: { value: (await kg.row("SELECT hash FROM keys WHERE id = ?", keys[0].keyId)).hash, variant: "sha256_base64" } }], ctx.rootKey);
+    assert.equal(again.status, 409, again.text);
+    await total(ctx.apiId, 6, "a failed import");
+
+    const rerolled = await kg.call("/v2/keys.rerollKey", { method: "POST", body: { keyId: keys[1].keyId, expiration: 60_000 }, rootKey: ctx.rootKey });
+    assert.equal(rerolled.status, 200, rerolled.text);
+    await total(ctx.apiId, 7, "rerollKey (the old key stays until it expires)");
+
+    // ten deletions of one key at once: it leaves the count once
+    const deletes = await Promise.all(Array.from({ length: 10 }, () => kg.post("keys.deleteKey", { keyId: keys[0].keyId }, ctx.rootKey)));
+    assert.ok(deletes.some((r) => r.status === 200), deletes.map((r) => r.text).join(" | "));
+    for (const r of deletes) assert.ok(r.status === 200 || r.status === 404, r.text);
+    await total(ctx.apiId, 6, "one key deleted by ten requests at once");
+    // soft, then for good: counted once
+    assert.equal((await kg.post("keys.deleteKey", { keyId: keys[2].keyId }, ctx.rootKey)).status, 200);
+    await total(ctx.apiId, 5, "a soft delete");
+    const permanent = await kg.call("/v2/keys.deleteKey", { method: "POST", body: { keyId: keys[3].keyId, permanent: true }, rootKey: ctx.rootKey });
+    assert.equal(permanent.status, 200, permanent.text);
+    await total(ctx.apiId, 4, "a permanent delete");
+    // permanent deletions of the same key at once
+    const both = await Promise.all(Array.from({ length: 5 }, () => kg.call("/v2/keys.deleteKey", { method: "POST", body: { keyId: rerolled.body.data.keyId, permanent: true }, rootKey: ctx.rootKey })));
+    assert.ok(both.some((r) => r.status === 200), both.map((r) => r.text).join(" | "));
+    await total(ctx.apiId, 3, "one key deleted for good by five requests at once");
+    // a key created meanwhile still counts
+    await kg.createKey(ctx, {});
+    await total(ctx.apiId, 4, "createKey after the deletions");
+  });
+});

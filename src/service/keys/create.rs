@@ -270,7 +270,7 @@ pub async fn create(ctx: &Ctx, p: &Principal, req: NewKey) -> Result<(String, St
     rbac::create_named(&mut batch, LinkKind::Permission, ws, &missing_permissions, ctx.now)?;
     rbac::create_named(&mut batch, LinkKind::Role, ws, &missing_roles, ctx.now)?;
     stage_insert(ctx, &mut batch, &new)?;
-    batch.push(keys::refresh_keyspace_size(&key_auth_id, ctx.now));
+    batch.push(keys::keyspace_grows(&key_auth_id, 1, ctx.now));
     ctx.store.commit(batch).await?;
     Ok((new.id, key))
 }
@@ -372,7 +372,8 @@ pub async fn migrate(ctx: &Ctx, p: &Principal, import: Vec<MigratedKey>) -> Resu
         stage_insert(ctx, &mut batch, k)?;
     }
     for (_, key_auth_id) in &apis {
-        batch.push(keys::refresh_keyspace_size(key_auth_id, ctx.now));
+        let added = new_keys.iter().filter(|k| &k.key_auth_id == key_auth_id).count();
+        batch.push(keys::keyspace_grows(key_auth_id, added as i64, ctx.now));
     }
     match ctx.store.commit(batch).await {
         Ok(_) => Ok(new_keys.into_iter().map(|k| k.id).collect()),
@@ -468,7 +469,7 @@ pub async fn migrate_hashed(
     for k in &new_keys {
         stage_insert(ctx, &mut batch, k)?;
     }
-    batch.push(keys::refresh_keyspace_size(&key_auth_id, ctx.now));
+    batch.push(keys::keyspace_grows(&key_auth_id, new_keys.len() as i64, ctx.now));
     match ctx.store.commit(batch).await {
         Ok(_) => Ok(HashedImport { migrated, failed }),
         Err(e) if e.is_conflict() => {

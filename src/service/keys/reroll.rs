@@ -58,7 +58,7 @@ pub async fn reroll(ctx: &Ctx, p: &Principal, key_id: &str, grace_ms: i64) -> Re
         batch.push(vault::encrypted_copy(ctx, master, &p.workspace_id, &new_key_id, &key)?);
     }
     batch.push(keys::expire_by(&old.id, reroll_expiry(ctx.now, grace_ms), ctx.now));
-    batch.push(keys::refresh_keyspace_size(&old.key_auth_id, ctx.now));
+    batch.push(keys::keyspace_gains(&old.key_auth_id, &new_key_id, ctx.now));
     let plan = CreditsPlan {
         writes: vec![CreditWrite::CopyKeyRow { from_key: old.id.clone(), to_key: new_key_id.clone() }],
         limiter: Vec::new(),

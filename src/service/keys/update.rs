@@ -245,12 +245,12 @@ pub async fn delete_as(ctx: &Ctx, p: &Principal, key_id: &str, permanent: bool) 
 async fn remove(ctx: &Ctx, p: &Principal, key: KeyState, permanent: bool) -> Result<()> {
     let target = vec![Target::named("key", &key.id, key.name.clone())];
     let mut batch = ctx.batch(&p.actor(), &p.workspace_id, "key.delete", "", target);
+    keys::keyspace_loses(&mut batch, &key.key_auth_id, &key.id, ctx.now);
     if permanent {
         keys::hard_delete(&mut batch, &key.id);
     } else {
         batch.push(keys::soft_delete(&key.id, ctx.now));
     }
-    batch.push(keys::refresh_keyspace_size(&key.key_auth_id, ctx.now));
     let plan = CreditsPlan { writes: vec![], limiter: credits::key_removed(&credits_of(&key)) };
     credits::commit(ctx, batch, &plan).await
 }
