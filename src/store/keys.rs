@@ -225,15 +225,7 @@ pub fn keyspace_grows(key_auth_id: &str, added: i64, now: i64) -> Stmt {
 
 /// After a key was copied into the keyspace (rerollKey): it counts if it is there and live.
 pub fn keyspace_gains(key_auth_id: &str, key_id: &str, now: i64) -> Stmt {
-    stmt!(
-        "UPDATE key_auth SET size_approx = size_approx +
-                (SELECT COUNT(*) FROM keys WHERE id = ?2 AND deleted_at_m IS NULL),
-                size_last_updated_at = ?3
-         WHERE id = ?1",
-        key_auth_id,
-        key_id,
-        now
-    )
+    count_if_live(key_auth_id, key_id, 1, now)
 }
 
 /// Before a key is deleted (soft or for good): the keyspace loses it if it is live. The key's
@@ -242,15 +234,21 @@ pub fn keyspace_gains(key_auth_id: &str, key_id: &str, now: i64) -> Stmt {
 /// lock still counts with the snapshot it started with; the count is the next statement).
 pub fn keyspace_loses(batch: &mut Batch, key_auth_id: &str, key_id: &str, now: i64) {
     batch.push(stmt!("UPDATE keys SET updated_at_m = ?2 WHERE id = ?1", key_id, now));
-    batch.push(stmt!(
-        "UPDATE key_auth SET size_approx = size_approx -
-                (SELECT COUNT(*) FROM keys WHERE id = ?2 AND deleted_at_m IS NULL),
+    batch.push(count_if_live(key_auth_id, key_id, -1, now));
+}
+
+/// Adds `sign` (1 or −1) to the keyspace's count if the key `key_id` is live.
+fn count_if_live(key_auth_id: &str, key_id: &str, sign: i64, now: i64) -> Stmt {
+    stmt!(
+        "UPDATE key_auth SET size_approx = size_approx +
+                ?4 * (SELECT COUNT(*) FROM keys WHERE id = ?2 AND deleted_at_m IS NULL),
                 size_last_updated_at = ?3
          WHERE id = ?1",
         key_auth_id,
         key_id,
-        now
-    ));
+        now,
+        sign
+    )
 }
 
 /// Recomputes `key_auth.size_approx` from the live keys (an api's deletion; see [`keyspace_grows`]).
