@@ -120,6 +120,26 @@ describe("changes behind keygate's back (another isolate's, on the edge)", () =>
     assert.equal((await kg.verify(key)).code, "VALID");
   });
 
+  test("are not seen after changes through keygate in other workspaces, but after one in the key's own", async () => {
+    const mine = await kg.setup();
+    const elsewhere = await kg.setup();
+    const { key, keyId } = await kg.createKey(mine, {});
+    const sibling = await kg.createKey(mine, {});
+    const stranger = await kg.createKey(elsewhere, {});
+    assert.equal((await kg.verify(key)).code, "VALID");
+    assert.equal((await kg.verify(stranger.key)).code, "VALID");
+    await disableBehind(keyId);
+    // another workspace's key, its api and the workspace itself change: this key stays cached
+    await ok(kg.post("keys.updateKey", { keyId: stranger.keyId, enabled: false }, elsewhere.rootKey));
+    await ok(kg.post("apis.createApi", { name: "another" }, elsewhere.adminRootKey));
+    await kg.admin("updateWorkspace", { workspaceId: elsewhere.workspaceId, enabled: true });
+    assert.equal((await kg.verify(stranger.key)).code, "DISABLED", "the other workspace's change is seen there");
+    assert.equal((await kg.verify(key)).code, "VALID", "cached: the change behind keygate's back is not seen yet");
+    // a change of another key of its own workspace: read again
+    await ok(kg.post("keys.updateKey", { keyId: sibling.keyId, name: "renamed" }, mine.rootKey));
+    assert.equal((await kg.verify(key)).code, "DISABLED");
+  });
+
   test("are seen on the next verification with VERIFY_CACHE_TTL_MS=0", async () => {
     const kg0 = await startKeygate({ bindings: { VERIFY_CACHE_TTL_MS: "0" } });
     try {

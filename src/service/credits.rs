@@ -11,7 +11,7 @@ use super::{Ctx, Error, Result};
 use crate::domain::credits::{Adjustment, Balance, CreditsPlan, KeyCredits, LimiterStep};
 use crate::domain::validate::MAX_SAFE_INTEGER;
 use crate::limiter::protocol::{Idempotency, UsageReply};
-use crate::store::{self, Batch, Stmt, StoreResult};
+use crate::store::{self, Batch, Scope, Stmt, StoreResult};
 
 /// Adds the plan's writes to `batch`.
 pub fn stage(batch: &mut Batch, plan: &CreditsPlan, workspace_id: &str, now: i64) -> StoreResult<()> {
@@ -28,26 +28,27 @@ pub async fn commit(ctx: &Ctx, batch: Batch, plan: &CreditsPlan) -> Result<()> {
         ctx.store.commit(batch).await?;
         return Ok(());
     };
+    let scope = batch.scope();
     let stmts = batch.into_statements()?;
     let written = match first {
         LimiterStep::Set(balance, value) => {
-            adjust(ctx, balance, Adjustment::Set(*value), None, stmts).await.map(|_| ())
+            adjust(ctx, balance, Adjustment::Set(*value), None, stmts, &scope).await.map(|_| ())
         }
         LimiterStep::Reload(balance) => ctx.limiters.commit(balance, stmts).await.map_err(Error::from),
     };
     // this isolate's cached reads may be stale now (even after a failure: it may have been applied)
-    store::changed();
+    store::changed(&scope);
     written?;
     ctx.injected_failure("after-commit")?;
-    sync(ctx, rest).await
+    sync(ctx, rest, &scope).await
 }
 
-/// Runs limiter steps in order.
-pub async fn sync(ctx: &Ctx, steps: &[LimiterStep]) -> Result<()> {
+/// Runs limiter steps in order (of a change of `scope`).
+pub async fn sync(ctx: &Ctx, steps: &[LimiterStep], scope: &Scope) -> Result<()> {
     for step in steps {
         match step {
             LimiterStep::Set(balance, value) => {
-                adjust(ctx, balance, Adjustment::Set(*value), None, Vec::new()).await?;
+                adjust(ctx, balance, Adjustment::Set(*value), None, Vec::new(), scope).await?;
             }
             LimiterStep::Reload(balance) => ctx.limiters.reload(balance).await?,
         }
@@ -59,16 +60,17 @@ pub async fn sync(ctx: &Ctx, steps: &[LimiterStep]) -> Result<()> {
 /// change, its audit rows) in the same transaction; the balance as stored after. A change whose
 /// result would leave ±(2^53 − 1) is refused (400 naming `value`) with nothing of it written: the
 /// limiter's SQL only writes results within the range. With `idempotency`, a change already made
-/// for the key is answered again (nothing changed now).
+/// for the key is answered again (nothing changed now). `scope`: what the change may make stale.
 pub async fn adjust(
     ctx: &Ctx,
     balance: &Balance,
     adjustment: Adjustment,
     idempotency: Option<Idempotency>,
     then: Vec<Stmt>,
+    scope: &Scope,
 ) -> Result<UsageReply> {
     let reply = ctx.limiters.adjust(balance, adjustment, ctx.now, idempotency, then).await?;
-    store::changed();
+    store::changed(scope);
     if reply.reused {
         return Err(super::idempotency::reused());
     }

@@ -3,9 +3,12 @@
 //! by key hash, unknown keys included. A warm key verifies without a storage round trip.
 //!
 //! Freshness:
-//! - every change this isolate commits (`store::generation`) makes every entry stale, so a change
-//!   made through keygate — to the key, a role's permissions, an identity, an api, a workspace —
-//!   is seen by the next verification this isolate serves (every local setup has one isolate);
+//! - a change this isolate commits makes the entries of its workspaces stale (`store::Scope`: the
+//!   keys of those workspaces and the root keys for them; keygate's own bookkeeping, everything;
+//!   an unknown key, any change), so a change made through keygate — to the key, a role's
+//!   permissions, an identity, an api, a workspace — is seen by the next verification this
+//!   isolate serves (every local setup has one isolate), and a workspace's changes leave the
+//!   other workspaces' keys cached;
 //! - other isolates (on the edge) drop an entry `VERIFY_CACHE_TTL_MS` after they read it
 //!   (`0` reads storage on every verification);
 //! - nothing here is a verdict: expiry, the caller's api and IP, permissions, rate limits and
@@ -26,7 +29,25 @@ struct Entry {
     key: Option<Rc<LoadedKey>>,
     /// Wall-clock ms when it was read.
     read_at: i64,
+    /// The isolate's [`store::generation`] when it was read.
     generation: u64,
+}
+
+impl Entry {
+    /// Whether a change this isolate committed since may be missing from it: one in the
+    /// workspaces of the key (and the workspace a root key is for), or any if no key was found.
+    fn changed(&self) -> bool {
+        match &self.key {
+            None => store::changed_since(self.generation, None),
+            Some(loaded) => {
+                let key = &loaded.key;
+                match &key.for_workspace_id {
+                    Some(for_ws) => store::changed_since(self.generation, Some(&[&key.workspace_id, for_ws])),
+                    None => store::changed_since(self.generation, Some(&[&key.workspace_id])),
+                }
+            }
+        }
+    }
 }
 
 thread_local! {
@@ -38,11 +59,10 @@ fn wall_clock() -> i64 {
 }
 
 fn cached(hash: &str, ttl_ms: i64, now: i64) -> Option<Option<Rc<LoadedKey>>> {
-    let generation = store::generation();
     CACHE.with(|c| {
         let cache = c.borrow();
         let e = cache.get(hash)?;
-        let fresh = e.generation == generation && (0..ttl_ms).contains(&(now - e.read_at));
+        let fresh = (0..ttl_ms).contains(&(now - e.read_at)) && !e.changed();
         fresh.then(|| e.key.clone())
     })
 }
@@ -51,8 +71,7 @@ fn remember(hash: &str, key: Option<Rc<LoadedKey>>, read_at: i64, generation: u6
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
         if cache.len() >= CAPACITY {
-            let current = store::generation();
-            cache.retain(|_, e| e.generation == current && read_at - e.read_at < ttl_ms);
+            cache.retain(|_, e| read_at - e.read_at < ttl_ms && !e.changed());
             if cache.len() >= CAPACITY {
                 cache.clear();
             }

@@ -70,7 +70,8 @@ pub async fn adopt(
             now
         ))
         .await;
-    // a key changed its hash: what this isolate read before may be stale (see `generation`)
-    super::changed();
+    // a key changed its hash: what this isolate read of the workspace, and any unknown key, may
+    // be stale (see `changed_since`)
+    super::changed(&super::Scope::Workspaces(vec![workspace_id.to_string()]));
     changed
 }

@@ -34,7 +34,8 @@ pub mod verification;
 pub mod workspaces;
 
 use std::borrow::Cow;
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
 use std::fmt;
 use std::rc::Rc;
 
@@ -330,6 +331,22 @@ impl Batch {
         self.stmts.is_empty() && self.events.is_empty()
     }
 
+    /// What committing this batch may make stale among the isolate's reads: the workspaces of
+    /// its audit events (a change made for a caller is audited in the workspace whose data it
+    /// changes); anything, for keygate's own bookkeeping (no event).
+    pub fn scope(&self) -> Scope {
+        if self.events.is_empty() {
+            return Scope::All;
+        }
+        let mut workspaces: Vec<String> = Vec::with_capacity(self.events.len());
+        for e in &self.events {
+            if !workspaces.contains(&e.workspace_id) {
+                workspaces.push(e.workspace_id.clone());
+            }
+        }
+        Scope::Workspaces(workspaces)
+    }
+
     /// Moves the statements and events of `other` to the end of this batch.
     pub fn append(&mut self, other: Batch) -> &mut Self {
         self.stmts.extend(other.stmts);
@@ -348,22 +365,81 @@ impl Batch {
     }
 }
 
+/// What a committed change may have made stale among this isolate's reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Anything.
+    All,
+    /// What belongs to these workspaces: their keys, apis, identities, roles and permissions,
+    /// and the root keys for them.
+    Workspaces(Vec<String>),
+}
+
+/// This isolate's changes, numbered in the order they were committed: what a read made before a
+/// change may have missed (see [`changed`]).
+#[derive(Default)]
+struct Changes {
+    /// The number of the last change.
+    last: u64,
+    /// The last change of any scope (an unknown key may have become known by any change).
+    any: u64,
+    /// The last change of [`Scope::All`].
+    all: u64,
+    /// The last change of each workspace changed (at most [`MAX_WORKSPACES`]; beyond that the
+    /// map starts again and `all` covers what it forgot).
+    workspaces: HashMap<String, u64>,
+}
+
+const MAX_WORKSPACES: usize = 10_000;
+
 thread_local! {
-    static GENERATION: Cell<u64> = const { Cell::new(0) };
+    static CHANGES: RefCell<Changes> = RefCell::new(Changes::default());
     /// The `DB` binding, looked up once per isolate (a binding lookup checks the object's type
     /// through JavaScript: a few percent of a warm verification).
     static DB: RefCell<Option<Rc<D1Database>>> = const { RefCell::new(None) };
 }
 
-/// How many changes this isolate has committed: anything read before the number moved may be
-/// stale (the verification cache compares it).
+/// The number of this isolate's last committed change: a read that starts now has seen every
+/// change up to it.
 pub fn generation() -> u64 {
-    GENERATION.with(Cell::get)
+    CHANGES.with(|c| c.borrow().last)
 }
 
-/// Counts a change committed outside [`Store::commit`] (see [`generation`]).
-pub(crate) fn changed() {
-    GENERATION.with(|g| g.set(g.get() + 1));
+/// Whether something read when [`generation`] was `read_at` may be stale now: a read that found
+/// nothing, after any change since; a read of data of `workspaces`, after a change of all or of
+/// one of them since.
+pub fn changed_since(read_at: u64, workspaces: Option<&[&str]>) -> bool {
+    CHANGES.with(|c| {
+        let c = c.borrow();
+        match workspaces {
+            None => c.any > read_at,
+            Some(list) => {
+                c.all > read_at || list.iter().any(|w| c.workspaces.get(*w).is_some_and(|at| *at > read_at))
+            }
+        }
+    })
+}
+
+/// Counts a change of `scope` committed (see [`generation`]).
+pub(crate) fn changed(scope: &Scope) {
+    CHANGES.with(|c| {
+        let mut c = c.borrow_mut();
+        c.last += 1;
+        let at = c.last;
+        c.any = at;
+        match scope {
+            Scope::All => c.all = at,
+            Scope::Workspaces(list) => {
+                if c.workspaces.len() + list.len() > MAX_WORKSPACES {
+                    c.workspaces.clear();
+                    c.all = at;
+                }
+                for w in list {
+                    c.workspaces.insert(w.clone(), at);
+                }
+            }
+        }
+    });
 }
 
 thread_local! {
@@ -487,16 +563,16 @@ impl Store {
         }
     }
 
-    /// Writes a change and its audit rows in one transaction. Everything this isolate read
-    /// before counts as possibly stale afterwards (see [`generation`]), unless the batch only
-    /// adds new keys ([`Batch::only_adds_keys`]).
+    /// Writes a change and its audit rows in one transaction. What this isolate read before of
+    /// the batch's [`Scope`] counts as possibly stale afterwards (see [`changed_since`]), unless
+    /// the batch only adds new keys ([`Batch::only_adds_keys`]).
     pub async fn commit(&self, batch: Batch) -> StoreResult<Vec<Rows>> {
-        let bump = !batch.only_adds_keys;
+        let scope = (!batch.only_adds_keys).then(|| batch.scope());
         let result = self.batch(batch.into_statements()?).await;
-        // bumped after the write (a read racing with it must not be cached as current) and even
+        // counted after the write (a read racing with it must not be cached as current) and even
         // when it failed (it may have been applied)
-        if bump {
-            changed();
+        if let Some(scope) = scope {
+            changed(&scope);
         }
         result
     }

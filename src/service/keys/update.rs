@@ -18,6 +18,7 @@ use crate::store::audit::Target;
 use crate::store::balances;
 use crate::store::keys::{self, KeyFields, KeyState};
 use crate::store::ratelimits;
+use crate::store::Scope;
 
 /// updateKey's `ratelimit`: the limit and its window (`duration ?? refillInterval`, else the
 /// existing limit's).
@@ -201,7 +202,8 @@ async fn change_remaining(
                 &p.workspace_id,
                 &["keys.updateRemaining", &key.id, &asked[0], &asked[1]],
             );
-            let remaining = credits::adjust(ctx, &balance, adjustment, claim, then).await?.remaining;
+            let scope = Scope::Workspaces(vec![p.workspace_id.clone()]);
+            let remaining = credits::adjust(ctx, &balance, adjustment, claim, then, &scope).await?.remaining;
             ctx.injected_failure("after-commit")?;
             return Ok(RemainingAfter { remaining, refill });
         }
