@@ -3,12 +3,13 @@
 //! by key hash, unknown keys included. A warm key verifies without a storage round trip.
 //!
 //! Freshness:
-//! - a change this isolate commits makes the entries of its workspaces stale (`store::Scope`: the
-//!   keys of those workspaces and the root keys for them; keygate's own bookkeeping, everything;
-//!   an unknown key, any change), so a change made through keygate — to the key, a role's
+//! - a change this isolate commits makes stale what it may have changed (`store::Scope`): the
+//!   entries of its workspaces (their keys and the root keys for them), or of one key when it
+//!   changed only that key's own rows, or every entry (keygate's own bookkeeping); an unknown
+//!   key's entry, after any change. So a change made through keygate — to the key, a role's
 //!   permissions, an identity, an api, a workspace — is seen by the next verification this
-//!   isolate serves (every local setup has one isolate), and a workspace's changes leave the
-//!   other workspaces' keys cached;
+//!   isolate serves (every local setup has one isolate), while the other workspaces' keys, and
+//!   the other keys of a workspace after a change of one key, stay cached;
 //! - other isolates (on the edge) drop an entry `VERIFY_CACHE_TTL_MS` after they read it
 //!   (`0` reads storage on every verification);
 //! - nothing here is a verdict: expiry, the caller's api and IP, permissions, rate limits and
@@ -20,7 +21,7 @@ use std::rc::Rc;
 
 use super::{Ctx, Result};
 use crate::store::verification::{load_by_hash, LoadedKey};
-use crate::store::{self, Store};
+use crate::store::{self, Read, Store};
 
 /// At most this many keys are kept (about 1 KB each).
 const CAPACITY: usize = 10_000;
@@ -34,17 +35,22 @@ struct Entry {
 }
 
 impl Entry {
-    /// Whether a change this isolate committed since may be missing from it: one in the
-    /// workspaces of the key (and the workspace a root key is for), or any if no key was found.
+    /// Whether a change this isolate committed since may be missing from it: one of the key
+    /// alone, or in its workspaces (and the workspace a root key is for), or any if no key was
+    /// found.
     fn changed(&self) -> bool {
-        match &self.key {
-            None => store::changed_since(self.generation, None),
-            Some(loaded) => {
-                let key = &loaded.key;
-                match &key.for_workspace_id {
-                    Some(for_ws) => store::changed_since(self.generation, Some(&[&key.workspace_id, for_ws])),
-                    None => store::changed_since(self.generation, Some(&[&key.workspace_id])),
-                }
+        let Some(loaded) = &self.key else {
+            return store::changed_since(self.generation, Read::Nothing);
+        };
+        let key = &loaded.key;
+        let key_id = key.id.as_str();
+        match &key.for_workspace_id {
+            Some(for_ws) => store::changed_since(
+                self.generation,
+                Read::Key { key_id, workspaces: &[&key.workspace_id, for_ws] },
+            ),
+            None => {
+                store::changed_since(self.generation, Read::Key { key_id, workspaces: &[&key.workspace_id] })
             }
         }
     }

@@ -297,15 +297,18 @@ pub struct Batch {
     stmts: Vec<Stmt>,
     events: Vec<AuditEvent>,
     only_adds_keys: bool,
+    /// The keys it changes, when it changes nothing else that a verification reads
+    /// ([`Batch::only_changes_keys`]).
+    only_keys: Option<Vec<String>>,
 }
 
 impl Batch {
     pub fn audited(event: AuditEvent) -> Self {
-        Batch { stmts: Vec::new(), events: vec![event], only_adds_keys: false }
+        Batch { stmts: Vec::new(), events: vec![event], only_adds_keys: false, only_keys: None }
     }
 
     pub fn unaudited() -> Self {
-        Batch { stmts: Vec::new(), events: Vec::new(), only_adds_keys: false }
+        Batch { stmts: Vec::new(), events: Vec::new(), only_adds_keys: false, only_keys: None }
     }
 
     pub fn push(&mut self, stmt: Stmt) -> &mut Self {
@@ -326,6 +329,15 @@ impl Batch {
         self
     }
 
+    /// Declares that of what a verification reads, the batch changes only these keys' own rows
+    /// (the key, its credits, its rate limits, its links to roles and permissions; new roles,
+    /// permissions and identities are no one else's yet): cached verifications of the
+    /// workspace's other keys stay valid.
+    pub fn only_changes_keys(&mut self, ids: &[&str]) -> &mut Self {
+        self.only_keys = Some(ids.iter().map(|id| id.to_string()).collect());
+        self
+    }
+
     /// Nothing to write.
     pub fn is_empty(&self) -> bool {
         self.stmts.is_empty() && self.events.is_empty()
@@ -334,9 +346,13 @@ impl Batch {
     /// What committing this batch may make stale among the isolate's reads: the workspaces of
     /// its audit events (a change made for a caller is audited in the workspace whose data it
     /// changes); anything, for keygate's own bookkeeping (no event).
+    /// Only its keys, if it said so ([`Batch::only_changes_keys`]).
     pub fn scope(&self) -> Scope {
         if self.events.is_empty() {
             return Scope::All;
+        }
+        if let Some(keys) = &self.only_keys {
+            return Scope::Keys(keys.clone());
         }
         let mut workspaces: Vec<String> = Vec::with_capacity(self.events.len());
         for e in &self.events {
@@ -347,7 +363,8 @@ impl Batch {
         Scope::Workspaces(workspaces)
     }
 
-    /// Moves the statements and events of `other` to the end of this batch.
+    /// Moves the statements and events of `other` to the end of this batch (what this batch
+    /// declared of its scope stands).
     pub fn append(&mut self, other: Batch) -> &mut Self {
         self.stmts.extend(other.stmts);
         self.events.extend(other.events);
@@ -373,6 +390,8 @@ pub enum Scope {
     /// What belongs to these workspaces: their keys, apis, identities, roles and permissions,
     /// and the root keys for them.
     Workspaces(Vec<String>),
+    /// These keys (by id).
+    Keys(Vec<String>),
 }
 
 /// This isolate's changes, numbered in the order they were committed: what a read made before a
@@ -385,12 +404,26 @@ struct Changes {
     any: u64,
     /// The last change of [`Scope::All`].
     all: u64,
-    /// The last change of each workspace changed (at most [`MAX_WORKSPACES`]; beyond that the
-    /// map starts again and `all` covers what it forgot).
+    /// The last change of each workspace changed, and of each key changed alone (at most
+    /// [`MAX_REMEMBERED`] of each; beyond that the map starts again and `all` covers what it
+    /// forgot).
     workspaces: HashMap<String, u64>,
+    keys: HashMap<String, u64>,
 }
 
-const MAX_WORKSPACES: usize = 10_000;
+const MAX_REMEMBERED: usize = 10_000;
+
+impl Changes {
+    fn note(&mut self, map: fn(&mut Self) -> &mut HashMap<String, u64>, ids: &[String], at: u64) {
+        if map(self).len() + ids.len() > MAX_REMEMBERED {
+            map(self).clear();
+            self.all = at;
+        }
+        for id in ids {
+            map(self).insert(id.clone(), at);
+        }
+    }
+}
 
 thread_local! {
     static CHANGES: RefCell<Changes> = RefCell::new(Changes::default());
@@ -405,16 +438,26 @@ pub fn generation() -> u64 {
     CHANGES.with(|c| c.borrow().last)
 }
 
+/// What a read found, for [`changed_since`]: nothing, or the key `key_id` with data of
+/// `workspaces`.
+pub enum Read<'a> {
+    Nothing,
+    Key { key_id: &'a str, workspaces: &'a [&'a str] },
+}
+
 /// Whether something read when [`generation`] was `read_at` may be stale now: a read that found
-/// nothing, after any change since; a read of data of `workspaces`, after a change of all or of
-/// one of them since.
-pub fn changed_since(read_at: u64, workspaces: Option<&[&str]>) -> bool {
+/// nothing, after any change since; a key, after a change since of all, of one of its
+/// workspaces, or of the key alone.
+pub fn changed_since(read_at: u64, read: Read) -> bool {
     CHANGES.with(|c| {
         let c = c.borrow();
-        match workspaces {
-            None => c.any > read_at,
-            Some(list) => {
-                c.all > read_at || list.iter().any(|w| c.workspaces.get(*w).is_some_and(|at| *at > read_at))
+        let after = |map: &HashMap<String, u64>, id: &str| map.get(id).is_some_and(|at| *at > read_at);
+        match read {
+            Read::Nothing => c.any > read_at,
+            Read::Key { key_id, workspaces } => {
+                c.all > read_at
+                    || after(&c.keys, key_id)
+                    || workspaces.iter().any(|w| after(&c.workspaces, w))
             }
         }
     })
@@ -429,15 +472,8 @@ pub(crate) fn changed(scope: &Scope) {
         c.any = at;
         match scope {
             Scope::All => c.all = at,
-            Scope::Workspaces(list) => {
-                if c.workspaces.len() + list.len() > MAX_WORKSPACES {
-                    c.workspaces.clear();
-                    c.all = at;
-                }
-                for w in list {
-                    c.workspaces.insert(w.clone(), at);
-                }
-            }
+            Scope::Workspaces(list) => c.note(|c| &mut c.workspaces, list, at),
+            Scope::Keys(list) => c.note(|c| &mut c.keys, list, at),
         }
     });
 }

@@ -49,6 +49,8 @@ pub async fn reroll(ctx: &Ctx, p: &Principal, key_id: &str, grace_ms: i64) -> Re
     ];
     let display = format!("Rerolled {} as {new_key_id}", old.id);
     let mut batch = ctx.batch(&p.actor(), &p.workspace_id, "key.reroll", &display, targets);
+    // the new key is new (random); the old one expires
+    batch.only_changes_keys(&[&old.id]);
     keys::copy_key(&mut batch, &old.id, &new_key_id, &hash_key(&key), &start, ctx.now);
     for rl in ratelimits::limits_of_key(&ctx.store, &old.id).await? {
         let id = new_id(IdKind::Ratelimit, ctx.now)?;

@@ -101,6 +101,8 @@ pub async fn update(ctx: &Ctx, p: &Principal, req: KeyUpdate) -> Result<()> {
     let ws = &p.workspace_id;
     let target = vec![Target::named("key", &key.id, key.name.clone())];
     let mut batch = ctx.batch(&p.actor(), ws, "key.update", "", target);
+    // an identity it names is linked (made when new), never changed
+    batch.only_changes_keys(&[&key.id]);
     if let Patch::Value(external_id) = &req.owner {
         batch.push(keys::ensure_identity(&new_id(IdKind::Identity, ctx.now)?, ws, external_id, ctx.now));
     }
@@ -202,7 +204,7 @@ async fn change_remaining(
                 &p.workspace_id,
                 &["keys.updateRemaining", &key.id, &asked[0], &asked[1]],
             );
-            let scope = Scope::Workspaces(vec![p.workspace_id.clone()]);
+            let scope = Scope::Keys(vec![key.id.clone()]);
             let remaining = credits::adjust(ctx, &balance, adjustment, claim, then, &scope).await?.remaining;
             ctx.injected_failure("after-commit")?;
             return Ok(RemainingAfter { remaining, refill });
@@ -221,6 +223,7 @@ async fn change_remaining(
     let shown = remaining.map(|r| r.to_string()).unwrap_or_else(|| "unlimited".into());
     let display = format!("Changed remaining to {shown}");
     let mut batch = ctx.batch(&p.actor(), &p.workspace_id, "key.update", &display, target);
+    batch.only_changes_keys(&[&key.id]);
     credits::stage(&mut batch, &writes, &key.workspace_id, ctx.now)?;
     credits::commit(ctx, batch, &writes).await?;
     Ok(RemainingAfter { remaining, refill: None })
@@ -247,6 +250,7 @@ pub async fn delete_as(ctx: &Ctx, p: &Principal, key_id: &str, permanent: bool) 
 async fn remove(ctx: &Ctx, p: &Principal, key: KeyState, permanent: bool) -> Result<()> {
     let target = vec![Target::named("key", &key.id, key.name.clone())];
     let mut batch = ctx.batch(&p.actor(), &p.workspace_id, "key.delete", "", target);
+    batch.only_changes_keys(&[&key.id]);
     keys::keyspace_loses(&mut batch, &key.key_auth_id, &key.id, ctx.now);
     if permanent {
         keys::hard_delete(&mut batch, &key.id);

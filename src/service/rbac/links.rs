@@ -87,6 +87,7 @@ pub async fn add(
     let mut batch = ctx.batch(&p.actor(), ws, &event, "", targets(kind, &key.id, key.name, &resolved.keys));
     rbac::create_named(&mut batch, kind, ws, &resolved.create, ctx.now)?;
     batch.push(rbac::connect(kind, &key.id, ws, &resolved.keys, ctx.now));
+    batch.only_changes_keys(&[&key.id]);
     ctx.store.commit(batch).await?;
     answer(ctx, kind, ws, &resolved.keys).await
 }
@@ -125,6 +126,7 @@ pub async fn remove(
     let event = format!("authorization.disconnect_{}_and_key", kind.noun());
     let mut batch = ctx.batch(&p.actor(), ws, &event, "", targets(kind, &key.id, key.name, &names));
     batch.push(rbac::disconnect(kind, &key.id, &ids));
+    batch.only_changes_keys(&[&key.id]);
     ctx.store.commit(batch).await?;
     Ok(())
 }
@@ -187,6 +189,7 @@ pub async fn set(
     let names = stage_set(ctx, p, &mut staged, kind, &key.id, wanted, rules).await?;
     let mut batch = ctx.batch(&p.actor(), ws, &event, "set", targets(kind, &key.id, key.name, &names));
     batch.append(staged);
+    batch.only_changes_keys(&[&key.id]);
     ctx.store.commit(batch).await?;
     answer(ctx, kind, ws, &names).await
 }
