@@ -10,6 +10,10 @@
 // not; with --backend postgres the Postgres server is not counted): steadier than req/s on a
 // shared machine, and what a change to the code's own cost moves first.
 //
+// Two scenarios verify 200 keys while a key is changed through the API (updateKey, up to 20 per
+// second) in another workspace, or another key of the same workspace: what the verification
+// cache keeps while changes are made.
+//
 // Then the cost of one analytics flush (one upsert of N hourly rollups), unless --no-flush.
 //
 // Options: --duration S (per measurement, default 5), --rounds R (default 3), --json FILE,
@@ -121,6 +125,37 @@ async function rewarm(url, sc) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/** Changes made through the API while a scenario is measured (`sc.changing`: a key and the root
+ * key of its workspace): an updateKey of that key every 50 ms (20 per second; at most 4 in
+ * flight, so fewer when keygate answers them slower) until `done` settles; the number of changes
+ * made. */
+async function changing(base, sc, done) {
+  if (!sc.changing) return 0;
+  let stop = false;
+  done.finally(() => (stop = true)).catch(() => {});
+  const inFlight = new Set();
+  let n = 0;
+  while (!stop) {
+    if (inFlight.size < 4) {
+      const change = call(base, "/v1/keys.updateKey", { keyId: sc.changing.keyId, name: `changed-${n++}` }, sc.changing.root);
+      inFlight.add(change);
+      change.finally(() => inFlight.delete(change)).catch(() => {});
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await Promise.all(inFlight);
+  return n;
+}
+
+/** One measurement of a scenario, with its changes made meanwhile (see `changing`). */
+async function measure(base, url, sc, options) {
+  const measured = load(url, { ...sc, ...options });
+  const changes = await changing(base, sc, measured);
+  const r = await measured;
+  if (sc.changing) r.changesPerS = changes / options.seconds;
+  return r;
+}
+
 /** The cost of one analytics flush: an analytics read flushes the isolate's rollups first, so its
  * time over a read with nothing to flush is the cost of one upsert of N rollups (each
  * verification gets a tag set of its own, so N verifications make N rollups, below the
@@ -182,6 +217,11 @@ async function main() {
       many.push(...(await Promise.all(Array.from({ length: 50 }, () => create(KEYS.credits)))));
     }
     const verify = { body: '{"key":"%KEY%"}', expect: '"valid":true' };
+    // 200 plain keys of one workspace; a key of theirs and one of another workspace to change
+    const plain = await Promise.all(Array.from({ length: 200 }, () => create(KEYS.plain)));
+    const sibling = (await call(keygate, "/v1/keys.createKey", { apiId }, root)).keyId;
+    const other = await seed(keygate, ADMIN_TOKEN);
+    const stranger = (await call(keygate, "/v1/keys.createKey", { apiId: other.apiId }, other.root)).keyId;
     const objects = Array.from({ length: 1000 }, (_, i) => `balance-${i}`);
     const scenarios = [
       { name: "verify, plain key", keys: [await create(KEYS.plain)], connections: 32, ...verify },
@@ -196,6 +236,23 @@ async function main() {
         ...verify,
       },
       { name: "verify, credits over 1,000 keys", keys: many, connections: 32, ...verify },
+      // the verification cache while changes are made through keygate (a change elsewhere
+      // leaves these keys cached: docs/performance.md, "Freshness")
+      { name: "verify, 200 plain keys", keys: plain, connections: 32, ...verify },
+      {
+        name: "verify, 200 plain keys, another workspace changing",
+        keys: plain,
+        connections: 32,
+        ...verify,
+        changing: { keyId: stranger, root: other.root },
+      },
+      {
+        name: "verify, 200 plain keys, another key changing",
+        keys: plain,
+        connections: 32,
+        ...verify,
+        changing: { keyId: sibling, root },
+      },
       { name: "verify, one hot key with credits, 64 conn", keys: [await create(KEYS.credits)], connections: 64, ...verify },
       {
         name: "createKey",
@@ -238,14 +295,15 @@ async function main() {
         const b = await load(baseUrl, { ...base, seconds: DURATION });
         results.get(base.name).push(b);
         await rewarm(urlOf(sc), sc);
-        const r = await load(urlOf(sc), { ...sc, seconds: DURATION });
+        const r = await measure(keygate, urlOf(sc), sc, { seconds: DURATION });
         r.ratio = r.rps / b.rps;
         results.get(sc.name).push(r);
       }
       seqBase.push(await load(baseUrl, { ...base, connections: 1, seconds: Math.max(2, Math.round(DURATION / 2)) }));
       for (const sc of scenarios) {
         await rewarm(urlOf(sc), sc);
-        seq.get(sc.name).push(await load(urlOf(sc), { ...sc, connections: 1, seconds: Math.max(2, Math.round(DURATION / 2)) }));
+        const seconds = Math.max(2, Math.round(DURATION / 2));
+        seq.get(sc.name).push(await measure(keygate, urlOf(sc), sc, { connections: 1, seconds }));
       }
     }
 
@@ -264,6 +322,7 @@ async function main() {
         requests: rs.reduce((n, r) => n + r.requests, 0),
         sequentialP50: median(s.map((r) => r.p50)),
         cpuUs: rs.some((r) => r.cpuUs === null) ? null : median(rs.map((r) => r.cpuUs)),
+        ...(sc.changing ? { changesPerS: median(rs.map((r) => r.changesPerS)) } : {}),
       };
     });
     console.log(`\nkeygate benchmark — ${ROUNDS} rounds × ${DURATION} s per measurement, medians; keygate-load (1 thread) in a separate process`);
@@ -293,6 +352,9 @@ async function main() {
         r.sequentialP50.toFixed(2).padStart(8),
         (r.cpuUs === null ? "–" : r.cpuUs.toFixed(0)).padStart(7),
       );
+    }
+    for (const r of rows.filter((r) => r.changesPerS !== undefined)) {
+      console.log(`${r.scenario}: ${r.changesPerS.toFixed(1)} changes per second while measured`);
     }
     const flush = process.argv.includes("--no-flush") ? [] : await flushCost(keygate, root, apiId, create);
     if (JSON_OUT) {
