@@ -100,13 +100,25 @@ async function start() {
   return { mf, dispose, keygate: await url("keygate"), nocache: await url("nocache"), baseline: await url("baseline"), hop: await url("hop") };
 }
 
+/** A POST whose connection failed is sent again (twice at most): node's fetch may reuse a
+ * keep-alive connection that the server has just closed (ECONNRESET), which says nothing of
+ * keygate. */
+async function post(url, body, attempts = 3) {
+  try {
+    return await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body });
+  } catch (e) {
+    if (attempts <= 1) throw e;
+    return post(url, body, attempts - 1);
+  }
+}
+
 /** One request per key of `sc` (32 at a time), each checked like a measured one. */
 async function visitAll(url, sc) {
   let next = 0;
   const visitor = async () => {
     while (next < sc.keys.length) {
       const body = sc.body.replace("%KEY%", sc.keys[next++]);
-      const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body });
+      const r = await post(url, body);
       const text = await r.text();
       if (r.status !== 200 || !text.includes(sc.expect)) throw new Error(`warm-up of ${sc.name}: ${r.status} ${text}`);
     }
@@ -137,7 +149,11 @@ async function changing(base, sc, done) {
   let n = 0;
   while (!stop) {
     if (inFlight.size < 4) {
-      const change = call(base, "/v1/keys.updateKey", { keyId: sc.changing.keyId, name: `changed-${n++}` }, sc.changing.root);
+      const change = call(base, "/v1/keys.updateKey", { keyId: sc.changing.keyId, name: `changed-${n++}` }, sc.changing.root)
+        // a connection node's fetch found closed (see `post`) is not keygate's answer
+        .catch((e) => {
+          if (!(e instanceof TypeError)) throw e;
+        });
       inFlight.add(change);
       change.finally(() => inFlight.delete(change)).catch(() => {});
     }
