@@ -343,10 +343,10 @@ impl Batch {
         self.stmts.is_empty() && self.events.is_empty()
     }
 
-    /// What committing this batch may make stale among the isolate's reads: the workspaces of
-    /// its audit events (a change made for a caller is audited in the workspace whose data it
-    /// changes); anything, for keygate's own bookkeeping (no event).
-    /// Only its keys, if it said so ([`Batch::only_changes_keys`]).
+    /// What committing this batch may make stale among the isolate's reads: only its keys, if it
+    /// said so ([`Batch::only_changes_keys`]); else the workspaces of its audit events (a change
+    /// made for a caller is audited in the workspace whose data it changes); anything, for
+    /// keygate's own bookkeeping (no event).
     pub fn scope(&self) -> Scope {
         if self.events.is_empty() {
             return Scope::All;
