@@ -39,20 +39,15 @@ impl Entry {
     /// alone, or in its workspaces (and the workspace a root key is for), or any if no key was
     /// found.
     fn changed(&self) -> bool {
-        let Some(loaded) = &self.key else {
-            return store::changed_since(self.generation, Read::Nothing);
+        let read = match &self.key {
+            None => Read::Nothing,
+            Some(loaded) => Read::Key {
+                key_id: &loaded.key.id,
+                workspace: &loaded.key.workspace_id,
+                for_workspace: loaded.key.for_workspace_id.as_deref(),
+            },
         };
-        let key = &loaded.key;
-        let key_id = key.id.as_str();
-        match &key.for_workspace_id {
-            Some(for_ws) => store::changed_since(
-                self.generation,
-                Read::Key { key_id, workspaces: &[&key.workspace_id, for_ws] },
-            ),
-            None => {
-                store::changed_since(self.generation, Read::Key { key_id, workspaces: &[&key.workspace_id] })
-            }
-        }
+        store::changed_since(self.generation, read)
     }
 }
 

@@ -404,24 +404,22 @@ struct Changes {
     any: u64,
     /// The last change of [`Scope::All`].
     all: u64,
-    /// The last change of each workspace changed, and of each key changed alone (at most
-    /// [`MAX_REMEMBERED`] of each; beyond that the map starts again and `all` covers what it
-    /// forgot).
+    /// The last change of each workspace changed, and of each key changed alone (see [`note`]).
     workspaces: HashMap<String, u64>,
     keys: HashMap<String, u64>,
 }
 
 const MAX_REMEMBERED: usize = 10_000;
 
-impl Changes {
-    fn note(&mut self, map: fn(&mut Self) -> &mut HashMap<String, u64>, ids: &[String], at: u64) {
-        if map(self).len() + ids.len() > MAX_REMEMBERED {
-            map(self).clear();
-            self.all = at;
-        }
-        for id in ids {
-            map(self).insert(id.clone(), at);
-        }
+/// Notes a change at `at` of each of `ids` in `map` (which starts again, with `all` covering
+/// what it forgot, beyond [`MAX_REMEMBERED`]).
+fn note(map: &mut HashMap<String, u64>, all: &mut u64, ids: &[String], at: u64) {
+    if map.len() + ids.len() > MAX_REMEMBERED {
+        map.clear();
+        *all = at;
+    }
+    for id in ids {
+        map.insert(id.clone(), at);
     }
 }
 
@@ -438,26 +436,31 @@ pub fn generation() -> u64 {
     CHANGES.with(|c| c.borrow().last)
 }
 
-/// What a read found, for [`changed_since`]: nothing, or the key `key_id` with data of
-/// `workspaces`.
+/// What a read found, for [`changed_since`]: nothing, or the key `key_id` of `workspace` (and,
+/// a root key, the workspace it is `for_workspace`).
 pub enum Read<'a> {
     Nothing,
-    Key { key_id: &'a str, workspaces: &'a [&'a str] },
+    Key { key_id: &'a str, workspace: &'a str, for_workspace: Option<&'a str> },
 }
 
-/// Whether something read when [`generation`] was `read_at` may be stale now: a read that found
-/// nothing, after any change since; a key, after a change since of all, of one of its
+/// Whether something read when [`generation`] was `read_at` may be stale now: nothing, if no
+/// change was committed since (a warm verification's case: no map is looked at); a read that
+/// found nothing, after any change since; a key, after a change since of all, of one of its
 /// workspaces, or of the key alone.
 pub fn changed_since(read_at: u64, read: Read) -> bool {
     CHANGES.with(|c| {
         let c = c.borrow();
+        if c.last <= read_at {
+            return false;
+        }
         let after = |map: &HashMap<String, u64>, id: &str| map.get(id).is_some_and(|at| *at > read_at);
         match read {
             Read::Nothing => c.any > read_at,
-            Read::Key { key_id, workspaces } => {
+            Read::Key { key_id, workspace, for_workspace } => {
                 c.all > read_at
                     || after(&c.keys, key_id)
-                    || workspaces.iter().any(|w| after(&c.workspaces, w))
+                    || after(&c.workspaces, workspace)
+                    || for_workspace.is_some_and(|w| after(&c.workspaces, w))
             }
         }
     })
@@ -466,14 +469,14 @@ pub fn changed_since(read_at: u64, read: Read) -> bool {
 /// Counts a change of `scope` committed (see [`generation`]).
 pub(crate) fn changed(scope: &Scope) {
     CHANGES.with(|c| {
-        let mut c = c.borrow_mut();
+        let c = &mut *c.borrow_mut();
         c.last += 1;
         let at = c.last;
         c.any = at;
         match scope {
             Scope::All => c.all = at,
-            Scope::Workspaces(list) => c.note(|c| &mut c.workspaces, list, at),
-            Scope::Keys(list) => c.note(|c| &mut c.keys, list, at),
+            Scope::Workspaces(list) => note(&mut c.workspaces, &mut c.all, list, at),
+            Scope::Keys(list) => note(&mut c.keys, &mut c.all, list, at),
         }
     });
 }
