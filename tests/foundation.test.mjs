@@ -19,6 +19,36 @@ describe("http conventions", () => {
     assert.equal(r.headers.get("access-control-allow-origin"), "*");
   });
 
+  test("every answer carries the request id and CORS headers, whichever form the worker's entry builds it from", async () => {
+    const common = (r, contentType) => {
+      assert.equal(r.headers.get("content-type"), contentType, r.request);
+      assert.match(r.headers.get("unkey-request-id"), /^req_[1-9A-HJ-NP-Za-km-z]+$/, r.request);
+      assert.equal(r.headers.get("access-control-allow-origin"), "*", r.request);
+      assert.equal(r.headers.get("access-control-expose-headers"), "Unkey-Request-Id, Idempotent-Replayed", r.request);
+    };
+    // JSON with only the common headers (the short form), a 200 and an error
+    const live = await kg.call("/v1/liveness");
+    common(live, "application/json");
+    assert.equal(live.body.status, "we're so back");
+    assert.equal(live.text, JSON.stringify(live.body));
+    const bad = await kg.post("keys.verifyKey", { key: 5 });
+    common(bad, "application/json");
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.requestId, bad.headers.get("unkey-request-id"));
+    // JSON with another header, and other content types (the listed form)
+    const wrongMethod = await kg.call("/v1/liveness", { method: "POST" });
+    common(wrongMethod, "application/json");
+    assert.equal(wrongMethod.headers.get("allow"), "GET");
+    assert.equal(wrongMethod.body.error.requestId, wrongMethod.headers.get("unkey-request-id"));
+    const missing = await kg.call("/v1/nope");
+    common(missing, "text/plain;charset=UTF-8");
+    assert.equal(missing.text, "404 Not Found");
+    // ?pretty: the same headers, the body indented
+    const pretty = await kg.call("/v1/liveness?pretty");
+    common(pretty, "application/json");
+    assert.equal(pretty.text, JSON.stringify(live.body, null, 2));
+  });
+
   test("unknown routes are plain 404s with a request id", async () => {
     for (const [method, path] of [["GET", "/v1/nope"], ["POST", "/"]]) {
       const r = await kg.call(path, { method });
