@@ -161,6 +161,20 @@ describe("a panic inside a request", () => {
     assert.equal((await verify({ key })).body.remaining, 1);
   });
 
+  test("a panic while other requests wait answers each of them a 500 envelope, and the next request works", async () => {
+    const { key } = await createKey({ remaining: 10 });
+    assert.equal((await verify({ key })).body.remaining, 9);
+    // two requests asleep on a timer in the instance, then one that panics after its own wait
+    const waiting = [300, 400].map((ms) => kg.call("/v1/liveness", { headers: { "X-Test-Delay": String(ms) } }));
+    const panicking = kg.call("/v1/liveness", { headers: { "X-Test-Delay": "50", "X-Test-Panic": "1" } });
+    for (const r of [await panicking, ...(await Promise.all(waiting))]) {
+      const e = expectError(assert, r, 500, "INTERNAL_SERVER_ERROR", /^Something went wrong on keygate's side/);
+      assert.equal(r.headers.get("unkey-request-id"), e.requestId);
+    }
+    assert.equal((await kg.call("/v1/liveness")).status, 200);
+    assert.equal((await verify({ key })).body.remaining, 8);
+  });
+
   test("the trigger exists only with UNSAFE_TEST_CLOCK=1", async () => {
     const prod = await startKeygate({ bindings: { UNSAFE_TEST_CLOCK: "0" } });
     try {

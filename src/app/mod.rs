@@ -62,20 +62,20 @@ async fn route(
     }
     // Test hooks, honoured only with the `UNSAFE_TEST_CLOCK=1` binding (the Miniflare tests set
     // it; wrangler.toml never does: a client that controls the clock could revive expired keys):
-    // `X-Test-Now: <unix ms>` moves the request's clock, `X-Test-Panic` panics inside the request,
-    // `X-Test-Delay: <ms>` waits on a timer before anything else.
+    // `X-Test-Now: <unix ms>` moves the request's clock, `X-Test-Delay: <ms>` waits on a timer
+    // before anything else, `X-Test-Panic` panics inside the request (after that wait).
     let mut now = now;
     let mut test_fail = None;
     if config.test_hooks {
         if let Some(t) = http::header(req, "X-Test-Now").and_then(|t| t.parse().ok()) {
             now = t;
         }
-        if http::header(req, "X-Test-Panic").is_some() {
-            panic!("X-Test-Panic: a panic requested by a test ({})", incoming.request_id);
-        }
         // `X-Test-Delay: <ms>` waits on worker-rs's timer first (see `now_or_later`)
         if let Some(ms) = http::header(req, "X-Test-Delay").and_then(|t| t.parse::<u64>().ok()) {
             worker::Delay::from(std::time::Duration::from_millis(ms.min(1_000))).await;
+        }
+        if http::header(req, "X-Test-Panic").is_some() {
+            panic!("X-Test-Panic: a panic requested by a test ({})", incoming.request_id);
         }
         // `X-Test-Fail: after-commit` fails the request after its change is written
         test_fail = http::header(req, "X-Test-Fail");
