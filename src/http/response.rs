@@ -65,9 +65,7 @@ impl Answer {
         out.push_str(&self.body);
         out
     }
-}
 
-impl Answer {
     /// The request id, when the headers are exactly a JSON answer's and [`finish`]'s (in the
     /// order they are set) and the id is one word.
     fn plain_json(&self) -> Option<&str> {
@@ -86,6 +84,8 @@ impl Answer {
     }
 }
 
+/// The common headers' values; `src/app/entry.mjs` keeps the same ones in `JSON_HEADERS`
+/// (`tests/foundation.test.mjs` checks both forms of an answer).
 const JSON: &str = "application/json";
 const ALLOW_ORIGIN: &str = "*";
 const EXPOSE_HEADERS: &str = "Unkey-Request-Id, Idempotent-Replayed";
