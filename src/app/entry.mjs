@@ -145,13 +145,8 @@ function response(answer) {
  * this request), makes the Response. */
 function guarded(pending) {
   return new Promise((resolve) => {
-    let done = false;
-    const settle = (outcome) => {
-      if (done) return;
-      done = true;
-      inFlight.delete(fail);
-      resolve(outcome);
-    };
+    // the first outcome settles it: only that one finds `fail` still in flight
+    const settle = (outcome) => inFlight.delete(fail) && resolve(outcome);
     const fail = (error) => settle({ error });
     inFlight.add(fail);
     pending.then(settle, (error) => {

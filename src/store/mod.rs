@@ -398,10 +398,9 @@ pub enum Scope {
 /// change may have missed (see [`changed`]).
 #[derive(Default)]
 struct Changes {
-    /// The number of the last change.
+    /// The number of the last change, of any scope (an unknown key may have become known by any
+    /// change).
     last: u64,
-    /// The last change of any scope (an unknown key may have become known by any change).
-    any: u64,
     /// The last change of [`Scope::All`].
     all: u64,
     /// The last change of each workspace changed, and of each key changed alone (see [`note`]).
@@ -455,7 +454,7 @@ pub fn changed_since(read_at: u64, read: Read) -> bool {
         }
         let after = |map: &HashMap<String, u64>, id: &str| map.get(id).is_some_and(|at| *at > read_at);
         match read {
-            Read::Nothing => c.any > read_at,
+            Read::Nothing => true,
             Read::Key { key_id, workspace, for_workspace } => {
                 c.all > read_at
                     || after(&c.keys, key_id)
@@ -472,7 +471,6 @@ pub(crate) fn changed(scope: &Scope) {
         let c = &mut *c.borrow_mut();
         c.last += 1;
         let at = c.last;
-        c.any = at;
         match scope {
             Scope::All => c.all = at,
             Scope::Workspaces(list) => note(&mut c.workspaces, &mut c.all, list, at),
