@@ -8,10 +8,10 @@
 // _ab/B` (`_ab/` is ignored by git).
 //
 // scenario: plain (default), credits, rate, both. Options: --rounds R (default 6), --duration S
-// (default 3), --connections C (default 32).
+// (default 3), --connections C (default 32), --storage memory|disk (as `npm run bench`).
 import { Miniflare } from "miniflare";
 import { load } from "./bench/load.mjs";
-import { KEYS, baselineWorker, keygateWorker, migrate, seed } from "./bench/world.mjs";
+import { KEYS, baselineWorker, keygateWorker, migrate, seed, useStorage } from "./bench/world.mjs";
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
@@ -22,10 +22,11 @@ const ROUNDS = Number(arg("--rounds", 6));
 const DURATION = Number(arg("--duration", 3));
 const CONNECTIONS = Number(arg("--connections", 32));
 if (!A || !B || !KEYS[SCENARIO]) {
-  console.error("usage: node scripts/bench-ab.mjs DIR_A DIR_B [plain|credits|rate|both] [--rounds R] [--duration S] [--connections C]");
+  console.error("usage: node scripts/bench-ab.mjs DIR_A DIR_B [plain|credits|rate|both] [--rounds R] [--duration S] [--connections C] [--storage memory|disk]");
   process.exit(2);
 }
 const ADMIN_TOKEN = "bench-ab-admin-token";
+console.log(`storage: ${useStorage()}`);
 const mf = new Miniflare({
   host: "127.0.0.1",
   port: 0,

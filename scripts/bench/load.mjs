@@ -3,7 +3,7 @@
 // its latency histogram for coordinated omission, and its scripts only see the corrected one
 // (tools/load/src/main.rs says what that did to the figures).
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { workerdCpuMs } from "./cpu.mjs";
@@ -16,7 +16,9 @@ const BINARY = `${ROOT}tools/load/target/release/keygate-load`;
 const built = spawnSync("cargo", ["build", "--release", "--quiet", "--manifest-path", MANIFEST], { stdio: "inherit" });
 if (built.status !== 0) throw new Error(`building ${MANIFEST} failed`);
 
+// each measurement's key list, removed when the run ends
 const dir = mkdtempSync(join(tmpdir(), "keygate-bench-"));
+process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 
 /** `connections` keep-alive connections POSTing `body` (each request's key, round-robin from

@@ -9,13 +9,14 @@
 // Scenarios: plain (default), credits, rate, both, spread (credits over 1,000 keys); hello: the bench's hello-world JavaScript worker
 // (in the same workerd), to compare with. Options: --seconds S (default 6),
 // --connections N (default 32), --top N (rows, default 40), --json FILE (the raw .cpuprofile,
-// for Chrome's DevTools), --build DIR (a build other than build/, inside the repository).
+// for Chrome's DevTools), --build DIR (a build other than build/, inside the repository),
+// --storage memory|disk (as `npm run bench`).
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { Miniflare } from "miniflare";
 import { storeFor } from "../../tests/backend.mjs";
 import { load } from "./load.mjs";
-import { KEYS, baselineWorker, keygateWorker, migrate, seed } from "./world.mjs";
+import { KEYS, baselineWorker, keygateWorker, migrate, seed, useStorage } from "./world.mjs";
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
@@ -28,6 +29,7 @@ const TOP = Number(arg("--top", 40));
 const JSON_OUT = arg("--json", null);
 const BUILD = arg("--build", null);
 const ADMIN_TOKEN = "profile-admin-token";
+useStorage();
 /** spread: credits over 1,000 keys (one usage limiter each), as the bench's row. */
 const KIND = SCENARIO === "spread" ? "credits" : SCENARIO;
 const COUNT = SCENARIO === "spread" ? Number(arg("--keys", 1000)) : 1;
