@@ -1,6 +1,7 @@
 // What the benchmark scripts share (`bench.mjs`, `bench-ab.mjs`, `bench/profile.mjs`): the
 // hello-world baseline worker, the keygate worker's Miniflare options, migrating its D1 database,
-// seeding through the API, and the key each verification scenario verifies.
+// seeding through the API, the key each verification scenario verifies, and where Miniflare keeps
+// its storage while they run (`useStorage`).
 import { W_OK, accessSync, readFileSync, readdirSync } from "node:fs";
 import { splitSql } from "../../tests/helpers.mjs";
 
