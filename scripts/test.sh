@@ -23,13 +23,15 @@ done
 # CI's own limit (node applies --test-timeout to each file's process). Seen once in a fresh clone:
 # verify-cache.test.mjs waited on nothing (no socket, no timer) after its setup. The slowest file
 # takes ~100 s.
-timeout_ms=${TEST_TIMEOUT_MS:-600000}
+# The spec reporter ends with every failing test and its error, so the last lines of a failed run
+# (all that a CI log may keep) say what failed and why.
+node_test=(node --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout="${TEST_TIMEOUT_MS:-600000}"
+  --test-reporter=spec --test-reporter-destination=stdout tests/*.test.mjs)
 for backend in "${backends[@]}"; do
   echo "== integration tests on $backend (Miniflare, node:test)"
   if [ "$backend" = postgres ]; then
-    KEYGATE_BACKEND=postgres bash scripts/with-pg.sh \
-      node --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout="$timeout_ms" tests/*.test.mjs
+    KEYGATE_BACKEND=postgres bash scripts/with-pg.sh "${node_test[@]}"
   else
-    KEYGATE_BACKEND=d1 node --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout="$timeout_ms" tests/*.test.mjs
+    KEYGATE_BACKEND=d1 "${node_test[@]}"
   fi
 done
