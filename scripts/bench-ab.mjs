@@ -7,8 +7,9 @@
 // paths outside its starting directory): e.g. `cp -r build _ab/A`, change, build, `cp -r build
 // _ab/B` (`_ab/` is ignored by git).
 //
-// scenario: plain (default), credits, rate, both. Options: --rounds R (default 6), --duration S
-// (default 3), --connections C (default 32), --storage memory|disk (as `npm run bench`).
+// scenario: plain (default), credits, rate, both, spread (credits over 1,000 keys, as the bench's
+// row; --keys N for another count). Options: --rounds R (default 6), --duration S
+// (default 3), --connections C (default 32), --settle S (seconds of load before each measurement, default 0), --storage memory|disk (as `npm run bench`).
 import { Miniflare } from "miniflare";
 import { load } from "./bench/load.mjs";
 import { KEYS, baselineWorker, keygateWorker, migrate, seed, useStorage } from "./bench/world.mjs";
@@ -21,8 +22,14 @@ const [A, B, SCENARIO = "plain"] = process.argv.slice(2).filter((a, i, all) => !
 const ROUNDS = Number(arg("--rounds", 6));
 const DURATION = Number(arg("--duration", 3));
 const CONNECTIONS = Number(arg("--connections", 32));
-if (!A || !B || !KEYS[SCENARIO]) {
-  console.error("usage: node scripts/bench-ab.mjs DIR_A DIR_B [plain|credits|rate|both] [--rounds R] [--duration S] [--connections C] [--storage memory|disk]");
+/** Seconds of unmeasured load before each measurement (after the rewarm): longer than
+ * `VERIFY_CACHE_TTL_MS` measures the cache as it is under steady load, not just after every key
+ * was read. */
+const SETTLE = Number(arg("--settle", 0));
+const KIND = SCENARIO === "spread" ? "credits" : SCENARIO;
+const COUNT = SCENARIO === "spread" ? Number(arg("--keys", 1000)) : 1;
+if (!A || !B || !KEYS[KIND]) {
+  console.error("usage: node scripts/bench-ab.mjs DIR_A DIR_B [plain|credits|rate|both|spread] [--rounds R] [--duration S] [--connections C] [--keys N] [--storage memory|disk]");
   process.exit(2);
 }
 const ADMIN_TOKEN = "bench-ab-admin-token";
@@ -41,28 +48,51 @@ try {
   const targets = {};
   for (const name of ["a", "b", "baseline"]) {
     const url = String(await mf.unsafeGetDirectURL(name)).replace(/\/$/, "");
-    let key = "-";
+    const keys = [];
     if (name !== "baseline") {
       await migrate(mf, name);
-      key = await (await seed(url, ADMIN_TOKEN)).create(KEYS[SCENARIO]);
+      const { create } = await seed(url, ADMIN_TOKEN);
+      while (keys.length < COUNT) {
+        keys.push(...(await Promise.all(Array.from({ length: Math.min(50, COUNT - keys.length) }, () => create(KEYS[KIND])))));
+      }
     }
-    targets[name] = { url: `${url}/v1/keys.verifyKey`, key };
+    targets[name] = { url: `${url}/v1/keys.verifyKey`, keys: keys.length ? keys : ["-"] };
   }
 
+  // a scenario over many keys: one request per key right before each measurement (as `npm run
+  // bench` does), or the measurement would time objects and cache entries gone cold while the
+  // other build was measured
+  const rewarm = async (name) => {
+    const { url, keys } = targets[name];
+    if (keys.length < 2) return;
+    let next = 0;
+    const visitor = async () => {
+      while (next < keys.length) {
+        const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ key: keys[next++] }) });
+        if (!(await r.text()).includes('"valid":true')) throw new Error(`warm-up of ${name}: ${r.status}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 32 }, visitor));
+  };
   const measure = (name, seconds) =>
     load(targets[name].url, {
       connections: CONNECTIONS,
       seconds,
-      keys: [targets[name].key],
+      keys: targets[name].keys,
       body: '{"key":"%KEY%"}',
       expect: '"valid":true',
     });
 
-  for (const name of ["a", "b", "baseline"]) await measure(name, 2); // warm-up
+  for (const name of ["a", "b", "baseline"]) {
+    await rewarm(name);
+    await measure(name, 2); // warm-up
+  }
   const results = { a: [], b: [] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const name of round % 2 ? ["b", "a"] : ["a", "b"]) {
       const base = await measure("baseline", DURATION);
+      await rewarm(name);
+      if (SETTLE > 0) await measure(name, SETTLE);
       const r = await measure(name, DURATION);
       results[name].push({ ...r, ratio: r.rps / base.rps });
     }

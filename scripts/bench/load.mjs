@@ -1,7 +1,8 @@
 // Load for the benchmarks: tools/load (keygate-load, a native tool built here with cargo) in a
 // separate process, and workerd's CPU time over the same measurement. Why not wrk: wrk corrects
 // its latency histogram for coordinated omission, and its scripts only see the corrected one
-// (tools/load/src/main.rs says what that did to the figures).
+// (tools/load/src/main.rs says what that did to the figures). `KEYGATE_LOAD_SHOW_BAD=1` prints the
+// first answers of each measurement that did not count (status and body), to see what an error was.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

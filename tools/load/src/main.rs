@@ -209,6 +209,14 @@ impl Load {
                             self.tally.ok += 1;
                         } else {
                             self.tally.bad += 1;
+                            // KEYGATE_LOAD_SHOW_BAD: the first few answers that did not count, on stderr
+                            if self.tally.bad <= 5 && std::env::var_os("KEYGATE_LOAD_SHOW_BAD").is_some() {
+                                let text = String::from_utf8_lossy(&body);
+                                eprintln!(
+                                    "keygate-load: {status} {}",
+                                    text.chars().take(300).collect::<String>()
+                                );
+                            }
                         }
                     }
                     if close {
