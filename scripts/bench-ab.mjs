@@ -105,7 +105,7 @@ try {
       `${name.toUpperCase()} ${d}: × baseline ${median(rs.map((r) => r.ratio)).toFixed(3)} (${rs.map((r) => r.ratio.toFixed(2)).join(" ")}),`,
       `cpu µs/request ${median(rs.map((r) => r.cpuUs)).toFixed(0)} (${rs.map((r) => r.cpuUs.toFixed(0)).join(" ")}),`,
       `p99 ms ${median(rs.map((r) => r.p99)).toFixed(1)},`,
-      `errors ${rs.reduce((n, r) => n + r.errors, 0)}`,
+      `errors ${rs.reduce((n, r) => n + r.errors, 0)} (bad answers ${rs.reduce((n, r) => n + r.bad, 0)}, socket errors ${rs.reduce((n, r) => n + r.socketErrors, 0)}, timeouts ${rs.reduce((n, r) => n + r.timeouts, 0)})`,
     );
   }
 } finally {
