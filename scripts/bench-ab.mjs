@@ -8,11 +8,12 @@
 // _ab/B` (`_ab/` is ignored by git).
 //
 // scenario: plain (default), credits, rate, both, spread (credits over 1,000 keys, as the bench's
-// row; --keys N for another count). Options: --rounds R (default 6), --duration S
-// (default 3), --connections C (default 32), --settle S (seconds of load before each measurement, default 0), --storage memory|disk (as `npm run bench`).
+// row; --keys N for another count). Options: --rounds R (default 6), --duration S (default 3),
+// --connections C (default 32), --settle S (seconds of load before each measurement, default 0),
+// --storage memory|disk (as `npm run bench`).
 import { Miniflare } from "miniflare";
 import { load } from "./bench/load.mjs";
-import { KEYS, baselineWorker, keygateWorker, migrate, seed, useStorage } from "./bench/world.mjs";
+import { KEYS, baselineWorker, createKeys, keygateWorker, migrate, seed, useStorage, visitAll } from "./bench/world.mjs";
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
@@ -29,7 +30,7 @@ const SETTLE = Number(arg("--settle", 0));
 const KIND = SCENARIO === "spread" ? "credits" : SCENARIO;
 const COUNT = SCENARIO === "spread" ? Number(arg("--keys", 1000)) : 1;
 if (!A || !B || !KEYS[KIND]) {
-  console.error("usage: node scripts/bench-ab.mjs DIR_A DIR_B [plain|credits|rate|both|spread] [--rounds R] [--duration S] [--connections C] [--keys N] [--storage memory|disk]");
+  console.error("usage: node scripts/bench-ab.mjs DIR_A DIR_B [plain|credits|rate|both|spread] [--rounds R] [--duration S] [--connections C] [--keys N] [--settle S] [--storage memory|disk]");
   process.exit(2);
 }
 const ADMIN_TOKEN = "bench-ab-admin-token";
@@ -48,40 +49,24 @@ try {
   const targets = {};
   for (const name of ["a", "b", "baseline"]) {
     const url = String(await mf.unsafeGetDirectURL(name)).replace(/\/$/, "");
-    const keys = [];
+    let keys = ["-"];
     if (name !== "baseline") {
       await migrate(mf, name);
-      const { create } = await seed(url, ADMIN_TOKEN);
-      while (keys.length < COUNT) {
-        keys.push(...(await Promise.all(Array.from({ length: Math.min(50, COUNT - keys.length) }, () => create(KEYS[KIND])))));
-      }
+      keys = await createKeys((await seed(url, ADMIN_TOKEN)).create, KEYS[KIND], COUNT);
     }
-    targets[name] = { url: `${url}/v1/keys.verifyKey`, keys: keys.length ? keys : ["-"] };
+    targets[name] = { url: `${url}/v1/keys.verifyKey`, keys };
   }
 
   // a scenario over many keys: one request per key right before each measurement (as `npm run
   // bench` does), or the measurement would time objects and cache entries gone cold while the
   // other build was measured
+  const verify = { body: '{"key":"%KEY%"}', expect: '"valid":true' };
   const rewarm = async (name) => {
     const { url, keys } = targets[name];
-    if (keys.length < 2) return;
-    let next = 0;
-    const visitor = async () => {
-      while (next < keys.length) {
-        const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ key: keys[next++] }) });
-        if (!(await r.text()).includes('"valid":true')) throw new Error(`warm-up of ${name}: ${r.status}`);
-      }
-    };
-    await Promise.all(Array.from({ length: 32 }, visitor));
+    if (keys.length > 1) await visitAll(url, { name, keys, ...verify });
   };
   const measure = (name, seconds) =>
-    load(targets[name].url, {
-      connections: CONNECTIONS,
-      seconds,
-      keys: targets[name].keys,
-      body: '{"key":"%KEY%"}',
-      expect: '"valid":true',
-    });
+    load(targets[name].url, { connections: CONNECTIONS, seconds, keys: targets[name].keys, ...verify });
 
   for (const name of ["a", "b", "baseline"]) {
     await rewarm(name);

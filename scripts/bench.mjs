@@ -27,7 +27,7 @@ import { gzipSync } from "node:zlib";
 import { Miniflare } from "miniflare";
 import { BACKEND, storeFor } from "../tests/backend.mjs";
 import { load } from "./bench/load.mjs";
-import { BASELINE_BODY, COMPATIBILITY_DATE, KEYS, ROOT, baselineWorker, call, keygateWorker as worker, migrate, seed, useStorage } from "./bench/world.mjs";
+import { BASELINE_BODY, COMPATIBILITY_DATE, KEYS, ROOT, baselineWorker, call, createKeys, keygateWorker as worker, migrate, seed, useStorage, visitAll } from "./bench/world.mjs";
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
@@ -111,32 +111,6 @@ async function start() {
     await store.drop?.();
   };
   return { mf, dispose, keygate: await url("keygate"), nocache: await url("nocache"), baseline: await url("baseline"), hop: await url("hop") };
-}
-
-/** A POST whose connection failed is sent again (twice at most): node's fetch may reuse a
- * keep-alive connection that the server has just closed (ECONNRESET), which says nothing of
- * keygate. */
-async function post(url, body, attempts = 3) {
-  try {
-    return await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body });
-  } catch (e) {
-    if (attempts <= 1) throw e;
-    return post(url, body, attempts - 1);
-  }
-}
-
-/** One request per key of `sc` (32 at a time), each checked like a measured one. */
-async function visitAll(url, sc) {
-  let next = 0;
-  const visitor = async () => {
-    while (next < sc.keys.length) {
-      const body = sc.body.replace("%KEY%", sc.keys[next++]);
-      const r = await post(url, body);
-      const text = await r.text();
-      if (r.status !== 200 || !text.includes(sc.expect)) throw new Error(`warm-up of ${sc.name}: ${r.status} ${text}`);
-    }
-  };
-  await Promise.all(Array.from({ length: 32 }, visitor));
 }
 
 /** A scenario over many keys sits idle while the others are measured: long enough for the
@@ -241,13 +215,10 @@ async function main() {
   const { dispose, keygate, nocache, baseline, hop } = await start();
   try {
     const { root, apiId, create } = await seed(keygate, ADMIN_TOKEN);
-    const many = [];
-    for (let i = 0; i < 1000; i += 50) {
-      many.push(...(await Promise.all(Array.from({ length: 50 }, () => create(KEYS.credits)))));
-    }
+    const many = await createKeys(create, KEYS.credits, 1000);
     const verify = { body: '{"key":"%KEY%"}', expect: '"valid":true' };
     // 200 plain keys of one workspace; a key of theirs and one of another workspace to change
-    const plain = await Promise.all(Array.from({ length: 200 }, () => create(KEYS.plain)));
+    const plain = await createKeys(create, KEYS.plain, 200);
     const sibling = (await call(keygate, "/v1/keys.createKey", { apiId }, root)).keyId;
     const other = await seed(keygate, ADMIN_TOKEN);
     const stranger = (await call(keygate, "/v1/keys.createKey", { apiId: other.apiId }, other.root)).keyId;

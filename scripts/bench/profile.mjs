@@ -16,7 +16,7 @@ import { createServer } from "node:net";
 import { Miniflare } from "miniflare";
 import { storeFor } from "../../tests/backend.mjs";
 import { load } from "./load.mjs";
-import { KEYS, baselineWorker, keygateWorker, migrate, seed, useStorage } from "./world.mjs";
+import { KEYS, baselineWorker, createKeys, keygateWorker, migrate, seed, useStorage, visitAll } from "./world.mjs";
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
@@ -108,22 +108,11 @@ async function main() {
     if (!store.db) await migrate(mf, "keygate");
     const base = (await mf.unsafeGetDirectURL("keygate")).toString().replace(/\/$/, "");
     const hello = SCENARIO === "hello";
-    const keys = ["-"];
-    if (!hello) {
-      const { create } = await seed(base, ADMIN_TOKEN);
-      keys.length = 0;
-      while (keys.length < COUNT) {
-        keys.push(...(await Promise.all(Array.from({ length: Math.min(50, COUNT - keys.length) }, () => create(KEYS[KIND])))));
-      }
-    }
+    const keys = hello ? ["-"] : await createKeys((await seed(base, ADMIN_TOKEN)).create, KEYS[KIND], COUNT);
     const sc = { keys, body: '{"key":"%KEY%"}', expect: '"valid":true', connections: CONNECTIONS };
     const origin = hello ? (await mf.unsafeGetDirectURL("hello")).toString().replace(/\/$/, "") : base;
     const url = `${origin}/v1/keys.verifyKey`;
-    // every key once first (a key's object and cache entry are then warm, as under steady load)
-    for (let i = 0; i < keys.length && keys.length > 1; i += 32) {
-      const body = (key) => sc.body.replace("%KEY%", key);
-      await Promise.all(keys.slice(i, i + 32).map((k) => fetch(url, { method: "POST", body: body(k) }).then((r) => r.text())));
-    }
+    if (keys.length > 1) await visitAll(url, sc);
     await load(url, { ...sc, seconds: 2 });
 
     const session = await inspect(port, `core:user:${hello ? "hello" : "keygate"}`);

@@ -1,7 +1,8 @@
 // What the benchmark scripts share (`bench.mjs`, `bench-ab.mjs`, `bench/profile.mjs`): the
 // hello-world baseline worker, the keygate worker's Miniflare options, migrating its D1 database,
-// seeding through the API, the key each verification scenario verifies, and where Miniflare keeps
-// its storage while they run (`useStorage`).
+// seeding through the API (`seed`, `createKeys`), the key each verification scenario verifies,
+// warming every key of a scenario (`visitAll`), and where Miniflare keeps its storage while they
+// run (`useStorage`).
 import { W_OK, accessSync, readFileSync, readdirSync } from "node:fs";
 import { splitSql } from "../../tests/helpers.mjs";
 
@@ -107,6 +108,43 @@ export async function seed(base, adminToken) {
   const { apiId } = await call(base, "/v1/apis.createApi", { name: "bench" }, root);
   const create = async (extra) => (await call(base, "/v1/keys.createKey", { apiId, ...extra }, root)).key;
   return { root, apiId, create };
+}
+
+/** `count` keys made by `create` (from `seed`) with createKey's fields `extra`, 50 at a time;
+ * their secrets. */
+export async function createKeys(create, extra, count) {
+  const keys = [];
+  while (keys.length < count) {
+    keys.push(...(await Promise.all(Array.from({ length: Math.min(50, count - keys.length) }, () => create(extra)))));
+  }
+  return keys;
+}
+
+/** A POST whose connection failed is sent again (twice at most): node's fetch may reuse a
+ * keep-alive connection that the server has just closed (ECONNRESET), which says nothing of
+ * keygate. */
+async function post(url, body, attempts = 3) {
+  try {
+    return await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body });
+  } catch (e) {
+    if (attempts <= 1) throw e;
+    return post(url, body, attempts - 1);
+  }
+}
+
+/** One request per key of `sc` ({ keys, body with `%KEY%`, expect }), 32 at a time, each checked
+ * like a measured one: a key's object and cache entry are then warm, as under steady load. */
+export async function visitAll(url, sc) {
+  let next = 0;
+  const visitor = async () => {
+    while (next < sc.keys.length) {
+      const body = sc.body.replace("%KEY%", sc.keys[next++]);
+      const r = await post(url, body);
+      const text = await r.text();
+      if (r.status !== 200 || !text.includes(sc.expect)) throw new Error(`warm-up of ${sc.name ?? url}: ${r.status} ${text}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, visitor));
 }
 
 const BIG = 1_000_000_000;

@@ -150,6 +150,8 @@ struct Load {
     next: usize,
     tally: Tally,
     expect: Vec<u8>,
+    /// `KEYGATE_LOAD_SHOW_BAD` is set: the first few answers that did not count go to stderr.
+    show_bad: bool,
     addr: SocketAddr,
 }
 
@@ -209,8 +211,7 @@ impl Load {
                             self.tally.ok += 1;
                         } else {
                             self.tally.bad += 1;
-                            // KEYGATE_LOAD_SHOW_BAD: the first few answers that did not count, on stderr
-                            if self.tally.bad <= 5 && std::env::var_os("KEYGATE_LOAD_SHOW_BAD").is_some() {
+                            if self.show_bad && self.tally.bad <= 5 {
                                 let text = String::from_utf8_lossy(&body);
                                 eprintln!(
                                     "keygate-load: {status} {}",
@@ -244,6 +245,7 @@ fn run(a: Args) -> std::io::Result<()> {
         next: 0,
         tally: Tally::default(),
         expect: a.expect.into_bytes(),
+        show_bad: std::env::var_os("KEYGATE_LOAD_SHOW_BAD").is_some(),
         addr: a.addr,
     };
     let start = Instant::now();
