@@ -6,6 +6,8 @@ mod now;
 
 pub use now::now_or_later;
 
+use std::rc::Rc;
+
 use worker::{Context, Env, Method};
 
 use crate::clock::now_ms;
@@ -13,7 +15,7 @@ use crate::domain::idempotency;
 use crate::domain::ids::{new_id, IdKind};
 use crate::http::{self, Answer, Incoming, Req};
 use crate::routes::{edge, v1, v2};
-use crate::service::{maintenance, vault, Config, Ctx, Origin};
+use crate::service::{maintenance, vault, Config, Ctx, Origin, OriginSource};
 
 /// An OpenAPI document (generated at build time, see `routes::table`).
 fn openapi(document: &'static str) -> worker::Result<Answer> {
@@ -24,7 +26,7 @@ fn openapi(document: &'static str) -> worker::Result<Answer> {
 pub async fn serve(req: Req, env: Env, worker: Context) -> worker::Result<Answer> {
     let now = now_ms();
     let config = Config::of(&env);
-    let incoming = Incoming::read(&req, now, config.trust_true_client_ip);
+    let incoming = Rc::new(Incoming::read(&req, now, config.trust_true_client_ip));
     let answer = route(&req, &env, worker, config, &incoming, now).await?;
     Ok(http::finish(answer, &incoming.request_id))
 }
@@ -34,7 +36,7 @@ async fn route(
     env: &Env,
     worker: Context,
     config: Config,
-    incoming: &Incoming,
+    incoming: &Rc<Incoming>,
     now: i64,
 ) -> worker::Result<Answer> {
     if incoming.method == Method::Options {
@@ -80,7 +82,7 @@ async fn route(
         // `X-Test-Fail: after-commit` fails the request after its change is written
         test_fail = http::header(req, "X-Test-Fail");
     }
-    let origin = Origin { ip: incoming.ip.clone(), user_agent: incoming.user_agent.clone() };
+    let origin = Origin::new(incoming.clone());
     let mut ctx = match Ctx::new(env, config, Some(worker), now, incoming.request_id.clone(), origin) {
         Ok(ctx) => ctx,
         Err(e) => return error(&e),
@@ -113,5 +115,16 @@ pub async fn scheduled(env: Env, scheduled_time: i64) {
         Ok(0) => {}
         Ok(n) => worker::console_log!("re-encrypted {n} recoverable keys under the newest master key"),
         Err(e) => worker::console_error!("re-encryption failed: {e}"),
+    }
+}
+
+/// A request's origin, read from its headers when an operation asks.
+impl OriginSource for Incoming {
+    fn ip(&self) -> Option<&str> {
+        Incoming::ip(self)
+    }
+
+    fn user_agent(&self) -> Option<&str> {
+        Incoming::user_agent(self)
     }
 }

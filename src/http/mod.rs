@@ -8,7 +8,7 @@ mod response;
 pub use body::{body, query, BodyError, MAX_BODY_BYTES};
 pub use response::{finish, json, json_with, method_not_allowed, not_found, preflight, Answer};
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 
 use worker::js_sys::JsString;
 use worker::wasm_bindgen::{self, prelude::wasm_bindgen, JsCast, JsValue};
@@ -17,24 +17,22 @@ use worker::Method;
 
 use crate::domain::ids::{new_id, IdKind};
 
-/// What keygate reads from every request before routing it.
-#[derive(Debug, Clone)]
+/// What keygate reads from every request before routing it. The headers that only some requests
+/// need (the caller's IP, user agent, `Authorization`, `Accept`) are read from the request when
+/// first asked: a warm v1 verification of a key without an ipWhitelist reads none of them.
 pub struct Incoming {
     pub request_id: String,
     pub method: Method,
     pub path: String,
     /// `?pretty` was given.
     pub pretty: bool,
-    /// `CF-Connecting-IP` (set by Cloudflare); `True-Client-IP` first only when the deployment
-    /// trusts it (see [`Incoming::read`]).
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    /// The bearer token of `Authorization` (a raw token without "Bearer " works too).
-    pub token: Option<String>,
-    /// The `Authorization` header as sent (v2 insists on `Bearer <token>`).
-    pub authorization: Option<String>,
-    /// The `Accept` header.
-    pub accept: Option<String>,
+    headers: RawHeaders,
+    trust_true_client_ip: bool,
+    ip: OnceCell<Option<String>>,
+    user_agent: OnceCell<Option<String>>,
+    authorization: OnceCell<Option<String>>,
+    token: OnceCell<Option<String>>,
+    accept: OnceCell<Option<String>>,
 }
 
 /// A request as keygate reads it: the runtime's request (method, URL, headers) and its body, which
@@ -71,6 +69,10 @@ impl Req {
 }
 
 pub fn header(req: &Req, name: &'static str) -> Option<String> {
+    read_header(&req.headers, name)
+}
+
+fn read_header(headers: &RawHeaders, name: &'static str) -> Option<String> {
     let value = NAMES.with(|names| {
         let mut names = names.borrow_mut();
         let index = match names.iter().position(|(n, _)| *n == name) {
@@ -80,7 +82,7 @@ pub fn header(req: &Req, name: &'static str) -> Option<String> {
                 names.len() - 1
             }
         };
-        req.headers.get(&names[index].1)
+        headers.get(&names[index].1)
     });
     value.ok().flatten().filter(|v| !v.is_empty())
 }
@@ -90,6 +92,7 @@ extern "C" {
     /// A request's `Headers`, read with the name as a JavaScript string: the names keygate reads
     /// are made once per isolate (see [`NAMES`]) instead of decoded from Wasm memory on every
     /// read (profiled: a tenth of a warm verification went to reading five headers).
+    #[derive(Clone)]
     type RawHeaders;
 
     #[wasm_bindgen(method, catch)]
@@ -118,32 +121,66 @@ fn query_pairs(url: &str) -> form_urlencoded::Parse<'_> {
 }
 
 /// The token of an `Authorization` header value.
-fn bearer(authorization: Option<String>) -> Option<String> {
-    let h = authorization?;
-    let h = h.trim();
+fn bearer(authorization: Option<&str>) -> Option<String> {
+    let h = authorization?.trim();
     let token = h.strip_prefix("Bearer ").unwrap_or(h).trim();
     (!token.is_empty()).then(|| token.to_string())
 }
 
 impl Incoming {
-    /// Reads what keygate needs from `req`. The caller IP is `CF-Connecting-IP`, which Cloudflare
-    /// sets on every request; `True-Client-IP` is whatever a client sends on ordinary zones and
-    /// workers.dev, so it is read (first) only with `trust_true_client_ip`, for zones where
-    /// Cloudflare fills it (Enterprise).
+    /// Reads what every request needs from `req`; the rest is read when asked (see the methods).
     pub fn read(req: &Req, now: i64, trust_true_client_ip: bool) -> Incoming {
-        let header = |name| header(req, name);
-        let true_client_ip = || header("True-Client-IP").filter(|_| trust_true_client_ip);
-        let authorization = header("Authorization");
         Incoming {
             request_id: new_id(IdKind::Request, now).unwrap_or_else(|_| format!("req_{now}")),
             method: method(req),
             path: req.path().to_string(),
             pretty: query_pairs(req.url()).any(|(k, _)| k == "pretty"),
-            ip: true_client_ip().or_else(|| header("CF-Connecting-IP")),
-            user_agent: header("User-Agent"),
-            token: bearer(authorization.clone()),
-            authorization,
-            accept: header("Accept"),
+            headers: req.headers.clone(),
+            trust_true_client_ip,
+            ip: OnceCell::new(),
+            user_agent: OnceCell::new(),
+            authorization: OnceCell::new(),
+            token: OnceCell::new(),
+            accept: OnceCell::new(),
         }
+    }
+
+    fn header<'a>(&'a self, cell: &'a OnceCell<Option<String>>, name: &'static str) -> Option<&'a str> {
+        cell.get_or_init(|| read_header(&self.headers, name)).as_deref()
+    }
+
+    /// The caller's IP: `CF-Connecting-IP`, which Cloudflare sets on every request.
+    /// `True-Client-IP` is whatever a client sends on ordinary zones and workers.dev, so it is
+    /// read (first) only when the deployment trusts it, for zones where Cloudflare fills it
+    /// (Enterprise).
+    pub fn ip(&self) -> Option<&str> {
+        self.ip
+            .get_or_init(|| {
+                let true_client_ip = || read_header(&self.headers, "True-Client-IP");
+                self.trust_true_client_ip
+                    .then(true_client_ip)
+                    .flatten()
+                    .or_else(|| read_header(&self.headers, "CF-Connecting-IP"))
+            })
+            .as_deref()
+    }
+
+    pub fn user_agent(&self) -> Option<&str> {
+        self.header(&self.user_agent, "User-Agent")
+    }
+
+    /// The `Authorization` header as sent (v2 insists on `Bearer <token>`).
+    pub fn authorization(&self) -> Option<&str> {
+        self.header(&self.authorization, "Authorization")
+    }
+
+    /// The bearer token of `Authorization` (a raw token without "Bearer " works too).
+    pub fn token(&self) -> Option<&str> {
+        self.token.get_or_init(|| bearer(self.authorization())).as_deref()
+    }
+
+    /// The `Accept` header.
+    pub fn accept(&self) -> Option<&str> {
+        self.header(&self.accept, "Accept")
     }
 }

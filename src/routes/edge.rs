@@ -137,12 +137,12 @@ pub fn root_key<'a>(
     incoming: &'a Incoming,
     query: Option<PermissionQuery>,
 ) -> Pin<Box<dyn Future<Output = Result<Principal>> + 'a>> {
-    Box::pin(async move { authenticate(ctx, incoming.token.as_deref(), query.as_ref()).await })
+    Box::pin(async move { authenticate(ctx, incoming.token(), query.as_ref()).await })
 }
 
 /// The operator token check of `admin` routes; `Ok(false)` when the operator API is off.
 pub fn admin_gate(ctx: &Ctx, incoming: &Incoming) -> Result<bool> {
-    match admin_access(ctx.config.admin_token.as_deref(), incoming.token.as_deref()) {
+    match admin_access(ctx.config.admin_token.as_deref(), incoming.token()) {
         AdminAccess::Disabled => Ok(false),
         AdminAccess::Denied => Err(Error::unauthorized("invalid admin token")),
         AdminAccess::Granted => Ok(true),

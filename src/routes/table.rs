@@ -47,7 +47,8 @@ macro_rules! __route_call {
         $handler($ctx, $input).await
     };
     (loads_first, $ctx:ident, $incoming:ident, $input:ident, $handler:path) => {
-        $handler($ctx, &$crate::service::auth::Credentials($incoming.token.clone()), $input).await
+        $handler($ctx, &$crate::service::auth::Credentials($incoming.token().map(str::to_string)), $input)
+            .await
     };
     (root_then, $ctx:ident, $incoming:ident, $input:ident, $handler:path) => {{
         let principal = $crate::routes::edge::root_key($ctx, $incoming, None).await?;

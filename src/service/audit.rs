@@ -21,8 +21,8 @@ impl Ctx {
             event: event.to_string(),
             display: display.to_string(),
             actor: actor.clone(),
-            remote_ip: self.origin.ip.clone(),
-            user_agent: self.origin.user_agent.clone(),
+            remote_ip: self.origin.ip().map(str::to_string),
+            user_agent: self.origin.user_agent().map(str::to_string),
             time: self.now,
             targets,
         }

@@ -23,6 +23,7 @@ pub mod workspaces;
 
 use std::cell::Cell;
 use std::future::Future;
+use std::rc::Rc;
 
 pub use error::{AuthFailure, Error, Resource, Result};
 
@@ -30,11 +31,30 @@ use crate::background::Background;
 use crate::limiter::Limiters;
 use crate::store::Store;
 
-/// Where a request came from (recorded in audit rows).
-#[derive(Debug, Clone, Default)]
-pub struct Origin {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
+/// Where a request came from: the caller's IP (a key's ipWhitelist, audit rows) and user agent
+/// (audit rows). Read from the request only when an operation asks (a warm verification of a key
+/// without an ipWhitelist reads neither); none for the cron.
+#[derive(Clone, Default)]
+pub struct Origin(Option<Rc<dyn OriginSource>>);
+
+/// What an [`Origin`] reads from (the wire layer's request).
+pub trait OriginSource {
+    fn ip(&self) -> Option<&str>;
+    fn user_agent(&self) -> Option<&str>;
+}
+
+impl Origin {
+    pub fn new(source: Rc<dyn OriginSource>) -> Origin {
+        Origin(Some(source))
+    }
+
+    pub fn ip(&self) -> Option<&str> {
+        self.0.as_deref().and_then(|s| s.ip())
+    }
+
+    pub fn user_agent(&self) -> Option<&str> {
+        self.0.as_deref().and_then(|s| s.user_agent())
+    }
 }
 
 /// The deployment's settings that operations need.

@@ -104,7 +104,7 @@ pub fn error(e: &Error, incoming: &Incoming) -> worker::Result<http::Answer> {
         },
     };
     let mut resp = http::json(&body, status, incoming.pretty)?;
-    if !matches!(e, Error::Invalid(_)) && problem_json(incoming.accept.as_deref()) {
+    if !matches!(e, Error::Invalid(_)) && problem_json(incoming.accept()) {
         resp.set("Content-Type", "application/problem+json");
     }
     Ok(resp)

@@ -102,7 +102,7 @@ fn root_key<'a>(
     incoming: &'a Incoming,
 ) -> Pin<Box<dyn Future<Output = Result<Principal>> + 'a>> {
     Box::pin(async move {
-        let header = incoming.authorization.as_deref().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
+        let header = incoming.authorization().ok_or(Error::Unauthenticated(AuthFailure::Missing))?;
         let token = header
             .trim()
             .strip_prefix("Bearer ")
