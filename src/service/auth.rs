@@ -51,9 +51,7 @@ pub async fn authenticate(
         return Err(Error::Forbidden("workspace is disabled".into()));
     }
     let facts = loaded.facts();
-    // the caller's IP is read from the request only for a key with an ipWhitelist
-    let caller =
-        Caller { api_id: None, ip: facts.ip_whitelist.and_then(|_| ctx.origin.ip()), permissions: None };
+    let caller = Caller { api_id: None, ip: ctx.origin.ip_for(&facts), permissions: None };
     precheck(&facts, &caller, ctx.now).map_err(Error::KeyDenied)?;
     let Some(workspace_id) = key.for_workspace_id.clone() else {
         if let Some(q) = query.filter(|q| !q.is_satisfied_by(&loaded.permissions)) {

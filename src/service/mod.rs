@@ -28,6 +28,7 @@ use std::rc::Rc;
 pub use error::{AuthFailure, Error, Resource, Result};
 
 use crate::background::Background;
+use crate::domain::verify::KeyFacts;
 use crate::limiter::Limiters;
 use crate::store::Store;
 
@@ -50,6 +51,12 @@ impl Origin {
 
     pub fn ip(&self) -> Option<&str> {
         self.0.as_deref().and_then(|s| s.ip())
+    }
+
+    /// The caller's IP as a check of `key` needs it: read only for a key with an ipWhitelist
+    /// (a key without one never looks at the IP).
+    pub fn ip_for(&self, key: &KeyFacts) -> Option<&str> {
+        key.ip_whitelist.and_then(|_| self.ip())
     }
 
     pub fn user_agent(&self) -> Option<&str> {

@@ -141,9 +141,11 @@ async fn check(ctx: &Ctx, key: Rc<LoadedKey>, input: &VerifyInput) -> Result<Ver
         spent: 0,
     };
     let facts = v.key.facts();
-    // the caller's IP is read from the request only for a key with an ipWhitelist
-    let ip = facts.ip_whitelist.and_then(|_| ctx.origin.ip());
-    let caller = Caller { api_id: input.api_id.as_deref(), ip, permissions: query.as_ref() };
+    let caller = Caller {
+        api_id: input.api_id.as_deref(),
+        ip: ctx.origin.ip_for(&facts),
+        permissions: query.as_ref(),
+    };
     if let Err(denial) = precheck(&facts, &caller, ctx.now) {
         v.denial = Some(denial);
         return Ok(v);
