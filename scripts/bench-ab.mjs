@@ -13,7 +13,7 @@
 // --storage memory|disk (as `npm run bench`).
 import { Miniflare } from "miniflare";
 import { load } from "./bench/load.mjs";
-import { KEYS, baselineWorker, createKeys, keygateWorker, migrate, seed, useStorage, visitAll } from "./bench/world.mjs";
+import { KEYS, VERIFY, baselineWorker, createKeys, keygateWorker, migrate, seed, useStorage, visitAll } from "./bench/world.mjs";
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
@@ -60,13 +60,12 @@ try {
   // a scenario over many keys: one request per key right before each measurement (as `npm run
   // bench` does), or the measurement would time objects and cache entries gone cold while the
   // other build was measured
-  const verify = { body: '{"key":"%KEY%"}', expect: '"valid":true' };
   const rewarm = async (name) => {
     const { url, keys } = targets[name];
-    if (keys.length > 1) await visitAll(url, { name, keys, ...verify });
+    if (keys.length > 1) await visitAll(url, { name, keys, ...VERIFY });
   };
   const measure = (name, seconds) =>
-    load(targets[name].url, { connections: CONNECTIONS, seconds, keys: targets[name].keys, ...verify });
+    load(targets[name].url, { connections: CONNECTIONS, seconds, keys: targets[name].keys, ...VERIFY });
 
   for (const name of ["a", "b", "baseline"]) {
     await rewarm(name);

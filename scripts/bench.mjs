@@ -27,7 +27,7 @@ import { gzipSync } from "node:zlib";
 import { Miniflare } from "miniflare";
 import { BACKEND, storeFor } from "../tests/backend.mjs";
 import { load } from "./bench/load.mjs";
-import { BASELINE_BODY, COMPATIBILITY_DATE, KEYS, ROOT, baselineWorker, call, createKeys, keygateWorker as worker, migrate, seed, useStorage, visitAll } from "./bench/world.mjs";
+import { BASELINE_BODY, COMPATIBILITY_DATE, KEYS, ROOT, VERIFY, baselineWorker, call, createKeys, keygateWorker as worker, migrate, seed, useStorage, visitAll } from "./bench/world.mjs";
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
@@ -216,7 +216,6 @@ async function main() {
   try {
     const { root, apiId, create } = await seed(keygate, ADMIN_TOKEN);
     const many = await createKeys(create, KEYS.credits, 1000);
-    const verify = { body: '{"key":"%KEY%"}', expect: '"valid":true' };
     // 200 plain keys of one workspace; a key of theirs and one of another workspace to change
     const plain = await createKeys(create, KEYS.plain, 200);
     const sibling = (await call(keygate, "/v1/keys.createKey", { apiId }, root)).keyId;
@@ -224,36 +223,36 @@ async function main() {
     const stranger = (await call(keygate, "/v1/keys.createKey", { apiId: other.apiId }, other.root)).keyId;
     const objects = Array.from({ length: 1000 }, (_, i) => `balance-${i}`);
     const scenarios = [
-      { name: "verify, plain key", keys: [await create(KEYS.plain)], connections: 32, ...verify },
+      { name: "verify, plain key", keys: [await create(KEYS.plain)], connections: 32, ...VERIFY },
       // the same with the verification cache off (VERIFY_CACHE_TTL_MS=0: storage read every time)
-      { name: "verify, plain key, VERIFY_CACHE_TTL_MS=0", keys: [await create(KEYS.plain)], connections: 32, ...verify, base: nocache },
-      { name: "verify, credits (one key)", keys: [await create(KEYS.credits)], connections: 32, ...verify },
-      { name: "verify, rate limit", keys: [await create(KEYS.rate)], connections: 32, ...verify },
+      { name: "verify, plain key, VERIFY_CACHE_TTL_MS=0", keys: [await create(KEYS.plain)], connections: 32, ...VERIFY, base: nocache },
+      { name: "verify, credits (one key)", keys: [await create(KEYS.credits)], connections: 32, ...VERIFY },
+      { name: "verify, rate limit", keys: [await create(KEYS.rate)], connections: 32, ...VERIFY },
       {
         name: "verify, credits + rate limit",
         keys: [await create(KEYS.both)],
         connections: 32,
-        ...verify,
+        ...VERIFY,
       },
-      { name: "verify, credits over 1,000 keys", keys: many, connections: 32, ...verify },
+      { name: "verify, credits over 1,000 keys", keys: many, connections: 32, ...VERIFY },
       // the verification cache while changes are made through keygate (a change elsewhere
       // leaves these keys cached: docs/performance.md, "Freshness")
-      { name: "verify, 200 plain keys", keys: plain, connections: 32, ...verify },
+      { name: "verify, 200 plain keys", keys: plain, connections: 32, ...VERIFY },
       {
         name: "verify, 200 plain keys, another workspace changing",
         keys: plain,
         connections: 32,
-        ...verify,
+        ...VERIFY,
         changing: { keyId: stranger, root: other.root },
       },
       {
         name: "verify, 200 plain keys, another key changing",
         keys: plain,
         connections: 32,
-        ...verify,
+        ...VERIFY,
         changing: { keyId: sibling, root },
       },
-      { name: "verify, one hot key with credits, 64 conn", keys: [await create(KEYS.credits)], connections: 64, ...verify },
+      { name: "verify, one hot key with credits, 64 conn", keys: [await create(KEYS.credits)], connections: 64, ...VERIFY },
       {
         name: "createKey",
         keys: ["-"],
@@ -266,20 +265,20 @@ async function main() {
     // not keygate: the ceiling of any design with one object hop per verification, in this runtime
     scenarios.push(
       // the runtime's own tail where the hot key is measured (its p99 is mostly the collector's pauses)
-      { name: "(hello-world JS worker, 64 conn)", keys: ["-"], connections: 64, ...verify, url: `${baseline}/v1/keys.verifyKey` },
-      { name: "(JS worker → Durable Object)", keys: ["-"], connections: 32, ...verify, url: `${hop}/hop` },
-      { name: "(JS worker → Durable Object + write)", keys: ["-"], connections: 32, ...verify, url: `${hop}/hop-write` },
-      { name: "(JS worker → Durable Object, RPC)", keys: ["-"], connections: 32, ...verify, url: `${hop}/rpc` },
-      { name: "(JS worker → Durable Object + write, RPC)", keys: ["-"], connections: 32, ...verify, url: `${hop}/rpc-write` },
-      { name: "(JS worker → 1,000 Durable Objects)", keys: objects, connections: 32, ...verify, url: `${hop}/many` },
-      { name: "(JS worker → 1,000 Durable Objects + write)", keys: objects, connections: 32, ...verify, url: `${hop}/many-write` },
-      { name: "(JS worker → 1,000 Durable Objects + D1 write)", keys: objects, connections: 32, ...verify, url: `${hop}/many-d1` },
+      { name: "(hello-world JS worker, 64 conn)", keys: ["-"], connections: 64, ...VERIFY, url: `${baseline}/v1/keys.verifyKey` },
+      { name: "(JS worker → Durable Object)", keys: ["-"], connections: 32, ...VERIFY, url: `${hop}/hop` },
+      { name: "(JS worker → Durable Object + write)", keys: ["-"], connections: 32, ...VERIFY, url: `${hop}/hop-write` },
+      { name: "(JS worker → Durable Object, RPC)", keys: ["-"], connections: 32, ...VERIFY, url: `${hop}/rpc` },
+      { name: "(JS worker → Durable Object + write, RPC)", keys: ["-"], connections: 32, ...VERIFY, url: `${hop}/rpc-write` },
+      { name: "(JS worker → 1,000 Durable Objects)", keys: objects, connections: 32, ...VERIFY, url: `${hop}/many` },
+      { name: "(JS worker → 1,000 Durable Objects + write)", keys: objects, connections: 32, ...VERIFY, url: `${hop}/many-write` },
+      { name: "(JS worker → 1,000 Durable Objects + D1 write)", keys: objects, connections: 32, ...VERIFY, url: `${hop}/many-d1` },
     );
     if (ONLY) {
       scenarios.splice(0, scenarios.length, ...scenarios.filter((sc) => sc.name.includes(ONLY)));
       if (!scenarios.length) throw new Error(`--only ${JSON.stringify(ONLY)}: no scenario's name contains it`);
     }
-    const base = { name: "baseline: hello-world JS worker", keys: ["-"], connections: 32, ...verify };
+    const base = { name: "baseline: hello-world JS worker", keys: ["-"], connections: 32, ...VERIFY };
     const baseUrl = `${baseline}/v1/keys.verifyKey`;
     const urlOf = (sc) => sc.url ?? `${sc.base ?? keygate}/v1/${sc.name === "createKey" ? "keys.createKey" : "keys.verifyKey"}`;
 

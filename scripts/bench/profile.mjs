@@ -16,7 +16,7 @@ import { createServer } from "node:net";
 import { Miniflare } from "miniflare";
 import { storeFor } from "../../tests/backend.mjs";
 import { load } from "./load.mjs";
-import { KEYS, baselineWorker, createKeys, keygateWorker, migrate, seed, useStorage, visitAll } from "./world.mjs";
+import { KEYS, VERIFY, baselineWorker, createKeys, keygateWorker, migrate, seed, useStorage, visitAll } from "./world.mjs";
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
@@ -109,7 +109,7 @@ async function main() {
     const base = (await mf.unsafeGetDirectURL("keygate")).toString().replace(/\/$/, "");
     const hello = SCENARIO === "hello";
     const keys = hello ? ["-"] : await createKeys((await seed(base, ADMIN_TOKEN)).create, KEYS[KIND], COUNT);
-    const sc = { keys, body: '{"key":"%KEY%"}', expect: '"valid":true', connections: CONNECTIONS };
+    const sc = { keys, ...VERIFY, connections: CONNECTIONS };
     const origin = hello ? (await mf.unsafeGetDirectURL("hello")).toString().replace(/\/$/, "") : base;
     const url = `${origin}/v1/keys.verifyKey`;
     if (keys.length > 1) await visitAll(url, sc);

@@ -147,6 +147,10 @@ export async function visitAll(url, sc) {
   await Promise.all(Array.from({ length: 32 }, visitor));
 }
 
+/** A verification request of the load generator (`%KEY%`: each key in turn), and the text of an
+ * answer that counts: a 200 `NOT_FOUND` is an error. */
+export const VERIFY = { body: '{"key":"%KEY%"}', expect: '"valid":true' };
+
 const BIG = 1_000_000_000;
 /** The kinds of key the verification scenarios verify (createKey's extra fields). */
 export const KEYS = {
